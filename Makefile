@@ -1,0 +1,46 @@
+# Giftwell. `make run` starts it on SQLite; `make test` runs lint, types and the whole suite;
+# `make bench` runs the benchmarks. Each installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run test lint typecheck pytest bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check "uv>=0.13,<0.14" || $(TOOLS)/bin/pip install -q uv
+
+$(BIN)/giftwell: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON) -q
+	@touch $@
+
+install: $(BIN)/giftwell
+
+run: install
+	$(BIN)/giftwell demo
+	$(BIN)/giftwell serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	scripts/ensure-system-deps.sh postgres
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install
+	scripts/ensure-system-deps.sh postgres wrk
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

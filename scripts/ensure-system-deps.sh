@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system programs the tests and benchmarks use, when they are missing:
+#   postgres  - PostgreSQL server programs (initdb, pg_ctl), for the PostgreSQL half of the suite
+#   wrk       - HTTP load generator, for `make bench`
+# Usage: scripts/ensure-system-deps.sh postgres [wrk ...]
+set -euo pipefail
+
+have_pg() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing system packages: $*; install them (as root: apt-get install -y $*)" >&2
+    exit 1
+  fi
+  if [ -z "${_APT_UPDATED:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    _APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+for dep in "$@"; do
+  case "$dep" in
+    postgres) have_pg || apt_install postgresql ;;
+    wrk) command -v wrk >/dev/null 2>&1 || apt_install wrk ;;
+    *) echo "unknown dependency: $dep" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,140 @@
+"""Request dependencies, as `Annotated` aliases: the runtime, the caller (by scope), and `Tx`,
+which runs one use case in one transaction with `Idempotency-Key` handling."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import Depends, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from giftwell.domain.access import Principal
+from giftwell.domain.errors import GiftwellError, Unauthenticated
+from giftwell.services import access, idempotency
+from giftwell.services.runtime import Runtime
+from giftwell.store.uow import UnitOfWork
+
+T = TypeVar("T")
+
+
+def get_runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
+    return token.strip()
+
+
+async def authenticate(request: Request) -> Principal:
+    rt = get_runtime(request)
+    token = bearer_token(request)
+    async with rt.uow() as uow:
+        return await access.authenticate(uow, token)
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    async def dep(request: Request) -> Principal:
+        principal = await authenticate(request)
+        principal.require(scope)
+        return principal
+
+    dep.__name__ = f"require_{scope.replace(':', '_')}"
+    return dep
+
+
+CardsRead = Annotated[Principal, Depends(require("cards:read"))]
+CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
+CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]
+
+
+def json_response(model: BaseModel, status: int = 200) -> Response:
+    return Response(orjson.dumps(model.model_dump(mode="json")), status_code=status, media_type="application/json")
+
+
+class Tx:
+    """Runs one use case in one transaction and answers with its rendering.
+
+    With an `Idempotency-Key` header the response is stored in the same transaction and replayed
+    for a retry with the same key and body; a failure the caller caused (a domain error) is
+    stored too, so the retry gets the same answer.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.rt = get_runtime(request)
+
+    async def run(
+        self,
+        principal: Principal,
+        use_case: Callable[[UnitOfWork], Awaitable[T]],
+        render: Callable[[T], BaseModel],
+        *,
+        status: int = 200,
+    ) -> Response:
+        key = self.request.headers.get("idempotency-key")
+        if key is None:
+            async with self.rt.uow() as uow:
+                result = await use_case(uow)
+                response = json_response(render(result), status)
+                await uow.commit()
+            return response
+        return await self._idempotent(principal.account_id, idempotency.check_key(key), use_case, render, status)
+
+    async def _idempotent(
+        self,
+        account_id: str,
+        key: str,
+        use_case: Callable[[UnitOfWork], Awaitable[T]],
+        render: Callable[[T], BaseModel],
+        status: int,
+    ) -> Response:
+        body = await self.request.body()
+        fingerprint = idempotency.request_hash(self.request.method, self.request.url.path, body)
+        stored = await idempotency.claim(self.rt, account_id=account_id, key=key, fingerprint=fingerprint)
+        if stored is not None:
+            return Response(
+                stored.body,
+                status_code=stored.status,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        try:
+            async with self.rt.uow() as uow:
+                result = await use_case(uow)
+                response = json_response(render(result), status)
+                await idempotency.complete(
+                    uow, account_id=account_id, key=key, status=status, body=bytes(response.body)
+                )
+                await uow.commit()
+            return response
+        except GiftwellError as exc:
+            from giftwell.api.errors import domain_error_response
+
+            failed = domain_error_response(self.request, exc)
+            async with self.rt.uow() as uow:
+                await idempotency.complete(
+                    uow, account_id=account_id, key=key, status=failed.status_code, body=bytes(failed.body)
+                )
+                await uow.commit()
+            return failed
+        except BaseException:
+            await idempotency.release(self.rt, account_id=account_id, key=key)
+            raise
+
+
+TxDep = Annotated[Tx, Depends(Tx)]
+
+
+def page_out(page: Any, render: Callable[[Any], BaseModel]) -> dict[str, Any]:
+    return {"data": [render(x) for x in page.data], "has_more": page.has_more, "next_cursor": page.next_cursor}

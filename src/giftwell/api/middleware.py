@@ -1,0 +1,46 @@
+"""Request ids: every response carries `X-Request-Id`; an incoming `X-Request-Id` or
+`X-Correlation-Id` is echoed (when it is a sane token), otherwise one is made."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        correlation = None
+        for name, value in scope["headers"]:
+            if name in {b"x-request-id", b"x-correlation-id"}:
+                v = value.decode("latin-1")
+                if _SANE.match(v):
+                    if name == b"x-request-id":
+                        rid = v
+                    else:
+                        correlation = v
+        rid = rid or correlation or "req_" + secrets.token_hex(12)
+        scope.setdefault("state", {})["request_id"] = rid
+        raw = rid.encode()
+        corr = correlation.encode() if correlation else None
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", raw))
+                if corr is not None:
+                    headers.append((b"x-correlation-id", corr))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,1 @@
+"""Native API, version 1."""

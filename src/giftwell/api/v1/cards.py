@@ -1,0 +1,199 @@
+"""`/v1/cards`: issue, list, look up, move money, change state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from giftwell.api.deps import CardsRead, CardsRedeem, CardsWrite, RuntimeDep, TxDep, json_response
+from giftwell.api.v1.schemas import (
+    AdjustIn,
+    AmountIn,
+    CardCreate,
+    CardCreatedOut,
+    CardList,
+    CardOut,
+    LookupIn,
+    MovementOut,
+    ReasonIn,
+    RedeemIn,
+    ReloadIn,
+    TransferIn,
+    TransferList,
+    TransferOut,
+)
+from giftwell.domain import codes
+from giftwell.domain.cards import CardAction, CardStatus
+from giftwell.services import card_money, cards
+from giftwell.services.cards import IssuedCard
+
+router = APIRouter(prefix="/v1/cards", tags=["cards"])
+
+
+def _issued(i: IssuedCard) -> CardCreatedOut:
+    return CardCreatedOut(**CardOut.of(i.card).model_dump(), code=i.code, pin=i.pin)
+
+
+@router.post("", status_code=201, response_model=CardCreatedOut, summary="Issue a card")
+async def create_card(body: CardCreate, p: CardsWrite, tx: TxDep) -> Response:
+    fmt = codes.CodeFormat(**body.code_format.model_dump()) if body.code_format else codes.DEFAULT_FORMAT
+    return await tx.run(
+        p,
+        lambda uow: cards.issue(
+            uow,
+            account_id=p.account_id,
+            currency=body.currency,
+            amount=body.amount,
+            code=body.code,
+            pin=body.pin,
+            code_format=fmt,
+            serial=body.serial,
+            expires_at=body.expires_at,
+            sender=body.sender.domain() if body.sender else None,
+            recipient=body.recipient.domain() if body.recipient else None,
+            metadata=body.metadata,
+        ),
+        _issued,
+        status=201,
+    )
+
+
+@router.get("", response_model=CardList, summary="List cards")
+async def list_cards(
+    p: CardsRead,
+    rt: RuntimeDep,
+    status: CardStatus | None = None,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    recipient_email: str | None = None,
+    sender_email: str | None = None,
+    code_suffix: Annotated[str | None, Query(max_length=4)] = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+    sort: Annotated[str, Query(description="created_at, -created_at, balance or -balance")] = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> Response:
+    filters = cards.CardFilters(status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte)
+    async with rt.uow() as uow:
+        page = await cards.list_cards(
+            uow, account_id=p.account_id, filters=filters, sort=sort, limit=limit, cursor=cursor
+        )
+    return json_response(
+        CardList(data=[CardOut.of(c) for c in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
+    )
+
+
+@router.post("/lookup", response_model=CardOut, summary="Find a card by its code")
+async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep) -> Response:
+    async with rt.uow() as uow:
+        card = await cards.lookup(uow, account_id=p.account_id, code=body.code)
+    return json_response(CardOut.of(card))
+
+
+@router.get("/{card_id}", response_model=CardOut, summary="Get a card")
+async def get_card(card_id: str, p: CardsRead, rt: RuntimeDep) -> Response:
+    async with rt.uow() as uow:
+        card = await cards.get(uow, account_id=p.account_id, card_id=card_id)
+    return json_response(CardOut.of(card))
+
+
+@router.post("/{card_id}/activate", response_model=MovementOut, summary="Activate an inactive card with a value")
+async def activate(card_id: str, body: AmountIn, p: CardsWrite, tx: TxDep) -> Response:
+    return await tx.run(
+        p,
+        lambda uow: card_money.activate(uow, account_id=p.account_id, card_id=card_id, amount=body.amount),
+        MovementOut.of_movement,
+    )
+
+
+@router.post("/{card_id}/reload", response_model=MovementOut, summary="Add value to an active card")
+async def reload(card_id: str, body: ReloadIn, p: CardsWrite, tx: TxDep) -> Response:
+    return await tx.run(
+        p,
+        lambda uow: card_money.reload(
+            uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reference=body.reference
+        ),
+        MovementOut.of_movement,
+    )
+
+
+@router.post("/{card_id}/redeem", response_model=MovementOut, summary="Redeem (or hold) an amount")
+async def redeem(card_id: str, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Response:
+    ttl = timedelta(seconds=body.hold_ttl_seconds) if body.hold_ttl_seconds else None
+    return await tx.run(
+        p,
+        lambda uow: card_money.redeem(
+            uow,
+            account_id=p.account_id,
+            card_id=card_id,
+            amount=body.amount,
+            reference=body.reference,
+            capture=body.capture,
+            hold_ttl=ttl,
+        ),
+        MovementOut.of_movement,
+    )
+
+
+@router.post("/{card_id}/transfer", response_model=MovementOut, summary="Move value to another card")
+async def transfer(card_id: str, body: TransferIn, p: CardsWrite, tx: TxDep) -> Response:
+    return await tx.run(
+        p,
+        lambda uow: card_money.transfer(
+            uow, account_id=p.account_id, card_id=card_id, to_card=body.to_card, amount=body.amount
+        ),
+        MovementOut.of_movement,
+    )
+
+
+@router.post("/{card_id}/adjust", response_model=MovementOut, summary="Correct a balance by a signed amount")
+async def adjust(card_id: str, body: AdjustIn, p: CardsWrite, tx: TxDep) -> Response:
+    return await tx.run(
+        p,
+        lambda uow: card_money.adjust(
+            uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reason=body.reason
+        ),
+        MovementOut.of_movement,
+    )
+
+
+def _status_route(action: CardAction, summary: str) -> None:
+    async def change(card_id: str, p: CardsWrite, tx: TxDep, body: ReasonIn | None = None) -> Response:
+        reason = body.reason if body else None
+        return await tx.run(
+            p,
+            lambda uow: cards.change_status(
+                uow, account_id=p.account_id, card_id=card_id, action=action, reason=reason
+            ),
+            CardOut.of,
+        )
+
+    change.__name__ = f"{action.value}_card"
+    router.add_api_route(
+        f"/{{card_id}}/{action.value}", change, methods=["POST"], response_model=CardOut, summary=summary
+    )
+
+
+_status_route(CardAction.BLOCK, "Block a card (temporarily)")
+_status_route(CardAction.UNBLOCK, "Unblock a card")
+_status_route(CardAction.DISABLE, "Disable a card (permanently)")
+
+
+@router.get("/{card_id}/transfers", response_model=TransferList, summary="List a card's transfers, newest first")
+async def card_transfers(
+    card_id: str,
+    p: CardsRead,
+    rt: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> Response:
+    async with rt.uow() as uow:
+        card = await cards.get(uow, account_id=p.account_id, card_id=card_id)
+        page = await card_money.list_transfers(
+            uow, account_id=p.account_id, card_id=card_id, limit=limit, cursor=cursor
+        )
+    data = [TransferOut.of(t, card.ledger_account_id) for t in page.data]
+    return json_response(TransferList(data=data, has_more=page.has_more, next_cursor=page.next_cursor))

@@ -1,0 +1,214 @@
+"""Request and response shapes of the native API (separate from the table models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from giftwell.domain.cards import Card, CardStatus, Party
+from giftwell.domain.ledger import Transfer
+from giftwell.services.card_money import Movement
+
+Amount = Annotated[StrictInt, Field(description="Integer amount in the currency's minor units (cents for EUR).")]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartyIn(In):
+    name: Annotated[str, Field(max_length=200)] | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+
+    def domain(self) -> Party:
+        return Party(self.name, self.email)
+
+
+class CodeFormatIn(In):
+    kind: Literal["alphanumeric", "numeric"] = "alphanumeric"
+    length: Annotated[int, Field(ge=8, le=64)] = 16
+    luhn: StrictBool = False
+    prefix: Annotated[str, Field(max_length=16)] = ""
+    group: Annotated[int, Field(ge=0, le=8)] = 4
+
+
+class CardCreate(In):
+    currency: Annotated[str, Field(description="ISO-4217 code, e.g. EUR", examples=["EUR"])]
+    amount: Amount | None = Field(default=None, description="Initial value; absent or 0 creates an inactive card.")
+    code: Annotated[str, Field(min_length=8, max_length=80)] | None = Field(
+        default=None, description="Your own code (8-64 characters); generated when absent."
+    )
+    pin: str | None = None
+    code_format: CodeFormatIn | None = None
+    serial: Annotated[str, Field(max_length=64)] | None = None
+    expires_at: AwareDatetime | None = None
+    sender: PartyIn | None = None
+    recipient: PartyIn | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class LookupIn(In):
+    code: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AmountIn(In):
+    amount: Amount
+
+
+class ReloadIn(In):
+    amount: Amount
+    reference: Annotated[str, Field(max_length=200)] | None = None
+
+
+class RedeemIn(In):
+    amount: Amount
+    reference: Annotated[str, Field(max_length=200)] | None = None
+    capture: StrictBool = Field(default=True, description="false: only hold the amount (a pending transfer).")
+    hold_ttl_seconds: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="How long a hold lives before it is voided (default 7 days)."
+    )
+
+
+class TransferIn(In):
+    to_card: str
+    amount: Amount
+
+
+class AdjustIn(In):
+    amount: Annotated[StrictInt, Field(description="Signed: positive adds value, negative removes it.")]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ReasonIn(In):
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class OptionalAmountIn(In):
+    amount: Amount | None = None
+
+
+class PartyOut(BaseModel):
+    name: str | None
+    email: str | None
+
+
+class CardOut(BaseModel):
+    id: str
+    object: Literal["card"] = "card"
+    code_last4: str
+    currency: str
+    initial_amount: int
+    balance: int
+    available: int
+    status: CardStatus
+    status_reason: str | None
+    expires_at: datetime | None
+    activated_at: datetime | None
+    source: str
+    test: bool
+    serial: str | None
+    has_pin: bool
+    sender: PartyOut
+    recipient: PartyOut
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Card) -> CardOut:
+        return cls(
+            id=c.id,
+            code_last4=c.code_last4,
+            currency=c.currency,
+            initial_amount=c.initial_amount,
+            balance=c.balance,
+            available=c.available,
+            status=c.status,
+            status_reason=c.status_reason,
+            expires_at=c.expires_at,
+            activated_at=c.activated_at,
+            source=c.source.value,
+            test=c.test,
+            serial=c.serial,
+            has_pin=c.has_pin,
+            sender=PartyOut(name=c.sender.name, email=c.sender.email),
+            recipient=PartyOut(name=c.recipient.name, email=c.recipient.email),
+            metadata=c.metadata,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+
+class CardCreatedOut(CardOut):
+    code: str = Field(description="The full code. Shown only in this response; store it now.")
+    pin: str | None
+
+
+class TransferOut(BaseModel):
+    id: str
+    object: Literal["transfer"] = "transfer"
+    kind: str
+    status: str
+    amount: int
+    currency: str
+    balance_after: int | None = Field(description="The card's posted balance right after this transfer.")
+    direction: Literal["debit", "credit"] | None = Field(description="Whether the card was debited or credited.")
+    card_id: str | None
+    counterparty_card_id: str | None
+    hold_amount: int | None
+    expires_at: datetime | None
+    refund_of: str | None
+    refunded_amount: int
+    reference: str | None
+    reason: str | None
+    created_at: datetime
+    posted_at: datetime | None
+
+    @classmethod
+    def of(cls, t: Transfer, card_ledger_account: str | None = None) -> TransferOut:
+        if card_ledger_account is not None:
+            debit = t.debit_account_id == card_ledger_account
+        else:
+            debit = t.credit_balance_after is None or t.kind.value in ("redeem", "expire", "transfer")
+        return cls(
+            id=t.id,
+            kind=t.kind.value,
+            status=t.status.value,
+            amount=t.amount,
+            currency=t.currency,
+            balance_after=t.debit_balance_after if debit else t.credit_balance_after,
+            direction="debit" if debit else "credit",
+            card_id=t.card_id,
+            counterparty_card_id=t.counterparty_card_id,
+            hold_amount=t.hold_amount,
+            expires_at=t.expires_at,
+            refund_of=t.refund_of,
+            refunded_amount=t.refunded_amount,
+            reference=t.reference,
+            reason=t.reason,
+            created_at=t.created_at,
+            posted_at=t.posted_at,
+        )
+
+
+class MovementOut(TransferOut):
+    card: CardOut
+
+    @classmethod
+    def of_movement(cls, m: Movement) -> MovementOut:
+        base = TransferOut.of(m.transfer, m.card.ledger_account_id)
+        return cls(**base.model_dump(), card=CardOut.of(m.card))
+
+
+class CardList(BaseModel):
+    data: list[CardOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class TransferList(BaseModel):
+    data: list[TransferOut]
+    has_more: bool
+    next_cursor: str | None

@@ -1,0 +1,46 @@
+"""`/v1/transfers`: read a transfer; capture or void a hold; refund a redemption."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from giftwell.api.deps import CardsRead, CardsRedeem, RuntimeDep, TxDep, json_response
+from giftwell.api.v1.schemas import MovementOut, OptionalAmountIn, TransferOut
+from giftwell.services import card_money, ledger
+
+router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
+
+
+@router.get("/{transfer_id}", response_model=TransferOut, summary="Get a transfer")
+async def get_transfer(transfer_id: str, p: CardsRead, rt: RuntimeDep) -> Response:
+    async with rt.uow() as uow:
+        t = await ledger.get(uow, account_id=p.account_id, transfer_id=transfer_id)
+    return json_response(TransferOut.of(t))
+
+
+@router.post("/{transfer_id}/capture", response_model=MovementOut, summary="Capture a hold, in full or in part")
+async def capture(transfer_id: str, p: CardsRedeem, tx: TxDep, body: OptionalAmountIn | None = None) -> Response:
+    amount = body.amount if body else None
+    return await tx.run(
+        p,
+        lambda uow: card_money.capture(uow, account_id=p.account_id, transfer_id=transfer_id, amount=amount),
+        MovementOut.of_movement,
+    )
+
+
+@router.post("/{transfer_id}/void", response_model=MovementOut, summary="Release a hold")
+async def void(transfer_id: str, p: CardsRedeem, tx: TxDep) -> Response:
+    return await tx.run(
+        p, lambda uow: card_money.void(uow, account_id=p.account_id, transfer_id=transfer_id), MovementOut.of_movement
+    )
+
+
+@router.post("/{transfer_id}/refund", response_model=MovementOut, summary="Refund a redemption, in full or in part")
+async def refund(transfer_id: str, p: CardsRedeem, tx: TxDep, body: OptionalAmountIn | None = None) -> Response:
+    amount = body.amount if body else None
+    return await tx.run(
+        p,
+        lambda uow: card_money.refund(uow, account_id=p.account_id, transfer_id=transfer_id, amount=amount),
+        MovementOut.of_movement,
+    )

@@ -1,0 +1,1 @@
+"""The `giftwell` command."""

@@ -1,0 +1,262 @@
+"""`giftwell`: serve, migrate, manage accounts and tokens, verify the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from giftwell.cli.output import emit, fail
+from giftwell.domain.errors import GiftwellError
+from giftwell.services import access, verify
+from giftwell.services.runtime import Runtime
+from giftwell.settings import Settings, SettingsError, load_settings
+from giftwell.store import migrate
+from giftwell.store.uow import UnitOfWork
+
+T = TypeVar("T")
+app = typer.Typer(help="Giftwell: gift cards on a double-entry ledger.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts (tenants).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(ledger_app, name="ledger")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+DEMO_ACCOUNT = "demo"
+DEMO_SCOPES = ["cards:read", "cards:write", "cards:redeem"]
+
+
+def _settings(as_json: bool = False) -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc), as_json, code=2)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+async def _ready(rt: Runtime) -> None:
+    """Embedded default: bring the schema up to date. Elsewhere: refuse an old schema."""
+    if rt.settings.embedded:
+        rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(rt.engine)
+        return
+    current, head = await migrate.current_revision(rt.engine), migrate.head_revision()
+    if current != head:
+        raise GiftwellError(f"database schema is at {current}, not {head}: run `giftwell db upgrade`")
+
+
+def _run(fn: Callable[[Runtime], Awaitable[T]], as_json: bool) -> T:
+    settings = _settings(as_json)
+
+    async def main() -> T:
+        rt = Runtime(settings)
+        try:
+            await _ready(rt)
+            return await fn(rt)
+        finally:
+            await rt.close()
+
+    try:
+        return asyncio.run(main())
+    except GiftwellError as exc:
+        fail(exc, as_json)
+
+
+async def _in_tx(rt: Runtime, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async with rt.uow() as uow:
+        result = await fn(uow)
+        await uow.commit()
+        return result
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonOpt = False) -> None:
+    """Apply the migrations (creates the schema on an empty database)."""
+    settings = _settings(as_json)
+
+    async def main() -> dict[str, Any]:
+        rt = Runtime(settings)
+        try:
+            if settings.embedded:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            await migrate.upgrade(rt.engine)
+            return {"revision": await migrate.current_revision(rt.engine)}
+        finally:
+            await rt.close()
+
+    emit(asyncio.run(main()), as_json, lambda d: f"database at revision {d['revision']}")
+
+
+@accounts_app.command("create")
+def accounts_create(name: str, as_json: JsonOpt = False) -> None:
+    """Create an account."""
+    acct = _run(lambda rt: _in_tx(rt, lambda uow: access.create_account(uow, name=name)), as_json)
+    emit(
+        {"id": acct.id, "name": acct.name, "created_at": acct.created_at.isoformat()},
+        as_json,
+        lambda d: f"account {d['name']} created: {d['id']}",
+    )
+
+
+@tokens_app.command("create")
+def tokens_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    scope: Annotated[list[str], typer.Option(help="A scope; repeat for several.")],
+    name: Annotated[str | None, typer.Option(help="A label for the token.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a personal API token (shown once)."""
+
+    async def create(uow: UnitOfWork) -> access.NewToken:
+        acct = await access.account_by_name(uow, account)
+        return await access.create_token(uow, account_id=acct.id, scopes=scope, name=name)
+
+    tok = _run(lambda rt: _in_tx(rt, create), as_json)
+    emit(
+        {"token": tok.token, "id": tok.id, "account_id": tok.account_id, "scopes": list(tok.scopes)},
+        as_json,
+        lambda d: f"{d['token']}\n(shown once; scopes: {' '.join(d['scopes'])})",
+    )
+
+
+@ledger_app.command("verify")
+def ledger_verify(as_json: JsonOpt = False) -> None:
+    """Check the ledger's invariants; exits 1 naming the broken account when one fails."""
+
+    async def check(uow: UnitOfWork) -> verify.Report:
+        return await verify.verify(uow)
+
+    report = _run(lambda rt: _in_tx(rt, check), as_json)
+    data = {
+        "ok": report.ok,
+        "accounts": report.accounts,
+        "transfers": report.transfers,
+        "currencies": report.currencies,
+        "problems": [p.as_dict() for p in report.problems],
+    }
+
+    def human(d: dict[str, Any]) -> str:
+        if d["ok"]:
+            return f"ledger ok: {d['accounts']} accounts, {d['transfers']} transfers, every currency sums to zero"
+        lines = [f"ledger BROKEN: {len(d['problems'])} problem(s)"]
+        lines += [f"  {p['check']}: account {p['account'] or '-'}: {p['detail']}" for p in d["problems"]]
+        return "\n".join(lines)
+
+    emit(data, as_json, human)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sweep(as_json: JsonOpt = False) -> None:
+    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys."""
+    from giftwell.jobs.sweeper import sweep_once
+
+    r = _run(sweep_once, as_json)
+    emit(vars(r), as_json, lambda d: ", ".join(f"{k}: {v}" for k, v in d.items()))
+
+
+@app.command()
+def demo(as_json: JsonOpt = False) -> None:
+    """Create the demo account and a token if the data dir has none (used by `make run`)."""
+    settings = _settings(as_json)
+    token_file = settings.data_dir / "demo_token"
+
+    async def setup(rt: Runtime) -> dict[str, Any]:
+        async with rt.uow() as uow:
+            try:
+                await access.account_by_name(uow, DEMO_ACCOUNT)
+                exists = True
+            except GiftwellError:
+                exists = False
+        if exists:
+            token = token_file.read_text().strip() if token_file.exists() else None
+            return {"created": False, "account": DEMO_ACCOUNT, "token": token}
+
+        async def create(uow: UnitOfWork) -> access.NewToken:
+            acct = await access.create_account(uow, name=DEMO_ACCOUNT)
+            return await access.create_token(uow, account_id=acct.id, scopes=DEMO_SCOPES, name="demo")
+
+        tok = await _in_tx(rt, create)
+        _write_private(token_file, tok.token)
+        return {"created": True, "account": DEMO_ACCOUNT, "token": tok.token}
+
+    data = _run(setup, as_json)
+    data["docs_url"] = f"{settings.base_url}/docs"
+
+    def human(d: dict[str, Any]) -> str:
+        head = "Demo account created." if d["created"] else "Demo account already exists."
+        tok = d["token"] or "(not saved; create one: giftwell tokens create --account demo --scope cards:read ...)"
+        return (
+            f"{head}\n  API token: {tok}\n  API docs:  {d['docs_url']}\n"
+            f"  Try:       curl -s -H 'Authorization: Bearer {d['token'] or '<token>'}' -H 'Content-Type: application/json' "
+            f'-d \'{{"currency":"EUR","amount":5000}}\' {settings.base_url}/v1/cards'
+        )
+
+    emit(data, as_json, human)
+
+
+def _write_private(path: Path, text: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default GIFTWELL_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default GIFTWELL_PORT).")] = None,
+    background: Annotated[bool, typer.Option(help="Run the periodic sweeper in this process.")] = True,
+) -> None:
+    """Run the API (and, by default, the background sweeper) in one process."""
+    import uvicorn
+
+    from giftwell.api.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        fail(str(exc), False, code=2)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def prepare() -> None:
+        rt = Runtime(settings)
+        try:
+            await _ready(rt)
+        finally:
+            await rt.close()
+
+    try:
+        asyncio.run(prepare())
+    except GiftwellError as exc:
+        fail(exc, False)
+    app_ = create_app(settings, background=background)
+    typer.echo(f"Giftwell on {settings.base_url} (docs: {settings.base_url}/docs, database: {_safe_url(settings)})")
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False)
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,97 @@
+"""One error hierarchy with stable codes.
+
+Every failure a caller can act on is a `GiftwellError` with a stable `code`, a human `message`,
+the offending `param` when one field is to blame, and structured `fields`. Each API surface maps
+these to its own envelope in one exception handler; nothing builds error bodies by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GiftwellError(Exception):
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.fields = fields
+
+
+class ValidationFailed(GiftwellError):
+    code = "validation_error"
+    status = 422
+
+
+class NotFound(GiftwellError):
+    code = "not_found"
+    status = 404
+
+
+class Unauthenticated(GiftwellError):
+    code = "unauthorized"
+    status = 401
+    type = "authentication_error"
+
+
+class InsufficientScope(GiftwellError):
+    code = "insufficient_scope"
+    status = 403
+    type = "permission_error"
+
+
+class CardError(GiftwellError):
+    """A card exists but its state forbids the operation."""
+
+    status = 422
+    type = "card_error"
+
+
+class InsufficientFunds(CardError):
+    code = "insufficient_funds"
+
+
+class CardInactive(CardError):
+    code = "card_inactive"
+
+
+class CardBlocked(CardError):
+    code = "card_blocked"
+
+
+class CardDisabled(CardError):
+    code = "card_disabled"
+
+
+class CardExpired(CardError):
+    code = "card_expired"
+
+
+class CurrencyMismatch(CardError):
+    code = "currency_mismatch"
+
+
+class InvalidState(GiftwellError):
+    code = "invalid_state"
+    status = 409
+
+
+class Conflict(GiftwellError):
+    code = "conflict"
+    status = 409
+
+
+class IdempotencyKeyReused(GiftwellError):
+    code = "idempotency_key_reused"
+    status = 422
+    type = "idempotency_error"
+
+
+class IdempotencyKeyInUse(GiftwellError):
+    code = "idempotency_key_in_use"
+    status = 409
+    type = "idempotency_error"

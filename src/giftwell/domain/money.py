@@ -1,0 +1,79 @@
+"""Money: integer minor units of an ISO-4217 currency.
+
+Inside Giftwell every amount is an `int` of minor units. Amounts from outside arrive as decimals
+(never floats) and are converted with `to_minor`, which refuses more precision than the currency
+has instead of rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from giftwell.domain.errors import ValidationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    """An ISO-4217 currency and its exponent (JPY 0, EUR 2, KWD 3)."""
+
+    code: str
+    exponent: int
+
+    @property
+    def factor(self) -> int:
+        return int(10**self.exponent)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: int
+    currency: Currency
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise TypeError("Money.amount must be an int of minor units")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency.code} and {other.currency.code}")
+
+    @property
+    def major(self) -> Decimal:
+        return to_major(self.amount, self.currency)
+
+
+def to_minor(value: Decimal | int | str, currency: Currency, *, param: str = "amount") -> int:
+    """Convert a decimal amount in major units to minor units, exactly.
+
+    Raises `ValidationFailed` naming `param` when the value is not a finite number or has more
+    decimal places than the currency allows (50.001 EUR is refused, never rounded).
+    """
+    if isinstance(value, (bool, float)):
+        raise ValidationFailed(f"{param} must be a decimal number, not {type(value).__name__}", param=param)
+    try:
+        dec = value if isinstance(value, Decimal) else Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed(f"{param} must be a number", param=param) from None
+    if not dec.is_finite():
+        raise ValidationFailed(f"{param} must be a finite number", param=param)
+    scaled = dec.scaleb(currency.exponent)
+    if scaled != scaled.to_integral_value():
+        raise ValidationFailed(
+            f"{param} has more decimal places than {currency.code} allows ({currency.exponent})",
+            param=param,
+        )
+    return int(scaled)
+
+
+def to_major(amount: int, currency: Currency) -> Decimal:
+    """Minor units to a Decimal in major units with the currency's exponent (1050 EUR -> 10.50)."""
+    return Decimal(amount).scaleb(-currency.exponent)

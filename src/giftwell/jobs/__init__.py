@@ -1,0 +1,1 @@
+"""Background work: periodic sweeps now; the job queue (outbox) later."""

@@ -1,0 +1,56 @@
+"""Periodic sweeps: expire cards past their date, void holds past their TTL, purge old
+idempotency keys. Each batch is its own transaction; every step is guarded, so several
+processes may sweep at once without doing anything twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from giftwell.services import card_money, idempotency
+from giftwell.services.runtime import Runtime
+
+log = logging.getLogger("giftwell.sweeper")
+
+
+@dataclass
+class SweepResult:
+    cards_expired: int = 0
+    holds_expired: int = 0
+    keys_purged: int = 0
+
+
+async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
+    result = SweepResult()
+    while True:
+        async with rt.uow() as uow:
+            n = await card_money.expire_due(uow, limit=batch)
+            await uow.commit()
+        result.cards_expired += n
+        if n < batch:
+            break
+    while True:
+        async with rt.uow() as uow:
+            n = await card_money.expire_holds(uow, limit=batch)
+            await uow.commit()
+        result.holds_expired += n
+        if n < batch:
+            break
+    async with rt.uow() as uow:
+        result.keys_purged = await idempotency.purge(uow)
+        await uow.commit()
+    return result
+
+
+async def run_forever(rt: Runtime, interval: float) -> None:
+    while True:
+        try:
+            r = await sweep_once(rt)
+            if r.cards_expired or r.holds_expired:
+                log.info("swept: %d cards expired, %d holds expired", r.cards_expired, r.holds_expired)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweep failed; retrying in %.0fs", interval)
+        await asyncio.sleep(interval)

@@ -1,0 +1,116 @@
+"""Accounts and personal API tokens.
+
+A token is `gw_` plus 43 random url-safe characters (256 bits). Only its keyed hash is stored;
+the token itself is returned once, at creation. OAuth access tokens will share the table and
+the scope model.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from giftwell.domain.access import Principal, check_scopes
+from giftwell.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from giftwell.domain.ids import new_id
+from giftwell.store.models import AccessToken, Account
+from giftwell.store.uow import UnitOfWork
+
+TOKEN_PREFIX = "gw_"  # noqa: S105 - a public prefix, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    id: str
+    token: str
+    account_id: str
+    scopes: tuple[str, ...]
+
+
+async def create_account(uow: UnitOfWork, *, name: str) -> AccountInfo:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("account name must be 1 to 200 characters", param="name")
+    acct = AccountInfo(new_id("acct"), name, uow.now)
+    exists = await uow.conn.execute(sa.select(Account.id).where(Account.name == name))
+    if exists.first() is not None:
+        raise Conflict(f"an account named {name!r} already exists", param="name")
+    try:
+        await uow.conn.execute(sa.insert(Account).values(id=acct.id, name=acct.name, created_at=acct.created_at))
+    except IntegrityError:
+        raise Conflict(f"an account named {name!r} already exists", param="name") from None
+    return acct
+
+
+async def account_by_name(uow: UnitOfWork, name: str) -> AccountInfo:
+    row = (await uow.conn.execute(sa.select(Account).where(Account.name == name))).first()
+    if row is None:
+        raise NotFound(f"no account named {name!r}", param="account")
+    return AccountInfo(row.id, row.name, row.created_at)
+
+
+async def create_token(
+    uow: UnitOfWork,
+    *,
+    account_id: str,
+    scopes: list[str] | tuple[str, ...],
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> NewToken:
+    wanted = check_scopes(scopes)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    tok_id = new_id("tok")
+    await uow.conn.execute(
+        sa.insert(AccessToken).values(
+            id=tok_id,
+            account_id=account_id,
+            token_hash=uow.rt.keys.token_hash(token),
+            kind="personal",
+            name=name,
+            prefix=token[:10],
+            scopes=" ".join(wanted),
+            client_id=None,
+            created_at=uow.now,
+            expires_at=expires_at,
+            revoked_at=None,
+        )
+    )
+    return NewToken(tok_id, token, account_id, wanted)
+
+
+async def authenticate(uow: UnitOfWork, token: str) -> Principal:
+    """The principal for a bearer token, or `Unauthenticated` (unknown, revoked or expired)."""
+    if not token:
+        raise Unauthenticated("missing bearer token")
+    row = (
+        await uow.conn.execute(
+            sa.select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at).where(
+                AccessToken.token_hash == uow.rt.keys.token_hash(token), AccessToken.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None or (row.expires_at is not None and row.expires_at <= uow.now):
+        raise Unauthenticated("invalid or expired token", reason="invalid_token")
+    return Principal(row.account_id, row.id, frozenset(row.scopes.split()))
+
+
+async def revoke_token(uow: UnitOfWork, *, account_id: str, token_id: str) -> None:
+    res = await uow.conn.execute(
+        sa.update(AccessToken)
+        .where(AccessToken.id == token_id, AccessToken.account_id == account_id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=uow.now)
+        .returning(AccessToken.id)
+    )
+    if res.first() is None:
+        raise NotFound("no such token", param="token")

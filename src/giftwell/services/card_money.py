@@ -1,0 +1,403 @@
+"""Money movements on cards: activate, reload, redeem (now or as a hold), capture, void, refund,
+card-to-card transfer, adjustment, and expiry into breakage.
+
+Each checks the card first to give a precise error early, then moves money through
+`services.ledger`, whose guarded UPDATE re-checks the card's state in the same statement. When a
+guard refuses, `_explain` re-reads the card and raises the error that applies now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from giftwell.domain.cards import Card, CardAction, CardStatus, next_status, require_usable
+from giftwell.domain.errors import CurrencyMismatch, GiftwellError, InsufficientFunds, ValidationFailed
+from giftwell.domain.ledger import (
+    AccountKind,
+    Side,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+    card_posting,
+    require_positive,
+)
+from giftwell.services import cards, events, ledger
+from giftwell.services.ledger import AccountState, Leg, LegRefused
+from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.store.models import Card as CardRow
+from giftwell.store.models import LedgerAccount as LA
+from giftwell.store.models import Transfer as TR
+from giftwell.store.uow import UnitOfWork
+
+MAX_HOLD_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """A transfer and the card it concerns, as the card stands right after it."""
+
+    transfer: Transfer
+    card: Card
+
+
+def _after(card: Card, state: AccountState | None) -> Card:
+    if state is None:
+        return card
+    return replace(card, balance=state.balance, available=state.available)
+
+
+async def _explain(uow: UnitOfWork, card: Card, amount: int) -> None:
+    """Raise the error that explains why a guarded update on `card` matched nothing."""
+    fresh = await cards.get(uow, account_id=card.account_id, card_id=card.id)
+    require_usable(fresh.status, fresh.expires_at, uow.now)
+    raise InsufficientFunds(
+        f"insufficient funds: available {fresh.available}, requested {amount}",
+        param="amount",
+        balance=fresh.balance,
+        available=fresh.available,
+        currency=fresh.currency,
+    )
+
+
+async def _system(uow: UnitOfWork, card: Card, kind: AccountKind) -> Leg:
+    la = await ledger.system_account(uow, account_id=card.account_id, kind=kind, currency=card.currency)
+    return Leg(la, guarded=False)
+
+
+def _card_leg(card: Card, now: datetime, statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,)) -> Leg:
+    return Leg(card.ledger_account_id, guarded=True, require=cards.usable(card.id, now, statuses))
+
+
+async def _post_card(
+    uow: UnitOfWork,
+    card: Card,
+    kind: TransferKind,
+    amount: int,
+    *,
+    signed: int | None = None,
+    statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,),
+    reference: str | None = None,
+    reason: str | None = None,
+) -> Movement:
+    rule = card_posting(kind, signed_amount=signed)
+    system = await _system(uow, card, rule.system)
+    mine = _card_leg(card, uow.now, statuses)
+    debit, credit = (mine, system) if rule.card_side is Side.DEBIT else (system, mine)
+    try:
+        p = await ledger.post(
+            uow,
+            account_id=card.account_id,
+            kind=kind,
+            currency=card.currency,
+            amount=amount,
+            debit=debit,
+            credit=credit,
+            card_id=card.id,
+            reference=reference,
+            reason=reason,
+        )
+    except LegRefused:
+        await _explain(uow, card, amount)
+        raise
+    state = p.debit if rule.card_side is Side.DEBIT else p.credit
+    return Movement(p.transfer, _after(card, state))
+
+
+async def activate(uow: UnitOfWork, *, account_id: str, card_id: str, amount: int) -> Movement:
+    """Activate an inactive card with a first value."""
+    card = await cards.get(uow, account_id=account_id, card_id=card_id)
+    require_positive(amount)
+    next_status(CardAction.ACTIVATE, card.status, was_activated=card.activated_at is not None)
+    if card.expires_at is not None and card.expires_at <= uow.now:
+        require_usable(CardStatus.EXPIRED, None, uow.now)
+    res = await uow.conn.execute(
+        sa.update(CardRow)
+        .where(CardRow.id == card.id, CardRow.status == CardStatus.INACTIVE.value)
+        .values(
+            status=CardStatus.ACTIVE.value,
+            activated_at=uow.now,
+            updated_at=uow.now,
+            initial_amount=CardRow.initial_amount + amount,
+        )
+        .returning(CardRow.id)
+    )
+    if res.first() is None:
+        fresh = await cards.get(uow, account_id=account_id, card_id=card_id)
+        next_status(CardAction.ACTIVATE, fresh.status, was_activated=fresh.activated_at is not None)
+    active = await cards.get(uow, account_id=account_id, card_id=card_id)
+    m = await _post_card(uow, active, TransferKind.ACTIVATE, amount)
+    await events.record(
+        uow,
+        account_id=account_id,
+        type="card.activated",
+        subject_id=card.id,
+        data={"card": card.id, "amount": amount, "currency": card.currency},
+    )
+    return m
+
+
+async def reload(
+    uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reference: str | None = None
+) -> Movement:
+    card = await cards.get(uow, account_id=account_id, card_id=card_id)
+    require_positive(amount)
+    require_usable(card.status, card.expires_at, uow.now)
+    m = await _post_card(uow, card, TransferKind.RELOAD, amount, reference=reference)
+    await events.record(
+        uow,
+        account_id=account_id,
+        type="card.reloaded",
+        subject_id=card.id,
+        data={"card": card.id, "amount": amount, "currency": card.currency, "balance": m.card.balance},
+    )
+    return m
+
+
+async def redeem(
+    uow: UnitOfWork,
+    *,
+    account_id: str,
+    card_id: str,
+    amount: int,
+    reference: str | None = None,
+    capture: bool = True,
+    hold_ttl: timedelta | None = None,
+) -> Movement:
+    """Take `amount` off a card at checkout. With `capture=False` the amount is only held (a
+    pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings)."""
+    card = await cards.get(uow, account_id=account_id, card_id=card_id)
+    require_positive(amount)
+    require_usable(card.status, card.expires_at, uow.now)
+    if capture:
+        m = await _post_card(uow, card, TransferKind.REDEEM, amount, reference=reference)
+    else:
+        ttl = hold_ttl or timedelta(seconds=uow.rt.settings.hold_ttl_seconds)
+        if ttl > MAX_HOLD_TTL:
+            raise ValidationFailed(f"hold TTL may be at most {MAX_HOLD_TTL.days} days", param="hold_ttl_seconds")
+        system = await _system(uow, card, AccountKind.REDEMPTION)
+        try:
+            p = await ledger.hold(
+                uow,
+                account_id=account_id,
+                kind=TransferKind.REDEEM,
+                currency=card.currency,
+                amount=amount,
+                debit=_card_leg(card, uow.now),
+                credit=system,
+                ttl=ttl,
+                card_id=card.id,
+                reference=reference,
+            )
+        except LegRefused:
+            await _explain(uow, card, amount)
+            raise
+        m = Movement(p.transfer, _after(card, p.debit))
+    await events.record(
+        uow,
+        account_id=account_id,
+        type="card.redeemed",
+        subject_id=card.id,
+        data={
+            "card": card.id,
+            "transfer": m.transfer.id,
+            "amount": amount,
+            "currency": card.currency,
+            "status": m.transfer.status.value,
+        },
+    )
+    return m
+
+
+async def capture(uow: UnitOfWork, *, account_id: str, transfer_id: str, amount: int | None = None) -> Movement:
+    p = await ledger.capture(uow, account_id=account_id, transfer_id=transfer_id, amount=amount)
+    return await _movement_for(uow, p.transfer, p.debit)
+
+
+async def void(uow: UnitOfWork, *, account_id: str, transfer_id: str) -> Movement:
+    p = await ledger.void(uow, account_id=account_id, transfer_id=transfer_id)
+    return await _movement_for(uow, p.transfer, p.debit)
+
+
+async def refund(uow: UnitOfWork, *, account_id: str, transfer_id: str, amount: int | None = None) -> Movement:
+    """Return a redemption (or part of it) to its card. The card must still be able to hold
+    value (active or blocked); refunds never exceed what was redeemed and not yet refunded."""
+    original = await ledger.get(uow, account_id=account_id, transfer_id=transfer_id)
+    if original.card_id is None:
+        raise ValidationFailed("only a card redemption can be refunded", param="transfer")
+    card = await cards.get(uow, account_id=account_id, card_id=original.card_id)
+    statuses = (CardStatus.ACTIVE, CardStatus.BLOCKED)
+    if card.status not in statuses:
+        require_usable(card.status, card.expires_at, uow.now)
+    try:
+        p = await ledger.refund(
+            uow,
+            account_id=account_id,
+            transfer_id=transfer_id,
+            amount=amount,
+            credit=_card_leg(card, uow.now, statuses),
+        )
+    except LegRefused:
+        fresh = await cards.get(uow, account_id=account_id, card_id=card.id)
+        require_usable(fresh.status, fresh.expires_at, uow.now)
+        raise
+    return Movement(p.transfer, _after(card, p.credit))
+
+
+async def _movement_for(uow: UnitOfWork, t: Transfer, state: AccountState | None) -> Movement:
+    if t.card_id is None:  # pragma: no cover - card transfers always name their card
+        raise ValidationFailed("transfer has no card", param="transfer")
+    card = await cards.get(uow, account_id=t.account_id, card_id=t.card_id)
+    return Movement(t, _after(card, state))
+
+
+async def transfer(uow: UnitOfWork, *, account_id: str, card_id: str, to_card: str, amount: int) -> Movement:
+    """Move value from one of the account's cards to another of the same currency."""
+    require_positive(amount)
+    if to_card == card_id:
+        raise ValidationFailed("to_card must be another card", param="to_card")
+    src = await cards.get(uow, account_id=account_id, card_id=card_id)
+    try:
+        dst = await cards.get(uow, account_id=account_id, card_id=to_card)
+    except GiftwellError as exc:
+        exc.param = "to_card"
+        raise
+    if src.currency != dst.currency:
+        raise CurrencyMismatch(f"cards hold different currencies ({src.currency}, {dst.currency})", param="to_card")
+    require_usable(src.status, src.expires_at, uow.now)
+    try:
+        require_usable(dst.status, dst.expires_at, uow.now)
+    except GiftwellError as exc:
+        exc.param = "to_card"
+        raise
+    try:
+        p = await ledger.post(
+            uow,
+            account_id=account_id,
+            kind=TransferKind.TRANSFER,
+            currency=src.currency,
+            amount=amount,
+            debit=_card_leg(src, uow.now),
+            credit=_card_leg(dst, uow.now),
+            card_id=src.id,
+            counterparty_card_id=dst.id,
+        )
+    except LegRefused as refused:
+        await _explain(uow, src if refused.side is Side.DEBIT else dst, amount)
+        raise
+    return Movement(p.transfer, _after(src, p.debit))
+
+
+async def adjust(uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reason: str) -> Movement:
+    """Correct a card's balance by a signed amount, against the issuer's adjustment account."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ValidationFailed("amount must be a non-zero integer of minor units", param="amount")
+    if not reason or not reason.strip():
+        raise ValidationFailed("reason is required for an adjustment", param="reason")
+    card = await cards.get(uow, account_id=account_id, card_id=card_id)
+    statuses = (CardStatus.ACTIVE, CardStatus.BLOCKED)
+    if card.status not in statuses:
+        require_usable(card.status, card.expires_at, uow.now)
+    return await _post_card(
+        uow, card, TransferKind.ADJUST, abs(amount), signed=amount, statuses=statuses, reason=reason.strip()
+    )
+
+
+async def list_transfers(
+    uow: UnitOfWork, *, account_id: str, card_id: str, limit: int = 20, cursor: str | None = None
+) -> Page[Transfer]:
+    """A card's transfers, newest first."""
+    check_limit(limit)
+    card = await cards.get(uow, account_id=account_id, card_id=card_id)
+    la = card.ledger_account_id
+    q = sa.select(TR).where(TR.account_id == account_id, sa.or_(TR.debit_account_id == la, TR.credit_account_id == la))
+    if cursor:
+        value, last_id = decode_cursor(cursor, "-created_at")
+        at = datetime.fromisoformat(value)
+        q = q.where(sa.or_(TR.created_at < at, sa.and_(TR.created_at == at, TR.id < last_id)))
+    rows = (await uow.conn.execute(q.order_by(TR.created_at.desc(), TR.id.desc()).limit(limit + 1))).all()
+    items = [ledger.transfer_from_row(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    nxt = encode_cursor("-created_at", items[-1].created_at.isoformat(), items[-1].id) if more and items else None
+    return Page(items, more, nxt)
+
+
+async def expire_due(uow: UnitOfWork, *, limit: int = 200) -> int:
+    """Expire cards past `expires_at`: void their holds and move what remains to breakage."""
+    rows = (
+        await uow.conn.execute(
+            sa.select(CardRow.id, CardRow.account_id)
+            .where(
+                CardRow.status.in_([CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.BLOCKED.value]),
+                CardRow.expires_at <= uow.now,
+            )
+            .limit(limit)
+        )
+    ).all()
+    done = 0
+    for r in rows:
+        if await _expire_one(uow, account_id=r.account_id, card_id=r.id):
+            done += 1
+    return done
+
+
+async def _expire_one(uow: UnitOfWork, *, account_id: str, card_id: str) -> bool:
+    res = await uow.conn.execute(
+        sa.update(CardRow)
+        .where(
+            CardRow.id == card_id, CardRow.status.in_(["inactive", "active", "blocked"]), CardRow.expires_at <= uow.now
+        )
+        .values(status=CardStatus.EXPIRED.value, updated_at=uow.now)
+        .returning(CardRow.ledger_account_id, CardRow.currency)
+    )
+    row = res.first()
+    if row is None:
+        return False
+    pending = await uow.conn.execute(
+        sa.select(TR.id).where(TR.debit_account_id == row.ledger_account_id, TR.status == TransferStatus.PENDING.value)
+    )
+    for (tid,) in pending.all():
+        await ledger.void(uow, account_id=account_id, transfer_id=tid, reason="card expired")
+    balance = (
+        await uow.conn.execute(sa.select(LA.balance).where(LA.id == row.ledger_account_id).with_for_update())
+    ).scalar_one()
+    if balance:
+        breakage = await ledger.system_account(
+            uow, account_id=account_id, kind=AccountKind.BREAKAGE, currency=row.currency
+        )
+        await ledger.post(
+            uow,
+            account_id=account_id,
+            kind=TransferKind.EXPIRE,
+            currency=row.currency,
+            amount=int(balance),
+            debit=Leg(row.ledger_account_id, guarded=True),
+            credit=Leg(breakage, guarded=False),
+            card_id=card_id,
+        )
+    await events.record(
+        uow,
+        account_id=account_id,
+        type="card.expired",
+        subject_id=card_id,
+        data={"card": card_id, "breakage": int(balance or 0), "currency": row.currency},
+    )
+    return True
+
+
+async def expire_holds(uow: UnitOfWork, *, limit: int = 500) -> int:
+    """Void every hold past its expiry; each is recorded as a `hold.expired` event."""
+    n = 0
+    for account_id, transfer_id in await ledger.expired_holds(uow, limit=limit):
+        p = await ledger.void(uow, account_id=account_id, transfer_id=transfer_id, reason="expired")
+        await events.record(
+            uow,
+            account_id=account_id,
+            type="hold.expired",
+            subject_id=transfer_id,
+            data={"transfer": transfer_id, "card": p.transfer.card_id, "amount": p.transfer.hold_amount},
+        )
+        n += 1
+    return n

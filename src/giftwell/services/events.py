@@ -1,0 +1,21 @@
+"""Record domain events in the transaction of the change they describe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from giftwell.domain.ids import new_id
+from giftwell.store.models import Event
+from giftwell.store.uow import UnitOfWork
+
+
+async def record(uow: UnitOfWork, *, account_id: str, type: str, subject_id: str | None, data: dict[str, Any]) -> str:
+    event_id = new_id("evt")
+    await uow.conn.execute(
+        sa.insert(Event).values(
+            id=event_id, account_id=account_id, type=type, subject_id=subject_id, data=data, created_at=uow.now
+        )
+    )
+    return event_id

@@ -1,0 +1,55 @@
+"""Keys derived from the one secret: keyed hashes for lookups, authenticated encryption for codes.
+
+Each purpose gets its own subkey (HKDF-SHA256 with the purpose as `info`), so a leak of one
+derived key says nothing about the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from functools import cached_property
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_NONCE = 12
+
+
+class Keys:
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
+
+    def derive(self, purpose: str, length: int = 32) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"giftwell", info=purpose.encode()).derive(
+            self._secret
+        )
+
+    @cached_property
+    def _code_hash_key(self) -> bytes:
+        return self.derive("card-code-lookup")
+
+    @cached_property
+    def _token_hash_key(self) -> bytes:
+        return self.derive("token-lookup")
+
+    @cached_property
+    def _aead(self) -> AESGCM:
+        return AESGCM(self.derive("card-code-encryption"))
+
+    def code_hash(self, account_id: str, normalized_code: str) -> str:
+        """Keyed hash of a normalised code, scoped to the account that owns it."""
+        msg = f"{account_id}:{normalized_code}".encode()
+        return hmac.new(self._code_hash_key, msg, hashlib.sha256).hexdigest()
+
+    def token_hash(self, token: str) -> str:
+        return hmac.new(self._token_hash_key, token.encode(), hashlib.sha256).hexdigest()
+
+    def encrypt(self, plaintext: str, *, aad: str) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, plaintext.encode(), aad.encode())
+
+    def decrypt(self, blob: bytes, *, aad: str) -> str:
+        return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], aad.encode()).decode()

@@ -1,0 +1,40 @@
+"""The runtime: settings, the engine, keys and the clock, built once by an entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from giftwell.services.keys import Keys
+from giftwell.settings import Settings
+from giftwell.store.engine import create_engine
+from giftwell.store.uow import UnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now, engine: AsyncEngine | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.keys = Keys(settings.secret)
+        self.engine = engine or create_engine(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        # System ledger account ids never change once created; caching them keeps the hot path
+        # from looking them up on every redemption.
+        self.system_accounts: dict[tuple[str, str, str], str] = {}
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,160 @@
+"""Ledger invariants, checked from the transfers themselves.
+
+1. Each currency's accounts sum to zero (stored balances of guarded accounts plus the derived
+   balances of system accounts).
+2. A guarded account's stored balance equals the sum of its posted transfers, and its
+   `pending_out` equals the sum of its pending holds.
+3. No guarded account is negative, in balance or in available (balance minus holds).
+4. Every transfer moves money between two accounts of its own currency.
+5. A redemption's `refunded_amount` equals the sum of the refunds written against it.
+6. A card's ledger account holds the card's currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from giftwell.store.models import Card, LedgerAccount, Transfer
+from giftwell.store.uow import UnitOfWork
+
+LA = LedgerAccount
+TR = Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    check: str
+    account: str | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    accounts: int
+    transfers: int
+    currencies: dict[str, int]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def verify(uow: UnitOfWork) -> Report:
+    conn = uow.conn
+    posted = TR.status == "posted"
+    credits = (
+        sa.select(TR.credit_account_id.label("la"), sa.func.sum(TR.amount).label("amt"))
+        .where(posted)
+        .group_by(TR.credit_account_id)
+        .subquery()
+    )
+    debits = (
+        sa.select(TR.debit_account_id.label("la"), sa.func.sum(TR.amount).label("amt"))
+        .where(posted)
+        .group_by(TR.debit_account_id)
+        .subquery()
+    )
+    holds = (
+        sa.select(TR.debit_account_id.label("la"), sa.func.sum(TR.amount).label("amt"))
+        .where(TR.status == "pending")
+        .group_by(TR.debit_account_id)
+        .subquery()
+    )
+    rows = (
+        await conn.execute(
+            sa.select(
+                LA.id,
+                LA.kind,
+                LA.currency,
+                LA.balance,
+                LA.pending_out,
+                sa.func.coalesce(credits.c.amt, 0).label("cr"),
+                sa.func.coalesce(debits.c.amt, 0).label("dr"),
+                sa.func.coalesce(holds.c.amt, 0).label("held"),
+            )
+            .outerjoin(credits, credits.c.la == LA.id)
+            .outerjoin(debits, debits.c.la == LA.id)
+            .outerjoin(holds, holds.c.la == LA.id)
+        )
+    ).all()
+    problems: list[Problem] = []
+    sums: dict[str, int] = {}
+    for r in rows:
+        derived = int(r.cr) - int(r.dr)
+        balance = derived if r.balance is None else int(r.balance)
+        sums[r.currency] = sums.get(r.currency, 0) + balance
+        if r.balance is None:
+            continue
+        if balance != derived:
+            problems.append(
+                Problem("balance_matches_transfers", r.id, f"stored {balance} but transfers sum to {derived}")
+            )
+        if int(r.pending_out) != int(r.held):
+            problems.append(
+                Problem("holds_match_pending", r.id, f"pending_out {r.pending_out} but holds sum to {r.held}")
+            )
+        if balance < 0 or balance - int(r.pending_out) < 0:
+            problems.append(
+                Problem("not_negative", r.id, f"balance {balance}, available {balance - int(r.pending_out)}")
+            )
+    for cur, total in sorted(sums.items()):
+        if total != 0:
+            problems.append(Problem("currency_sums_to_zero", None, f"{cur} accounts sum to {total}, not 0"))
+
+    debit_la, credit_la = sa.orm.aliased(LA), sa.orm.aliased(LA)
+    mismatched = await conn.execute(
+        sa.select(
+            TR.id,
+            TR.currency,
+            debit_la.id.label("d"),
+            debit_la.currency.label("dc"),
+            credit_la.id.label("c"),
+            credit_la.currency.label("cc"),
+        )
+        .join(debit_la, debit_la.id == TR.debit_account_id)
+        .join(credit_la, credit_la.id == TR.credit_account_id)
+        .where(sa.or_(debit_la.currency != TR.currency, credit_la.currency != TR.currency))
+    )
+    for m in mismatched:
+        wrong = m.d if m.dc != m.currency else m.c
+        problems.append(
+            Problem("transfer_currency", wrong, f"transfer {m.id} in {m.currency} touches {m.dc}/{m.cc} accounts")
+        )
+
+    refunds = (
+        sa.select(TR.refund_of.label("orig"), sa.func.sum(TR.amount).label("amt"))
+        .where(TR.refund_of.is_not(None), posted)
+        .group_by(TR.refund_of)
+        .subquery()
+    )
+    bad_refunds = await conn.execute(
+        sa.select(TR.id, TR.debit_account_id, TR.refunded_amount, sa.func.coalesce(refunds.c.amt, 0).label("sum"))
+        .outerjoin(refunds, refunds.c.orig == TR.id)
+        .where(TR.refunded_amount != sa.func.coalesce(refunds.c.amt, 0))
+    )
+    for b in bad_refunds:
+        problems.append(
+            Problem(
+                "refunds_match",
+                b.debit_account_id,
+                f"transfer {b.id} records {b.refunded_amount} refunded, refunds sum to {b.sum}",
+            )
+        )
+
+    card_cur = await conn.execute(
+        sa.select(Card.id, LA.id.label("la"), Card.currency, LA.currency.label("lac"))
+        .join(LA, LA.id == Card.ledger_account_id)
+        .where(Card.currency != LA.currency)
+    )
+    for c in card_cur:
+        problems.append(Problem("card_currency", c.la, f"card {c.id} is {c.currency} but its account is {c.lac}"))
+
+    n_transfers = (await conn.execute(sa.select(sa.func.count()).select_from(TR))).scalar_one()
+    return Report(len(rows), int(n_transfers), sums, problems)

@@ -1,0 +1,103 @@
+"""Settings, read from the environment (prefix `GIFTWELL_`) and an optional `.env` file.
+
+Built at start-up by the entry points (`create_app`, the CLI, the worker), never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "x" * 32}
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; the message says which variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GIFTWELL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    log_level: str = "info"
+    # Holds (pending transfers) expire after this long unless the request sets its own TTL.
+    hold_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # How long an in-flight idempotent request keeps its key before a retry may take it over.
+    idempotency_lease_seconds: int = Field(default=60, ge=1)
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # FULL: a committed transfer survives power loss, not only a process crash.
+    sqlite_synchronous: str = "FULL"
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _sync_mode(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("must be OFF, NORMAL, FULL or EXTRA")
+        return v
+
+    @property
+    def embedded(self) -> bool:
+        """The embedded default: SQLite under the data dir (one process, nothing to install)."""
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'giftwell.db').as_posix()}"
+
+    @property
+    def secret(self) -> str:
+        if self.secret_key is None:  # pragma: no cover - load_settings always fills it
+            raise SettingsError("GIFTWELL_SECRET_KEY is not set")
+        return self.secret_key.get_secret_value()
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and check settings; in the embedded default, generate a secret key if none is set."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.secret_key is None:
+        if not settings.embedded:
+            raise SettingsError(
+                "GIFTWELL_SECRET_KEY must be set (32+ characters) when not using the embedded SQLite default"
+            )
+        settings.secret_key = SecretStr(_embedded_secret(settings.data_dir))
+    key = settings.secret
+    if len(key) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"GIFTWELL_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+    if key.lower() in PLACEHOLDER_SECRETS and not settings.embedded:
+        raise SettingsError("GIFTWELL_SECRET_KEY is a placeholder; set a real random secret")
+    return settings
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    log.warning(
+        "GIFTWELL_SECRET_KEY is not set: generated one into %s (keep this file; codes are encrypted with it)", path
+    )
+    return value

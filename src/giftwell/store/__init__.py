@@ -1,0 +1,1 @@
+"""Persistence: engine and connections, typed table models, queries, the unit of work, migrations."""

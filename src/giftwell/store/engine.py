@@ -1,0 +1,64 @@
+"""Engines for the two supported databases.
+
+`GIFTWELL_DATABASE_URL` is a plain `sqlite:///path` or `postgresql://...`; the drivers are ours
+to choose (aiosqlite, asyncpg). SQLite allows one writer: every transaction begins IMMEDIATE (it
+takes the write lock up front, so two transactions never both read then fail to upgrade), and in
+one process a single pooled connection serialises transactions without busy-waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+class UnsupportedDatabase(ValueError):
+    pass
+
+
+def async_url(url: str) -> str:
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return str(u.set(drivername="sqlite+aiosqlite"))
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise UnsupportedDatabase(f"unsupported database URL scheme {u.drivername!r}: use sqlite:/// or postgresql://")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "FULL") -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(
+            async_url(url),
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=120,
+            connect_args={"timeout": 30},
+        )
+        _sqlite_events(engine, sqlite_synchronous)
+        return engine
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+
+
+def _sqlite_events(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that BEGIN IMMEDIATE below is the only BEGIN.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,10 @@
+"""Typed table models, one module per aggregate. Imported here so the metadata is complete."""
+
+from giftwell.store.models.accounts import AccessToken, Account
+from giftwell.store.models.base import Base
+from giftwell.store.models.cards import Card
+from giftwell.store.models.events import Event
+from giftwell.store.models.idempotency import IdempotencyKey
+from giftwell.store.models.ledger import LedgerAccount, Transfer
+
+__all__ = ["AccessToken", "Account", "Base", "Card", "Event", "IdempotencyKey", "LedgerAccount", "Transfer"]

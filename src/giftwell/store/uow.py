@@ -1,0 +1,66 @@
+"""The unit of work: one connection, one transaction, rolled back unless committed.
+
+The use-case boundary (an API request, a CLI command, a job) opens it, calls one service and
+commits. Services and repositories never commit. Work that must only happen after the commit
+(waking a worker, for instance) is registered with `after_commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from giftwell.services.runtime import Runtime
+
+
+class UnitOfWork:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+        self.now: datetime = rt.clock()
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its `async with` block")
+        return self._conn
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self.rt.engine.connect()
+        await self._conn.begin()
+        # One clock reading per transaction: every row it writes carries the same time.
+        self.now = self.rt.clock()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if not self._committed:
+                await conn.rollback()
+        finally:
+            await conn.close()
+        if self._committed and exc_type is None:
+            for fn in self._after_commit:
+                await fn()
+
+    async def commit(self) -> None:
+        await self.conn.commit()
+        self._committed = True
+
+    def after_commit(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._after_commit.append(fn)
