@@ -39,8 +39,14 @@ def _settings(as_json: bool = False) -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         fail(str(exc), as_json, code=2)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(settings)
     return settings
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start at INFO; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def _ready(rt: Runtime) -> None:
@@ -234,7 +240,7 @@ def serve(
         settings = load_settings(**overrides)
     except SettingsError as exc:
         fail(str(exc), False, code=2)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(settings)
 
     async def prepare() -> None:
         rt = Runtime(settings)
