@@ -53,6 +53,14 @@ async def create_account(uow: UnitOfWork, *, name: str) -> AccountInfo:
     return acct
 
 
+async def get_account(uow: UnitOfWork, account_id: str) -> AccountInfo:
+    """The account itself (its name is what a dialect shows as the issuer's brand)."""
+    row = (await uow.conn.execute(sa.select(Account).where(Account.id == account_id))).first()
+    if row is None:
+        raise NotFound("no such account", param="account")
+    return AccountInfo(row.id, row.name, row.created_at)
+
+
 async def account_by_name(uow: UnitOfWork, name: str) -> AccountInfo:
     row = (await uow.conn.execute(sa.select(Account).where(Account.name == name))).first()
     if row is None:
