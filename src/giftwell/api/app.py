@@ -52,7 +52,10 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     app.include_router(clients.router)
     app.include_router(oauth.router)
 
+    from giftwell import web
     from giftwell.dialects import sanctum
+
+    web.install(app)
 
     app.mount(sanctum.MOUNT, sanctum.create_app(rt))
 
