@@ -220,3 +220,21 @@ async def test_unsupported_grant_type_and_bad_bodies(rt, app_client):
     )
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_request"
+
+
+async def test_no_token_or_secret_reaches_the_logs(rt, app_client, caplog):
+    _, u, c = await _setup(rt)
+    caplog.set_level("DEBUG")
+    code = await code_for(rt, c.client.client_id, u)
+    r = await token(
+        app_client,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        client_id=c.client.client_id,
+        client_secret=c.client_secret,
+    )
+    body = r.json()
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    for secret in (code, c.client_secret, body["access_token"], body["refresh_token"]):
+        assert secret not in logged

@@ -18,6 +18,7 @@ What this module changes from Authlib's defaults, and why:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from giftwell.services.oauth import records
 from giftwell.store.uow import UnitOfWork
 
 T = TypeVar("T")
+# Authlib's grants log the whole token response (access and refresh tokens) at DEBUG: keep its
+# loggers above that whatever the application's level, so no token ever reaches a log.
+logging.getLogger("authlib").setLevel(logging.INFO)
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
