@@ -33,7 +33,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install
-	scripts/ensure-system-deps.sh postgres
+	scripts/ensure-system-deps.sh postgres chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -2,7 +2,9 @@
 # Installs the system programs the tests and benchmarks use, when they are missing:
 #   postgres  - PostgreSQL server programs (initdb, pg_ctl), for the PostgreSQL half of the suite
 #   wrk       - HTTP load generator, for `make bench`
-# Usage: scripts/ensure-system-deps.sh postgres [wrk ...]
+#   chromium  - Debian's headless Chromium, which the browser tests drive through Playwright
+#               (Playwright's own browser download is not used)
+# Usage: scripts/ensure-system-deps.sh postgres [chromium wrk ...]
 set -euo pipefail
 
 have_pg() {
@@ -25,6 +27,7 @@ apt_install() {
 for dep in "$@"; do
   case "$dep" in
     postgres) have_pg || apt_install postgresql ;;
+    chromium) [ -x /usr/bin/chromium ] || apt_install chromium ;;
     wrk) command -v wrk >/dev/null 2>&1 || apt_install wrk ;;
     *) echo "unknown dependency: $dep" >&2; exit 2 ;;
   esac

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from giftwell.domain.access import SCOPES
-from giftwell.services import access, cards
+from giftwell.services import access, cards, clients, users
 from giftwell.services.cards import IssuedCard
 from giftwell.services.runtime import Runtime
 
@@ -42,3 +42,45 @@ async def card(
         issued = await cards.issue(uow, account_id=account_id, currency=currency, amount=amount, **kw)
         await uow.commit()
     return issued
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def user(
+    rt: Runtime, account_id: str, *, email: str | None = None, role: str = "owner", password: str = PASSWORD
+) -> users.UserInfo:
+    global _n
+    _n += 1
+    async with rt.uow() as uow:
+        info = await users.create_user(
+            uow, account_id=account_id, email=email or f"user{_n}@shop.example", password=password, role=role
+        )
+        await uow.commit()
+    return info
+
+
+async def client(
+    rt: Runtime,
+    account_id: str,
+    *,
+    name: str = "Integration",
+    redirect_uris: tuple[str, ...] = ("https://client.example/cb",),
+    scopes: tuple[str, ...] = ("cards:read", "cards:write", "account:read"),
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials"),
+    public: bool = False,
+) -> clients.NewClient:
+    if public:
+        grant_types = tuple(g for g in grant_types if g != "client_credentials")
+    async with rt.uow() as uow:
+        new = await clients.create_client(
+            uow,
+            account_id=account_id,
+            name=name,
+            redirect_uris=redirect_uris,
+            scopes=scopes,
+            grant_types=grant_types,
+            public=public,
+        )
+        await uow.commit()
+    return new

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
+MAX_AUTH_CODE_TTL = 600
 PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "x" * 32}
 
 
@@ -42,6 +43,19 @@ class Settings(BaseSettings):
     # FULL: a committed transfer survives power loss, not only a process crash.
     sqlite_synchronous: str = "FULL"
     db_pool_size: int = Field(default=10, ge=1)
+    # Access: lifetimes of what the OAuth server issues, web sessions and the sign-in lockout.
+    access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    # RFC 6749 section 4.1.2 recommends at most 10 minutes; larger values are capped to it.
+    auth_code_ttl_seconds: int = Field(default=600, ge=10)
+    session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+
+    @field_validator("auth_code_ttl_seconds")
+    @classmethod
+    def _cap_code_ttl(cls, v: int) -> int:
+        return min(v, MAX_AUTH_CODE_TTL)
 
     @field_validator("sqlite_synchronous")
     @classmethod

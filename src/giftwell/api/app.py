@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from starlette.responses import Response
 
 from giftwell import __version__
-from giftwell.api import errors
+from giftwell.api import errors, oauth
 from giftwell.api.middleware import RequestIdMiddleware
-from giftwell.api.v1 import cards, transfers
+from giftwell.api.v1 import cards, clients, transfers
 from giftwell.jobs import sweeper
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
@@ -49,8 +49,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     errors.install(app)
     app.include_router(cards.router)
     app.include_router(transfers.router)
+    app.include_router(clients.router)
+    app.include_router(oauth.router)
 
+    from giftwell import web
     from giftwell.dialects import sanctum
+
+    web.install(app)
 
     app.mount(sanctum.MOUNT, sanctum.create_app(rt))
 

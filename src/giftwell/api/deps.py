@@ -56,6 +56,8 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
 CardsRead = Annotated[Principal, Depends(require("cards:read"))]
 CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
 CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]
+AccountRead = Annotated[Principal, Depends(require("account:read"))]
+AccountWrite = Annotated[Principal, Depends(require("account:write"))]
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -11,8 +12,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from giftwell.cli.output import emit, fail
-from giftwell.domain.errors import GiftwellError
-from giftwell.services import access, verify
+from giftwell.domain.errors import GiftwellError, NotFound
+from giftwell.services import access, clients, users, verify
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import migrate
@@ -24,10 +25,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts (tenants).", no_args_is_help=True)
 tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+users_app = typer.Typer(help="Users who sign in to the dashboard.", no_args_is_help=True)
+clients_app = typer.Typer(help="OAuth API clients.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DEMO_ACCOUNT = "demo"
@@ -132,6 +137,103 @@ def tokens_create(
         as_json,
         lambda d: f"{d['token']}\n(shown once; scopes: {' '.join(d['scopes'])})",
     )
+
+
+@users_app.command("create")
+def users_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    email: Annotated[str, typer.Option(help="The user's email (their sign-in name).")],
+    role: Annotated[str, typer.Option(help="owner, admin or viewer.")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user. The password is read from stdin (never an argument: it would show in `ps`)."""
+    if not password_stdin:
+        fail("pass --password-stdin and the password on standard input", as_json, code=2)
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def create(uow: UnitOfWork) -> users.UserInfo:
+        acct = await access.account_by_name(uow, account)
+        return await users.create_user(uow, account_id=acct.id, email=email, password=password, role=role)
+
+    user = _run(lambda rt: _in_tx(rt, create), as_json)
+    emit(
+        {"id": user.id, "account_id": user.account_id, "email": user.email, "role": user.role},
+        as_json,
+        lambda d: f"user {d['email']} ({d['role']}) created: {d['id']}",
+    )
+
+
+def _client_out(new: clients.NewClient) -> dict[str, Any]:
+    c = new.client
+    return {
+        "client_id": c.client_id,
+        "client_secret": new.client_secret,
+        "name": c.name,
+        "redirect_uris": list(c.redirect_uris),
+        "scopes": list(c.scopes),
+        "grant_types": list(c.grant_types),
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+    }
+
+
+def _client_human(d: dict[str, Any]) -> str:
+    secret = d["client_secret"] or "(none: a public client, use PKCE)"
+    return f"client_id:     {d['client_id']}\nclient_secret: {secret}\n(the secret is shown once; store it now)"
+
+
+@clients_app.command("create")
+def clients_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    name: Annotated[str, typer.Option(help="A name people recognise on the consent page.")],
+    scope: Annotated[list[str], typer.Option(help="A scope; repeat for several.")],
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option(help="A redirect URI (exact match); repeat for several.")
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(help="authorization_code, refresh_token or client_credentials; repeat. Default: code + refresh."),
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="A public client: no secret, PKCE required.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an API client and print its client_id and secret (shown once)."""
+    grants = grant or ["authorization_code", "refresh_token"]
+
+    async def create(uow: UnitOfWork) -> clients.NewClient:
+        acct = await access.account_by_name(uow, account)
+        return await clients.create_client(
+            uow,
+            account_id=acct.id,
+            name=name,
+            redirect_uris=redirect_uri or [],
+            scopes=scope,
+            grant_types=grants,
+            public=public,
+        )
+
+    emit(_client_out(_run(lambda rt: _in_tx(rt, create), as_json)), as_json, _client_human)
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(client_id: str, as_json: JsonOpt = False) -> None:
+    """Give a client a new secret (shown once); the old one stops working at once."""
+    from giftwell.store.models import OAuthClient
+
+    async def rotate(uow: UnitOfWork) -> clients.NewClient:
+        # The operator's CLI acts across accounts: find the client's account first.
+        import sqlalchemy as sa
+
+        row = (
+            await uow.conn.execute(sa.select(OAuthClient.account_id).where(OAuthClient.client_id == client_id))
+        ).first()
+        if row is None:
+            raise NotFound("no such client", param="client_id")
+        return await clients.rotate_secret(uow, account_id=row.account_id, client_id=client_id)
+
+    emit(_client_out(_run(lambda rt: _in_tx(rt, rotate), as_json)), as_json, _client_human)
 
 
 @ledger_app.command("verify")

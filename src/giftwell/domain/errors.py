@@ -95,3 +95,18 @@ class IdempotencyKeyInUse(GiftwellError):
     code = "idempotency_key_in_use"
     status = 409
     type = "idempotency_error"
+
+
+class Forbidden(GiftwellError):
+    code = "forbidden"
+    status = 403
+    type = "permission_error"
+
+
+class InvalidCredentials(GiftwellError):
+    """Sign-in failed. One message for an unknown email, a wrong password and a locked user, so
+    the answer never tells a guesser which emails exist."""
+
+    code = "invalid_credentials"
+    status = 401
+    type = "authentication_error"

@@ -36,6 +36,10 @@ class Keys:
         return self.derive("token-lookup")
 
     @cached_property
+    def _csrf_key(self) -> bytes:
+        return self.derive("web-csrf")
+
+    @cached_property
     def _aead(self) -> AESGCM:
         return AESGCM(self.derive("card-code-encryption"))
 
@@ -46,6 +50,11 @@ class Keys:
 
     def token_hash(self, token: str) -> str:
         return hmac.new(self._token_hash_key, token.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_token(self, binding: str) -> str:
+        """A CSRF token bound to a secret the browser holds in an HttpOnly cookie (the session, or
+        the pre-sign-in cookie): a page can echo it, nobody without the cookie can compute it."""
+        return hmac.new(self._csrf_key, binding.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, plaintext: str, *, aad: str) -> bytes:
         nonce = os.urandom(_NONCE)

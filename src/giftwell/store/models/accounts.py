@@ -19,14 +19,18 @@ class Account(Base):
 
 
 class AccessToken(Base):
-    """A bearer token: a personal API token now, OAuth access tokens later (same scope model).
+    """A bearer token: a personal API token (kind `personal`) or an OAuth access token (kind
+    `oauth`, with its `client_id` and the `family_id` of the grant it came from), one scope model.
 
     Only a keyed hash of the token is stored; `prefix` (the first characters) helps people tell
     their tokens apart.
     """
 
     __tablename__ = "access_tokens"
-    __table_args__ = (Index("ix_access_tokens_account", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_access_tokens_account", "account_id", "created_at"),
+        Index("ix_access_tokens_family", "family_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
@@ -39,3 +43,4 @@ class AccessToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    family_id: Mapped[str | None] = mapped_column(String(40))

@@ -1,0 +1,105 @@
+"""The OAuth 2.0 token and revocation endpoints and the RFC 8414 metadata, plus the conversion
+between Starlette requests and the framework-neutral ones the OAuth service takes.
+
+The token endpoint reads the RFC's form encoding and also a JSON object body (the WizzGift seed
+sends JSON). Answers and errors are RFC 6749's, not the native error envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from giftwell.api.deps import get_runtime
+from giftwell.services import oauth
+
+router = APIRouter(tags=["oauth"])
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BadBody(ValueError):
+    pass
+
+
+def _json_params(raw: bytes) -> dict[str, list[str]]:
+    try:
+        data = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise BadBody("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadBody("The JSON body must be an object.")
+    params: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise BadBody(f"The JSON member {key} must be a string.")
+        params[str(key)] = [str(value)]
+    return params
+
+
+async def body_params(request: Request) -> dict[str, list[str]]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        return _json_params(await request.body())
+    if ctype == "application/x-www-form-urlencoded":
+        form = await request.form()
+        params: dict[str, list[str]] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                params.setdefault(key, []).append(value)
+        return params
+    raise BadBody("Send application/x-www-form-urlencoded or application/json.")
+
+
+def oauth_request(request: Request, params: dict[str, list[str]]) -> oauth.HttpRequest:
+    # The public base URL, not the Host header: it is the issuer, and Authlib refuses plain
+    # http for it unless it is a loopback address.
+    base = get_runtime(request).settings.base_url
+    return oauth.HttpRequest(request.method, base + request.url.path, dict(request.headers), params)
+
+
+def query_params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def render(resp: oauth.HttpResponse) -> Response:
+    headers = dict(resp.headers)
+    if isinstance(resp.body, dict):
+        return Response(orjson.dumps(resp.body), status_code=resp.status, headers=headers)
+    return Response(resp.body, status_code=resp.status, headers=headers)
+
+
+def _invalid_request(message: str) -> Response:
+    body: dict[str, Any] = {"error": "invalid_request", "error_description": message}
+    return Response(orjson.dumps(body), 400, headers=_NO_STORE, media_type="application/json")
+
+
+@router.post("/oauth/token", summary="OAuth 2.0 token endpoint (form or JSON body)")
+async def token(request: Request) -> Response:
+    try:
+        params = await body_params(request)
+    except BadBody as exc:
+        return _invalid_request(str(exc))
+    return render(await oauth.token_response(get_runtime(request), oauth_request(request, params)))
+
+
+@router.post("/oauth/revoke", summary="OAuth 2.0 token revocation (RFC 7009)")
+async def revoke(request: Request) -> Response:
+    try:
+        params = await body_params(request)
+    except BadBody as exc:
+        return _invalid_request(str(exc))
+    return render(await oauth.revocation_response(get_runtime(request), oauth_request(request, params)))
+
+
+@router.get("/.well-known/oauth-authorization-server", summary="OAuth 2.0 server metadata (RFC 8414)")
+async def server_metadata(request: Request) -> Response:
+    return Response(orjson.dumps(oauth.metadata(get_runtime(request).settings)), media_type="application/json")

@@ -1,0 +1,17 @@
+"""The dashboard's pages: sign-in, the OAuth consent page and API clients (Jinja2 templates,
+one small stylesheet, no build step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+
+def install(app: FastAPI) -> None:
+    from giftwell.web import dashboard, routes
+
+    app.include_router(routes.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
