@@ -402,3 +402,47 @@ async def test_openapi_lists_the_v1_paths_and_docs_serve_html(app_client: httpx.
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text
+
+
+# --- extreme and hostile inputs: still a 4xx naming the field -----------------------------------
+
+MAX_AMOUNT = 2**53 - 1
+
+
+async def test_amounts_beyond_the_supported_range_are_422(api: Api, rt: Runtime) -> None:
+    card = await api.new_card("EUR", 5000)
+    peer = await api.new_card("EUR", 0)
+    hold = await api.post(f"/v1/cards/{card['id']}/redeem", {"amount": 100, "capture": False})
+    red = await api.post(f"/v1/cards/{card['id']}/redeem", {"amount": 100})
+    for big in (MAX_AMOUNT + 1, 2**63, 10**20):
+        cases: list[tuple[str, dict[str, Any]]] = [
+            ("/v1/cards", {"currency": "EUR", "amount": big}),
+            (f"/v1/cards/{peer['id']}/activate", {"amount": big}),
+            (f"/v1/cards/{card['id']}/reload", {"amount": big}),
+            (f"/v1/cards/{card['id']}/redeem", {"amount": big}),
+            (f"/v1/cards/{card['id']}/redeem", {"amount": big, "capture": False}),
+            (f"/v1/cards/{card['id']}/transfer", {"to_card": peer["id"], "amount": big}),
+            (f"/v1/cards/{card['id']}/adjust", {"amount": big, "reason": "x"}),
+            (f"/v1/cards/{card['id']}/adjust", {"amount": -big, "reason": "x"}),
+            (f"/v1/transfers/{hold['id']}/capture", {"amount": big}),
+            (f"/v1/transfers/{red['id']}/refund", {"amount": big}),
+        ]
+        for path, body in cases:
+            expect_error(await api.call("POST", path, body), 422, "validation_error", "amount")
+    # The largest supported amount works end to end.
+    top = await api.new_card("JPY", MAX_AMOUNT)
+    assert (top["balance"], top["initial_amount"]) == (MAX_AMOUNT, MAX_AMOUNT)
+    m = await api.post(f"/v1/cards/{top['id']}/redeem", {"amount": MAX_AMOUNT})
+    assert m["card"]["balance"] == 0
+    assert (await api.card(card["id"]))["balance"] == 4900
+    await assert_ledger_ok(rt)
+
+
+async def test_hold_ttl_beyond_any_date_is_422(api: Api) -> None:
+    card = await api.new_card("EUR", 5000)
+    for ttl in (10**12, 2**63, 10**20):
+        body = {"amount": 10, "capture": False, "hold_ttl_seconds": ttl}
+        expect_error(
+            await api.call("POST", f"/v1/cards/{card['id']}/redeem", body), 422, "validation_error", "hold_ttl_seconds"
+        )
+    assert (await api.card(card["id"]))["available"] == 5000

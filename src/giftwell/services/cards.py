@@ -26,6 +26,7 @@ from giftwell.domain.cards import (
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
+from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events, ledger
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
@@ -147,6 +148,8 @@ async def issue(
     cur = check_currency(currency)
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount < 0):
         raise ValidationFailed("amount must be a non-negative integer of minor units", param="amount")
+    if amount is not None and amount > MAX_AMOUNT:
+        raise ValidationFailed(f"amount may be at most {MAX_AMOUNT}", param="amount")
     if pin is not None and not _PIN_RE.match(pin):
         raise ValidationFailed("pin must be 4 to 16 letters or digits", param="pin")
     if expires_at is not None:

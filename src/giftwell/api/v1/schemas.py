@@ -9,9 +9,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, St
 
 from giftwell.domain.cards import Card, CardStatus, Party
 from giftwell.domain.ledger import Transfer
-from giftwell.services.card_money import Movement
+from giftwell.domain.money import MAX_AMOUNT
+from giftwell.services.card_money import MAX_HOLD_TTL, Movement
 
-Amount = Annotated[StrictInt, Field(description="Integer amount in the currency's minor units (cents for EUR).")]
+Amount = Annotated[
+    StrictInt, Field(le=MAX_AMOUNT, description="Integer amount in the currency's minor units (cents for EUR).")
+]
 
 
 class In(BaseModel):
@@ -66,7 +69,7 @@ class RedeemIn(In):
     amount: Amount
     reference: Annotated[str, Field(max_length=200)] | None = None
     capture: StrictBool = Field(default=True, description="false: only hold the amount (a pending transfer).")
-    hold_ttl_seconds: Annotated[int, Field(ge=1)] | None = Field(
+    hold_ttl_seconds: Annotated[int, Field(ge=1, le=int(MAX_HOLD_TTL.total_seconds()))] | None = Field(
         default=None, description="How long a hold lives before it is voided (default 7 days)."
     )
 
@@ -77,7 +80,9 @@ class TransferIn(In):
 
 
 class AdjustIn(In):
-    amount: Annotated[StrictInt, Field(description="Signed: positive adds value, negative removes it.")]
+    amount: Annotated[
+        StrictInt, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Signed: positive adds value, negative removes it.")
+    ]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
