@@ -446,3 +446,22 @@ async def test_hold_ttl_beyond_any_date_is_422(api: Api) -> None:
             await api.call("POST", f"/v1/cards/{card['id']}/redeem", body), 422, "validation_error", "hold_ttl_seconds"
         )
     assert (await api.card(card["id"]))["available"] == 5000
+
+
+async def test_datetimes_must_carry_an_offset_and_fit_in_utc(api: Api) -> None:
+    for params, param in (
+        ({"created_gte": "2024-01-01T00:00:00"}, "created_gte"),
+        ({"created_lte": "2024-01-01T00:00:00"}, "created_lte"),
+        ({"created_gte": "0001-01-01T00:00:00+14:00"}, "created_gte"),
+        ({"created_lte": "9999-12-31T23:59:59-10:00"}, "created_lte"),
+    ):
+        expect_error(await api.call("GET", "/v1/cards", params=params), 422, "validation_error", param)
+    expect_error(
+        await api.call("POST", "/v1/cards", {"currency": "EUR", "expires_at": "9999-12-31T23:59:59-10:00"}),
+        422,
+        "validation_error",
+        "expires_at",
+    )
+    far = await api.new_card("EUR", 100, expires_at="9999-12-30T00:00:00+00:00")
+    assert far["expires_at"] == "9999-12-30T00:00:00Z"
+    assert [c["id"] for c in await api.list_all(created_gte="0001-01-02T00:00:00+00:00")] == [far["id"]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -24,6 +24,7 @@ from giftwell.api.v1.schemas import (
     TransferIn,
     TransferList,
     TransferOut,
+    UtcDatetime,
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
@@ -70,8 +71,8 @@ async def list_cards(
     recipient_email: str | None = None,
     sender_email: str | None = None,
     code_suffix: Annotated[str | None, Query(max_length=4)] = None,
-    created_gte: datetime | None = None,
-    created_lte: datetime | None = None,
+    created_gte: UtcDatetime | None = None,
+    created_lte: UtcDatetime | None = None,
     sort: Annotated[str, Query(description="created_at, -created_at, balance or -balance")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from giftwell.domain.cards import Card, CardStatus, Party
 from giftwell.domain.ledger import Transfer
@@ -15,6 +15,19 @@ from giftwell.services.card_money import MAX_HOLD_TTL, Movement
 Amount = Annotated[
     StrictInt, Field(le=MAX_AMOUNT, description="Integer amount in the currency's minor units (cents for EUR).")
 ]
+
+
+def _utc(value: datetime) -> datetime:
+    # Converted here, while it is still input: 9999-12-31T23:59:59-10:00 has no UTC form, and
+    # would otherwise fail (500) when bound to a query.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A datetime with an explicit offset (naive ones are refused), normalised to UTC."""
 
 
 class In(BaseModel):
@@ -46,7 +59,7 @@ class CardCreate(In):
     pin: str | None = None
     code_format: CodeFormatIn | None = None
     serial: Annotated[str, Field(max_length=64)] | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: UtcDatetime | None = None
     sender: PartyIn | None = None
     recipient: PartyIn | None = None
     metadata: dict[str, Any] | None = None
