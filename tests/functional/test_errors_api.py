@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -465,3 +467,42 @@ async def test_datetimes_must_carry_an_offset_and_fit_in_utc(api: Api) -> None:
     far = await api.new_card("EUR", 100, expires_at="9999-12-30T00:00:00+00:00")
     assert far["expires_at"] == "9999-12-30T00:00:00Z"
     assert [c["id"] for c in await api.list_all(created_gte="0001-01-02T00:00:00+00:00")] == [far["id"]]
+
+
+def forge(*parts: Any) -> str:
+    raw = json.dumps(list(parts), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def test_forged_cursors_are_422(api: Api) -> None:
+    card = await api.new_card("EUR", 100)
+    iso = card["created_at"].replace("Z", "+00:00")
+    bad_card_cursors = [
+        ("-created_at", forge("-created_at", "nope", card["id"])),
+        ("-created_at", forge("-created_at", 5, card["id"])),
+        ("-created_at", forge("-created_at", None, card["id"])),
+        ("-created_at", forge("-created_at", "2024-01-01T00:00:00", card["id"])),
+        ("created_at", forge("created_at", "0001-01-01T00:00:00+14:00", card["id"])),
+        ("-created_at", forge("-created_at", iso, "card_\x00")),
+        ("-created_at", forge("-created_at", iso, card["id"], "extra")),
+        ("balance", forge("balance", "5", card["id"])),
+        ("balance", forge("balance", True, card["id"])),
+        ("balance", forge("balance", 1.5, card["id"])),
+        ("balance", forge("balance", 2**70, card["id"])),
+        ("-balance", forge("-balance", 5, 5)),
+    ]
+    for sort, cursor in bad_card_cursors:
+        r = await api.call("GET", "/v1/cards", params={"sort": sort, "cursor": cursor})
+        expect_error(r, 422, "validation_error", "cursor")
+    # A well-formed cursor of our own making is fine.
+    ok = await api.get("/v1/cards", params={"sort": "balance", "cursor": forge("balance", 0, "card_0")})
+    assert [c["id"] for c in ok["data"]] == [card["id"]]
+
+    for cursor in (
+        forge("-created_at", "nope", "trf_x"),
+        forge("-created_at", 5, "trf_x"),
+        forge("-created_at", "2024-01-01T00:00:00", "trf_x"),
+        forge("-created_at", iso, "trf_\x00"),
+    ):
+        r = await api.call("GET", f"/v1/cards/{card['id']}/transfers", params={"cursor": cursor})
+        expect_error(r, 422, "validation_error", "cursor")

@@ -29,7 +29,7 @@ from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events, ledger
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, check_limit, cursor_int, cursor_time, decode_cursor, encode_cursor
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import LedgerAccount as LA
 from giftwell.store.uow import UnitOfWork
@@ -325,11 +325,8 @@ async def list_cards(
     field = sort.lstrip("-")
     col: Any = C.created_at if field == "created_at" else LA.balance
     if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        if field == "created_at":
-            value = datetime.fromisoformat(value)
-        elif not isinstance(value, int):
-            raise ValidationFailed("cursor is not valid", param="cursor")
+        raw, last_id = decode_cursor(cursor, sort)
+        value: datetime | int = cursor_time(raw) if field == "created_at" else cursor_int(raw)
         if desc:
             q = q.where(sa.or_(col < value, sa.and_(col == value, C.id < last_id)))
         else:
