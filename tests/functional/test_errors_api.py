@@ -506,3 +506,58 @@ async def test_forged_cursors_are_422(api: Api) -> None:
     ):
         r = await api.call("GET", f"/v1/cards/{card['id']}/transfers", params={"cursor": cursor})
         expect_error(r, 422, "validation_error", "cursor")
+
+
+async def test_nul_characters_are_422_naming_the_field(api: Api) -> None:
+    card = await api.new_card("EUR", 1000)
+    peer = await api.new_card("EUR", 0)
+    c = card["id"]
+    body_cases: list[tuple[str, dict[str, Any], str]] = [
+        ("/v1/cards", {"currency": "EUR", "sender": {"name": "A\x00"}}, "sender.name"),
+        ("/v1/cards", {"currency": "EUR", "recipient": {"email": "a\x00@b.co"}}, "recipient.email"),
+        ("/v1/cards", {"currency": "EUR", "serial": "S\x001"}, "serial"),
+        ("/v1/cards", {"currency": "EUR", "metadata": {"k": "v\x00"}}, "metadata"),
+        ("/v1/cards", {"currency": "EUR", "metadata": {"k\x00": "v"}}, "metadata"),
+        ("/v1/cards", {"currency": "EUR", "metadata": {"k": [{"deep": "\x00"}]}}, "metadata"),
+        ("/v1/cards/lookup", {"code": "ABCD\x00EFGH"}, "code"),
+        (f"/v1/cards/{c}/reload", {"amount": 1, "reference": "r\x00"}, "reference"),
+        (f"/v1/cards/{c}/redeem", {"amount": 1, "reference": "r\x00"}, "reference"),
+        (f"/v1/cards/{c}/adjust", {"amount": 1, "reason": "r\x00"}, "reason"),
+        (f"/v1/cards/{c}/block", {"reason": "r\x00"}, "reason"),
+        (f"/v1/cards/{c}/transfer", {"to_card": "card_\x00", "amount": 1}, "to_card"),
+    ]
+    for path, body, param in body_cases:
+        expect_error(await api.call("POST", path, body), 422, "validation_error", param)
+    for name in ("recipient_email", "sender_email", "currency", "code_suffix"):
+        value = "EU\x00" if name == "currency" else "a\x00"
+        expect_error(await api.call("GET", "/v1/cards", params={name: value}), 422, "validation_error", name)
+    for method, path, param in (
+        ("GET", "/v1/cards/card_%00", "card_id"),
+        ("POST", "/v1/cards/card_%00/redeem", "card_id"),
+        ("GET", "/v1/cards/card_%00/transfers", "card_id"),
+        ("GET", "/v1/transfers/trf_%00", "transfer_id"),
+        ("POST", "/v1/transfers/trf_%00/void", "transfer_id"),
+    ):
+        body = {"amount": 1} if path.endswith("redeem") else None
+        expect_error(await api.call(method, path, body), 422, "validation_error", param)
+    assert (await api.card(c))["balance"] == 1000
+    assert (await api.card(peer["id"]))["balance"] == 0
+
+
+async def test_metadata_must_be_plain_json(api: Api) -> None:
+    json_headers = {**api.headers, "Content-Type": "application/json"}
+    for raw in (b"NaN", b"Infinity", b"-Infinity", str(10**30).encode(), str(-(2**64)).encode(), b"1e300", b"-1e19"):
+        body = b'{"currency": "EUR", "metadata": {"n": ' + raw + b"}}"
+        r = await api.client.post("/v1/cards", content=body, headers=json_headers)
+        expect_error(r, 422, "validation_error", "metadata")
+    meta = {
+        "max": 2**63 - 1,
+        "min": -(2**63),
+        "f": 1.5,
+        "big": 1e18,
+        "tiny": 1e-300,
+        "s": "\u00e9\U0001f381",
+        "none": None,
+    }
+    card = await api.new_card("EUR", 100, metadata=meta)
+    assert (await api.card(card["id"]))["metadata"] == meta

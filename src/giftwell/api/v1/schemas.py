@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from giftwell.domain.cards import Card, CardStatus, Party
 from giftwell.domain.ledger import Transfer
@@ -30,8 +40,51 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A datetime with an explicit offset (naive ones are refused), normalised to UTC."""
 
 
+_INT64 = 2**63
+
+
+def _storable(value: Any) -> None:
+    """Refuse what one of our stores or the JSON encoder cannot hold: NUL in text (PostgreSQL
+    text and JSONB reject it), non-finite numbers (not JSON), and numbers past 64 bits: JSONB
+    keeps them (and gives 1e300 back as a 301-digit integer), but the response encoder cannot
+    write such integers."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    elif isinstance(value, bool) or value is None or isinstance(value, BaseModel):
+        return  # a nested model checked its own fields
+    elif isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not -_INT64 <= value < _INT64:
+            raise ValueError("numbers must be finite and fit in 64 bits")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _storable(k)
+            _storable(v)
+    elif isinstance(value, list):
+        for v in value:
+            _storable(v)
+
+
+def _text(value: str) -> str:
+    _storable(value)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+"""A path or query string that can reach a query: no NUL characters."""
+
+
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _check_storable(cls, value: Any) -> Any:
+        _storable(value)
+        return value
 
 
 class PartyIn(In):
