@@ -561,3 +561,10 @@ async def test_metadata_must_be_plain_json(api: Api) -> None:
     }
     card = await api.new_card("EUR", 100, metadata=meta)
     assert (await api.card(card["id"]))["metadata"] == meta
+
+
+async def test_missing_body_says_so(api: Api) -> None:
+    card = await api.new_card("EUR", 100)
+    for path in ("/v1/cards", f"/v1/cards/{card['id']}/redeem", "/v1/cards/lookup"):
+        err = expect_error(await api.call("POST", path), 422, "validation_error", None)
+        assert err["message"] == "request body is required"
