@@ -226,3 +226,23 @@ async def test_without_a_key_each_post_acts(api: Api) -> None:
         assert r.status_code == 200
         assert "idempotent-replayed" not in r.headers
     assert (await api.card(card["id"]))["balance"] == 4800
+
+
+async def test_the_same_parameters_written_differently_replay(api: Api, rt: Runtime) -> None:
+    card = await api.new_card("EUR", 5000)
+    path = f"/v1/cards/{card['id']}/redeem"
+    h = {**api.headers, "Idempotency-Key": "spelling", "Content-Type": "application/json"}
+    first = await api.client.post(path, content=b'{"amount": 100, "reference": "till-4"}', headers=h)
+    assert first.status_code == 200, first.text
+    for same in (b'{"reference":"till-4","amount":100}', b'  {\n "amount" : 100 ,\t"reference": "till-\\u0034" }  '):
+        again = await api.client.post(path, content=same, headers=h)
+        assert (again.status_code, again.content, replayed(again)) == (200, first.content, True)
+    for other in (
+        b'{"amount": 100, "reference": "till-5"}',
+        b'{"amount": 100}',
+    ):
+        expect_error(
+            await api.client.post(path, content=other, headers=h), 422, "idempotency_key_reused", "Idempotency-Key"
+        )
+    assert [t["kind"] for t in await api.transfers(card["id"])] == ["redeem", "activate"]
+    await assert_ledger_ok(rt)
