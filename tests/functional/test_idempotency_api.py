@@ -246,3 +246,24 @@ async def test_the_same_parameters_written_differently_replay(api: Api, rt: Runt
         )
     assert [t["kind"] for t in await api.transfers(card["id"])] == ["redeem", "activate"]
     await assert_ledger_ok(rt)
+
+
+async def test_lookup_honours_the_key_too(api: Api) -> None:
+    card = await api.new_card("EUR", 5000)
+    other_card = await api.new_card("EUR", 100)
+    first = await send(api, "/v1/cards/lookup", {"code": card["code"]}, "look")
+    assert first.status_code == 200
+    assert first.json()["id"] == card["id"]
+    again = await send(api, "/v1/cards/lookup", {"code": card["code"]}, "look")
+    assert (again.status_code, again.content, replayed(again)) == (200, first.content, True)
+    expect_error(
+        await send(api, "/v1/cards/lookup", {"code": other_card["code"]}, "look"),
+        422,
+        "idempotency_key_reused",
+        "Idempotency-Key",
+    )
+    missing = await send(api, "/v1/cards/lookup", {"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"}, "look-miss")
+    expect_error(missing, 404, "not_found", "code")
+    assert (
+        await send(api, "/v1/cards/lookup", {"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"}, "look-miss")
+    ).content == missing.content

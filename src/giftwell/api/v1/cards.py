@@ -89,10 +89,9 @@ async def list_cards(
 
 
 @router.post("/lookup", response_model=CardOut, summary="Find a card by its code")
-async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep) -> Response:
-    async with rt.uow() as uow:
-        card = await cards.lookup(uow, account_id=p.account_id, code=body.code)
-    return json_response(CardOut.of(card))
+async def lookup_card(body: LookupIn, p: CardsRead, tx: TxDep) -> Response:
+    # Through Tx like every POST, so an Idempotency-Key means the same here as anywhere.
+    return await tx.run(p, lambda uow: cards.lookup(uow, account_id=p.account_id, code=body.code), CardOut.of)
 
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")
