@@ -568,3 +568,25 @@ async def test_missing_body_says_so(api: Api) -> None:
     for path in ("/v1/cards", f"/v1/cards/{card['id']}/redeem", "/v1/cards/lookup"):
         err = expect_error(await api.call("POST", path), 422, "validation_error", None)
         assert err["message"] == "request body is required"
+
+
+async def test_metadata_nesting_is_bounded(api: Api) -> None:
+    json_headers = {**api.headers, "Content-Type": "application/json"}
+
+    def nested(levels: int) -> bytes:
+        return b'{"currency": "EUR", "metadata": {"a": ' + b"[" * levels + b"]" * levels + b"}}"
+
+    ok = await api.client.post("/v1/cards", content=nested(32), headers=json_headers)
+    assert ok.status_code == 201, ok.text
+    for levels in (33, 300):
+        expect_error(
+            await api.client.post("/v1/cards", content=nested(levels), headers=json_headers),
+            422,
+            "validation_error",
+            "metadata",
+        )
+    # Nesting too deep even to parse is still an enveloped 4xx.
+    r = await api.client.post("/v1/cards", content=nested(100_000), headers=json_headers)
+    assert 400 <= r.status_code < 500
+    assert set(r.json()["error"]) >= ENVELOPE_KEYS
+    assert len(await api.list_all()) == 1

@@ -41,13 +41,17 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 _INT64 = 2**63
+# orjson writes at most ~254 levels; far fewer is plenty for metadata and keeps the check cheap.
+MAX_NESTING = 32
 
 
-def _storable(value: Any) -> None:
+def _storable(value: Any, depth: int = 0) -> None:
     """Refuse what one of our stores or the JSON encoder cannot hold: NUL in text (PostgreSQL
     text and JSONB reject it), non-finite numbers (not JSON), and numbers past 64 bits: JSONB
     keeps them (and gives 1e300 back as a 301-digit integer), but the response encoder cannot
-    write such integers."""
+    write such integers. Containers may nest `MAX_NESTING` levels deep."""
+    if isinstance(value, dict | list) and depth > MAX_NESTING:
+        raise ValueError(f"may nest at most {MAX_NESTING} levels deep")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("must not contain NUL characters")
@@ -61,11 +65,11 @@ def _storable(value: Any) -> None:
             raise ValueError("numbers must be finite and fit in 64 bits")
     elif isinstance(value, dict):
         for k, v in value.items():
-            _storable(k)
-            _storable(v)
+            _storable(k, depth + 1)
+            _storable(v, depth + 1)
     elif isinstance(value, list):
         for v in value:
-            _storable(v)
+            _storable(v, depth + 1)
 
 
 def _text(value: str) -> str:
