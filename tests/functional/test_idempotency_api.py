@@ -3,6 +3,7 @@ per account, and how long keys are kept."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -267,3 +268,19 @@ async def test_lookup_honours_the_key_too(api: Api) -> None:
     assert (
         await send(api, "/v1/cards/lookup", {"code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"}, "look-miss")
     ).content == missing.content
+
+
+async def test_concurrent_retries_with_one_key_act_once(api: Api, rt: Runtime) -> None:
+    card = await api.new_card("EUR", 1000)
+    path = f"/v1/cards/{card['id']}/redeem"
+    rs = await asyncio.gather(*(send(api, path, {"amount": 10}, "racing") for _ in range(6)))
+    fresh = [r for r in rs if r.status_code == 200 and not replayed(r)]
+    assert len(fresh) == 1
+    for r in rs:
+        if r.status_code == 200:
+            assert r.content == fresh[0].content
+        else:
+            expect_error(r, 409, "idempotency_key_in_use", "Idempotency-Key")
+    assert (await api.card(card["id"]))["balance"] == 990
+    assert [t["kind"] for t in await api.transfers(card["id"])] == ["redeem", "activate"]
+    await assert_ledger_ok(rt)

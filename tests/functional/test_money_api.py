@@ -3,13 +3,14 @@ refunds, card-to-card transfers, adjustments, card states, and the sweeper."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from giftwell.jobs.sweeper import sweep_once
 from giftwell.services.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.functional.support import Api, assert_ledger_ok
+from tests.functional.support import Api, assert_ledger_ok, expect_error
 
 TRANSFER_FIELDS = {"id", "kind", "status", "amount", "currency", "balance_after", "reference", "created_at"}
 
@@ -768,3 +769,18 @@ async def test_get_transfer(api: Api) -> None:
     assert t["created_at"] == m["created_at"]
     assert "card" not in t
     await api.error("GET", "/v1/transfers/trf_nope", status=404, code="not_found", param="transfer")
+
+
+async def test_concurrent_redemptions_never_overspend(api: Api, rt: Runtime) -> None:
+    card = await api.new_card("EUR", 1000)
+    path = f"/v1/cards/{card['id']}/redeem"
+    bodies = [{"amount": 300}] * 5 + [{"amount": 300, "capture": False}] * 5
+    rs = await asyncio.gather(*(api.call("POST", path, body) for body in bodies))
+    ok = [r for r in rs if r.status_code == 200]
+    assert len(ok) == 3
+    for r in rs:
+        if r.status_code != 200:
+            expect_error(r, 422, "insufficient_funds", "amount")
+    held = sum(r.json()["amount"] for r in ok if r.json()["status"] == "pending")
+    assert await money(api, card["id"]) == (1000 - (900 - held), 100)
+    await assert_ledger_ok(rt)
