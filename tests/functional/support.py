@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -14,6 +15,19 @@ from tests.factories import Tenant
 
 ENVELOPE_KEYS = {"type", "code", "message", "param", "request_id"}
 GENERATED_CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
+TRANSFER_FIELDS = {"id", "kind", "status", "amount", "currency", "balance_after", "reference", "created_at"}
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [x["id"] for x in items]
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def summary(transfers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(t["kind"], t["status"], t["amount"], t["balance_after"]) for t in transfers]
 
 
 def expect_error(r: httpx.Response, status: int, code: str, param: str | None) -> dict[str, Any]:
@@ -117,3 +131,8 @@ async def assert_ledger_ok(rt: Runtime) -> None:
     async with rt.uow() as uow:
         report = await verify.verify(uow)
     assert report.ok, report.problems
+
+
+async def money(api: Api, card_id: str) -> tuple[int, int]:
+    card = await api.card(card_id)
+    return card["balance"], card["available"]
