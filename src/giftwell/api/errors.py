@@ -81,7 +81,7 @@ def validation_response(request: Request, exc: RequestValidationError) -> Respon
     if first.get("type") == "json_invalid":
         message, param = "request body is not valid JSON", None
     elif first.get("type") == "missing":
-        message = f"{param} is required"
+        message = f"{param} is required" if param else "request body is required"
     else:
         message = f"{param}: {msg}" if param else msg
     details = [{"param": validation_param(e.get("loc", ())), "message": str(e.get("msg"))} for e in errors[:20]]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.money import MAX_AMOUNT
 
 
 class AccountKind(enum.StrEnum):
@@ -92,6 +93,8 @@ def require_positive(amount: int, *, param: str = "amount") -> int:
         raise ValidationFailed(f"{param} must be an integer number of minor units", param=param)
     if amount <= 0:
         raise ValidationFailed(f"{param} must be greater than zero", param=param)
+    if amount > MAX_AMOUNT:
+        raise ValidationFailed(f"{param} may be at most {MAX_AMOUNT}", param=param)
     return amount
 
 

@@ -12,6 +12,11 @@ from decimal import Decimal, InvalidOperation
 
 from giftwell.domain.errors import ValidationFailed
 
+# The largest amount one operation may carry: the largest integer every JSON client reads exactly
+# (JavaScript's Number.MAX_SAFE_INTEGER), and far enough below the 64-bit columns that balances
+# and ledger sums have room. Larger values are refused, never truncated or overflowed.
+MAX_AMOUNT = 2**53 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Currency:

@@ -26,7 +26,7 @@ from giftwell.domain.ledger import (
 )
 from giftwell.services import cards, events, ledger
 from giftwell.services.ledger import AccountState, Leg, LegRefused
-from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, check_limit, cursor_time, decode_cursor, encode_cursor
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import LedgerAccount as LA
 from giftwell.store.models import Transfer as TR
@@ -315,7 +315,7 @@ async def list_transfers(
     q = sa.select(TR).where(TR.account_id == account_id, sa.or_(TR.debit_account_id == la, TR.credit_account_id == la))
     if cursor:
         value, last_id = decode_cursor(cursor, "-created_at")
-        at = datetime.fromisoformat(value)
+        at = cursor_time(value)
         q = q.where(sa.or_(TR.created_at < at, sa.and_(TR.created_at == at, TR.id < last_id)))
     rows = (await uow.conn.execute(q.order_by(TR.created_at.desc(), TR.id.desc()).limit(limit + 1))).all()
     items = [ledger.transfer_from_row(r) for r in rows[:limit]]

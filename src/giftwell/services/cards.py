@@ -26,9 +26,10 @@ from giftwell.domain.cards import (
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
+from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events, ledger
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, check_limit, cursor_int, cursor_time, decode_cursor, encode_cursor
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import LedgerAccount as LA
 from giftwell.store.uow import UnitOfWork
@@ -147,6 +148,8 @@ async def issue(
     cur = check_currency(currency)
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount < 0):
         raise ValidationFailed("amount must be a non-negative integer of minor units", param="amount")
+    if amount is not None and amount > MAX_AMOUNT:
+        raise ValidationFailed(f"amount may be at most {MAX_AMOUNT}", param="amount")
     if pin is not None and not _PIN_RE.match(pin):
         raise ValidationFailed("pin must be 4 to 16 letters or digits", param="pin")
     if expires_at is not None:
@@ -322,11 +325,8 @@ async def list_cards(
     field = sort.lstrip("-")
     col: Any = C.created_at if field == "created_at" else LA.balance
     if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        if field == "created_at":
-            value = datetime.fromisoformat(value)
-        elif not isinstance(value, int):
-            raise ValidationFailed("cursor is not valid", param="cursor")
+        raw, last_id = decode_cursor(cursor, sort)
+        value: datetime | int = cursor_time(raw) if field == "created_at" else cursor_int(raw)
         if desc:
             q = q.where(sa.or_(col < value, sa.and_(col == value, C.id < last_id)))
         else:

@@ -10,6 +10,7 @@ transaction never committed, nothing is done twice.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,11 +32,21 @@ class Stored:
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
+    """The fingerprint of a request's parameters: a retry matches it however its JSON is spaced
+    or its keys ordered, and any other parameters do not."""
     h = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (method.encode(), path.encode(), _canonical(body)):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return body  # not JSON (an empty body, say): the bytes are the parameters
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def check_key(key: str) -> str:

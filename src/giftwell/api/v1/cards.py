@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,9 +21,11 @@ from giftwell.api.v1.schemas import (
     ReasonIn,
     RedeemIn,
     ReloadIn,
+    Text,
     TransferIn,
     TransferList,
     TransferOut,
+    UtcDatetime,
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
@@ -66,12 +68,12 @@ async def list_cards(
     p: CardsRead,
     rt: RuntimeDep,
     status: CardStatus | None = None,
-    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
-    recipient_email: str | None = None,
-    sender_email: str | None = None,
-    code_suffix: Annotated[str | None, Query(max_length=4)] = None,
-    created_gte: datetime | None = None,
-    created_lte: datetime | None = None,
+    currency: Annotated[Text | None, Query(min_length=3, max_length=3)] = None,
+    recipient_email: Text | None = None,
+    sender_email: Text | None = None,
+    code_suffix: Annotated[Text | None, Query(max_length=4)] = None,
+    created_gte: UtcDatetime | None = None,
+    created_lte: UtcDatetime | None = None,
     sort: Annotated[str, Query(description="created_at, -created_at, balance or -balance")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
@@ -87,21 +89,20 @@ async def list_cards(
 
 
 @router.post("/lookup", response_model=CardOut, summary="Find a card by its code")
-async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep) -> Response:
-    async with rt.uow() as uow:
-        card = await cards.lookup(uow, account_id=p.account_id, code=body.code)
-    return json_response(CardOut.of(card))
+async def lookup_card(body: LookupIn, p: CardsRead, tx: TxDep) -> Response:
+    # Through Tx like every POST, so an Idempotency-Key means the same here as anywhere.
+    return await tx.run(p, lambda uow: cards.lookup(uow, account_id=p.account_id, code=body.code), CardOut.of)
 
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")
-async def get_card(card_id: str, p: CardsRead, rt: RuntimeDep) -> Response:
+async def get_card(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
         card = await cards.get(uow, account_id=p.account_id, card_id=card_id)
     return json_response(CardOut.of(card))
 
 
 @router.post("/{card_id}/activate", response_model=MovementOut, summary="Activate an inactive card with a value")
-async def activate(card_id: str, body: AmountIn, p: CardsWrite, tx: TxDep) -> Response:
+async def activate(card_id: Text, body: AmountIn, p: CardsWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
         lambda uow: card_money.activate(uow, account_id=p.account_id, card_id=card_id, amount=body.amount),
@@ -110,7 +111,7 @@ async def activate(card_id: str, body: AmountIn, p: CardsWrite, tx: TxDep) -> Re
 
 
 @router.post("/{card_id}/reload", response_model=MovementOut, summary="Add value to an active card")
-async def reload(card_id: str, body: ReloadIn, p: CardsWrite, tx: TxDep) -> Response:
+async def reload(card_id: Text, body: ReloadIn, p: CardsWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
         lambda uow: card_money.reload(
@@ -121,7 +122,7 @@ async def reload(card_id: str, body: ReloadIn, p: CardsWrite, tx: TxDep) -> Resp
 
 
 @router.post("/{card_id}/redeem", response_model=MovementOut, summary="Redeem (or hold) an amount")
-async def redeem(card_id: str, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Response:
+async def redeem(card_id: Text, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Response:
     ttl = timedelta(seconds=body.hold_ttl_seconds) if body.hold_ttl_seconds else None
     return await tx.run(
         p,
@@ -139,7 +140,7 @@ async def redeem(card_id: str, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Res
 
 
 @router.post("/{card_id}/transfer", response_model=MovementOut, summary="Move value to another card")
-async def transfer(card_id: str, body: TransferIn, p: CardsWrite, tx: TxDep) -> Response:
+async def transfer(card_id: Text, body: TransferIn, p: CardsWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
         lambda uow: card_money.transfer(
@@ -150,7 +151,7 @@ async def transfer(card_id: str, body: TransferIn, p: CardsWrite, tx: TxDep) -> 
 
 
 @router.post("/{card_id}/adjust", response_model=MovementOut, summary="Correct a balance by a signed amount")
-async def adjust(card_id: str, body: AdjustIn, p: CardsWrite, tx: TxDep) -> Response:
+async def adjust(card_id: Text, body: AdjustIn, p: CardsWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
         lambda uow: card_money.adjust(
@@ -161,7 +162,7 @@ async def adjust(card_id: str, body: AdjustIn, p: CardsWrite, tx: TxDep) -> Resp
 
 
 def _status_route(action: CardAction, summary: str) -> None:
-    async def change(card_id: str, p: CardsWrite, tx: TxDep, body: ReasonIn | None = None) -> Response:
+    async def change(card_id: Text, p: CardsWrite, tx: TxDep, body: ReasonIn | None = None) -> Response:
         reason = body.reason if body else None
         return await tx.run(
             p,
@@ -184,7 +185,7 @@ _status_route(CardAction.DISABLE, "Disable a card (permanently)")
 
 @router.get("/{card_id}/transfers", response_model=TransferList, summary="List a card's transfers, newest first")
 async def card_transfers(
-    card_id: str,
+    card_id: Text,
     p: CardsRead,
     rt: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

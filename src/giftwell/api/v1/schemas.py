@@ -2,20 +2,93 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from giftwell.domain.cards import Card, CardStatus, Party
 from giftwell.domain.ledger import Transfer
-from giftwell.services.card_money import Movement
+from giftwell.domain.money import MAX_AMOUNT
+from giftwell.services.card_money import MAX_HOLD_TTL, Movement
 
-Amount = Annotated[StrictInt, Field(description="Integer amount in the currency's minor units (cents for EUR).")]
+Amount = Annotated[
+    StrictInt, Field(le=MAX_AMOUNT, description="Integer amount in the currency's minor units (cents for EUR).")
+]
+
+
+def _utc(value: datetime) -> datetime:
+    # Converted here, while it is still input: 9999-12-31T23:59:59-10:00 has no UTC form, and
+    # would otherwise fail (500) when bound to a query.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A datetime with an explicit offset (naive ones are refused), normalised to UTC."""
+
+
+_INT64 = 2**63
+# orjson writes at most ~254 levels; far fewer is plenty for metadata and keeps the check cheap.
+MAX_NESTING = 32
+
+
+def _storable(value: Any, depth: int = 0) -> None:
+    """Refuse what one of our stores or the JSON encoder cannot hold: NUL in text (PostgreSQL
+    text and JSONB reject it), non-finite numbers (not JSON), and numbers past 64 bits: JSONB
+    keeps them (and gives 1e300 back as a 301-digit integer), but the response encoder cannot
+    write such integers. Containers may nest `MAX_NESTING` levels deep."""
+    if isinstance(value, dict | list) and depth > MAX_NESTING:
+        raise ValueError(f"may nest at most {MAX_NESTING} levels deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    elif isinstance(value, bool) or value is None or isinstance(value, BaseModel):
+        return  # a nested model checked its own fields
+    elif isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not -_INT64 <= value < _INT64:
+            raise ValueError("numbers must be finite and fit in 64 bits")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _storable(k, depth + 1)
+            _storable(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _storable(v, depth + 1)
+
+
+def _text(value: str) -> str:
+    _storable(value)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+"""A path or query string that can reach a query: no NUL characters."""
 
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _check_storable(cls, value: Any) -> Any:
+        _storable(value)
+        return value
 
 
 class PartyIn(In):
@@ -43,7 +116,7 @@ class CardCreate(In):
     pin: str | None = None
     code_format: CodeFormatIn | None = None
     serial: Annotated[str, Field(max_length=64)] | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: UtcDatetime | None = None
     sender: PartyIn | None = None
     recipient: PartyIn | None = None
     metadata: dict[str, Any] | None = None
@@ -66,7 +139,7 @@ class RedeemIn(In):
     amount: Amount
     reference: Annotated[str, Field(max_length=200)] | None = None
     capture: StrictBool = Field(default=True, description="false: only hold the amount (a pending transfer).")
-    hold_ttl_seconds: Annotated[int, Field(ge=1)] | None = Field(
+    hold_ttl_seconds: Annotated[int, Field(ge=1, le=int(MAX_HOLD_TTL.total_seconds()))] | None = Field(
         default=None, description="How long a hold lives before it is voided (default 7 days)."
     )
 
@@ -77,7 +150,9 @@ class TransferIn(In):
 
 
 class AdjustIn(In):
-    amount: Annotated[StrictInt, Field(description="Signed: positive adds value, negative removes it.")]
+    amount: Annotated[
+        StrictInt, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Signed: positive adds value, negative removes it.")
+    ]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 

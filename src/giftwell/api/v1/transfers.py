@@ -6,21 +6,21 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from giftwell.api.deps import CardsRead, CardsRedeem, RuntimeDep, TxDep, json_response
-from giftwell.api.v1.schemas import MovementOut, OptionalAmountIn, TransferOut
+from giftwell.api.v1.schemas import MovementOut, OptionalAmountIn, Text, TransferOut
 from giftwell.services import card_money, ledger
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 
 
 @router.get("/{transfer_id}", response_model=TransferOut, summary="Get a transfer")
-async def get_transfer(transfer_id: str, p: CardsRead, rt: RuntimeDep) -> Response:
+async def get_transfer(transfer_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
         t = await ledger.get(uow, account_id=p.account_id, transfer_id=transfer_id)
     return json_response(TransferOut.of(t))
 
 
 @router.post("/{transfer_id}/capture", response_model=MovementOut, summary="Capture a hold, in full or in part")
-async def capture(transfer_id: str, p: CardsRedeem, tx: TxDep, body: OptionalAmountIn | None = None) -> Response:
+async def capture(transfer_id: Text, p: CardsRedeem, tx: TxDep, body: OptionalAmountIn | None = None) -> Response:
     amount = body.amount if body else None
     return await tx.run(
         p,
@@ -30,14 +30,14 @@ async def capture(transfer_id: str, p: CardsRedeem, tx: TxDep, body: OptionalAmo
 
 
 @router.post("/{transfer_id}/void", response_model=MovementOut, summary="Release a hold")
-async def void(transfer_id: str, p: CardsRedeem, tx: TxDep) -> Response:
+async def void(transfer_id: Text, p: CardsRedeem, tx: TxDep) -> Response:
     return await tx.run(
         p, lambda uow: card_money.void(uow, account_id=p.account_id, transfer_id=transfer_id), MovementOut.of_movement
     )
 
 
 @router.post("/{transfer_id}/refund", response_model=MovementOut, summary="Refund a redemption, in full or in part")
-async def refund(transfer_id: str, p: CardsRedeem, tx: TxDep, body: OptionalAmountIn | None = None) -> Response:
+async def refund(transfer_id: Text, p: CardsRedeem, tx: TxDep, body: OptionalAmountIn | None = None) -> Response:
     amount = body.amount if body else None
     return await tx.run(
         p,
