@@ -56,16 +56,12 @@ class Money:
         return to_major(self.amount, self.currency)
 
 
-# The largest amount a balance column (a signed 64-bit integer) holds with room to spare: 18 digits.
-MAX_MINOR = 10**18 - 1
-
-
 def to_minor(value: Decimal | int | str, currency: Currency, *, param: str = "amount") -> int:
     """Convert a decimal amount in major units to minor units, exactly.
 
     Raises `ValidationFailed` naming `param` when the value is not a finite number, has more
     decimal places than the currency allows (50.001 EUR is refused, never rounded; the error's
-    fields say `rule="decimal_places"` and `decimals`), or is beyond `MAX_MINOR` minor units
+    fields say `rule="decimal_places"` and `decimals`), or is beyond `MAX_AMOUNT` minor units
     (`rule="max"`, with `max` in minor units and `decimals`). Works on the decimal's digits, not
     through a `Decimal` context, so no precision limit can round a value and no exponent can make
     the conversion slow.
@@ -95,12 +91,16 @@ def to_minor(value: Decimal | int | str, currency: Currency, *, param: str = "am
     if not any(significant):
         return 0
     shift = exp + currency.exponent  # >= 0: a negative shift with a non-zero last digit raised above
-    # A Decimal has no leading zeros, so its digit count bounds its size; MAX_MINOR has 18 digits.
-    if len(significant) + shift > len(str(MAX_MINOR)):
-        raise ValidationFailed(
-            f"{param} is too large", param=param, rule="max", max=MAX_MINOR, decimals=currency.exponent
-        )
+    # A Decimal has no leading zeros, so its digit count bounds its size: the cheap test first,
+    # so that no exponent can make us build a huge integer.
+    too_large = ValidationFailed(
+        f"{param} is too large", param=param, rule="max", max=MAX_AMOUNT, decimals=currency.exponent
+    )
+    if len(significant) + shift > len(str(MAX_AMOUNT)):
+        raise too_large
     minor: int = int("".join(map(str, significant))) * 10**shift
+    if minor > MAX_AMOUNT:
+        raise too_large
     return -minor if sign else minor
 
 
