@@ -5,6 +5,19 @@ from giftwell.store.models.base import Base
 from giftwell.store.models.cards import Card
 from giftwell.store.models.events import Event
 from giftwell.store.models.idempotency import IdempotencyKey
+from giftwell.store.models.jobs import Job, JobAttempt, Schedule
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 
-__all__ = ["AccessToken", "Account", "Base", "Card", "Event", "IdempotencyKey", "LedgerAccount", "Transfer"]
+__all__ = [
+    "AccessToken",
+    "Account",
+    "Base",
+    "Card",
+    "Event",
+    "IdempotencyKey",
+    "Job",
+    "JobAttempt",
+    "LedgerAccount",
+    "Schedule",
+    "Transfer",
+]
