@@ -310,3 +310,17 @@ async def test_the_running_worker_starts_new_jobs_at_once_and_releases_on_stop(r
     await asyncio.wait_for(task, 5)
     job = await get(rt, stuck_id)
     assert (job.state, job.attempts, job.run_at) == ("queued", 0, clock.now)  # back for another worker
+
+
+async def test_the_app_runs_a_worker_in_its_lifespan_when_asked(settings, clock):
+    from giftwell.api.app import create_app
+
+    app = create_app(settings, clock=clock, background=True)
+    rt = app.state.runtime
+    async with app.router.lifespan_context(app):
+        job_id = await enqueue(rt, "test.nobody")  # no handler: goes dead, which is enough to see it ran
+        for _ in range(100):
+            if (await get(rt, job_id)).state != "queued":
+                break
+            await asyncio.sleep(0.05)
+    assert (await get(rt, job_id)).state == "dead"
