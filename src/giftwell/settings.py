@@ -57,6 +57,25 @@ class Settings(BaseSettings):
     def _cap_code_ttl(cls, v: int) -> int:
         return min(v, MAX_AUTH_CODE_TTL)
 
+    # Background jobs. A claimed job belongs to its worker until `job_lease_seconds` pass without
+    # a heartbeat (the worker renews it every third of that while the handler runs).
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_max_attempts: int = Field(default=10, ge=1)
+    # Retry delay after failed attempt n: uniform in [1s, min(cap, base * 2^(n-1))] (full jitter).
+    job_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    job_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    # A handler running longer than this is cancelled and the attempt counts as failed.
+    job_timeout_seconds: float = Field(default=300.0, gt=0)
+    # Days a finished (done) job is kept before the periodic purge deletes it.
+    job_retention_days: int = Field(default=14, ge=1)
+    worker_concurrency: int = Field(default=4, ge=1)
+    worker_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # On SIGTERM a worker waits this long for in-flight jobs, then releases them to other workers.
+    worker_shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Run a worker inside `giftwell serve`. Unset: yes for the embedded SQLite default, no for
+    # PostgreSQL (where `giftwell worker` processes do the work).
+    run_worker_in_process: bool | None = None
+
     @field_validator("sqlite_synchronous")
     @classmethod
     def _sync_mode(cls, v: str) -> str:
@@ -69,6 +88,12 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """The embedded default: SQLite under the data dir (one process, nothing to install)."""
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def worker_in_process(self) -> bool:
+        if self.run_worker_in_process is None:
+            return self.embedded
+        return self.run_worker_in_process
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,7 +13,6 @@ from giftwell import __version__
 from giftwell.api import errors, oauth
 from giftwell.api.middleware import RequestIdMiddleware
 from giftwell.api.v1 import cards, clients, transfers
-from giftwell.jobs import sweeper
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
 
@@ -27,20 +26,26 @@ Every POST honours `Idempotency-Key`. Errors have the shape
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool = False) -> FastAPI:
-    """Build the application. `background=True` also runs the periodic sweeper in-process
-    (the embedded default does; tests drive sweeps themselves)."""
+    """Build the application. `background=True` also runs a job worker in-process (jobs and the
+    periodic sweeps): `giftwell serve` does in the embedded default; tests drive workers
+    themselves."""
     rt = Runtime(settings, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(sweeper.run_forever(rt, settings.sweep_interval_seconds)) if background else None
+        worker, task = None, None
+        if background:
+            from giftwell.jobs.worker import Worker
+
+            worker = Worker(rt)
+            task = asyncio.create_task(worker.run(), name="worker")
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if worker is not None and task is not None:
+                # Graceful: in-flight jobs get the shutdown grace, then go back to the queue.
+                worker.stop()
+                await task
             await rt.close()
 
     app = FastAPI(title="Giftwell", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from giftwell.cli import jobs as jobs_cli
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError, NotFound
 from giftwell.services import access, clients, users, verify
@@ -33,6 +34,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
+app.add_typer(jobs_cli.jobs_app, name="jobs")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DEMO_ACCOUNT = "demo"
@@ -48,8 +50,15 @@ def _settings(as_json: bool = False) -> Settings:
     return settings
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings, *, json_logs: bool = False) -> None:
+    if json_logs:
+        from giftwell.cli.output import JsonLogFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLogFormatter())
+        logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
+    else:
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic narrates every start at INFO; only its warnings matter to an operator.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -326,9 +335,15 @@ def _write_private(path: Path, text: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default GIFTWELL_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default GIFTWELL_PORT).")] = None,
-    background: Annotated[bool, typer.Option(help="Run the periodic sweeper in this process.")] = True,
+    background: Annotated[
+        bool | None,
+        typer.Option(
+            help="Run a job worker (jobs and periodic sweeps) in this process. "
+            "Default: GIFTWELL_RUN_WORKER_IN_PROCESS, itself yes on SQLite, no on PostgreSQL."
+        ),
+    ] = None,
 ) -> None:
-    """Run the API (and, by default, the background sweeper) in one process."""
+    """Run the API (and, in the embedded default, the background worker) in one process."""
     import uvicorn
 
     from giftwell.api.app import create_app
@@ -355,7 +370,8 @@ def serve(
         asyncio.run(prepare())
     except GiftwellError as exc:
         fail(exc, False)
-    app_ = create_app(settings, background=background)
+    in_process = settings.worker_in_process if background is None else background
+    app_ = create_app(settings, background=in_process)
     typer.echo(f"Giftwell on {settings.base_url} (docs: {settings.base_url}/docs, database: {_safe_url(settings)})")
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False)
 
@@ -364,6 +380,9 @@ def _safe_url(settings: Settings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+app.command()(jobs_cli.worker)
 
 
 def main() -> None:

@@ -1,17 +1,15 @@
 """Periodic sweeps: expire cards past their date, void holds past their TTL, purge old
 idempotency keys. Each batch is its own transaction; every step is guarded, so several
-processes may sweep at once without doing anything twice."""
+processes may sweep at once without doing anything twice. The workers run it every
+`sweep_interval_seconds` as the periodic task "sweep" (jobs/schedules.py); `giftwell sweep` runs it
+once by hand."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 
 from giftwell.services import card_money, idempotency
 from giftwell.services.runtime import Runtime
-
-log = logging.getLogger("giftwell.sweeper")
 
 
 @dataclass
@@ -41,16 +39,3 @@ async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
         result.keys_purged = await idempotency.purge(uow)
         await uow.commit()
     return result
-
-
-async def run_forever(rt: Runtime, interval: float) -> None:
-    while True:
-        try:
-            r = await sweep_once(rt)
-            if r.cards_expired or r.holds_expired:
-                log.info("swept: %d cards expired, %d holds expired", r.cards_expired, r.holds_expired)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sweep failed; retrying in %.0fs", interval)
-        await asyncio.sleep(interval)

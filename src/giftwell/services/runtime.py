@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -32,6 +33,9 @@ class Runtime:
         # System ledger account ids never change once created; caching them keeps the hot path
         # from looking them up on every redemption.
         self.system_accounts: dict[tuple[str, str, str], str] = {}
+        # Set after a commit that enqueued a job due now, so an in-process worker starts it at
+        # once instead of at its next poll.
+        self.jobs_wakeup = asyncio.Event()
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)

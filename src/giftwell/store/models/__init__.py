@@ -5,6 +5,7 @@ from giftwell.store.models.base import Base
 from giftwell.store.models.cards import Card
 from giftwell.store.models.events import Event
 from giftwell.store.models.idempotency import IdempotencyKey
+from giftwell.store.models.jobs import Job, JobAttempt, Schedule
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.users import User, WebSession
@@ -16,10 +17,13 @@ __all__ = [
     "Card",
     "Event",
     "IdempotencyKey",
+    "Job",
+    "JobAttempt",
     "LedgerAccount",
     "OAuthClient",
     "OAuthCode",
     "RefreshToken",
+    "Schedule",
     "Transfer",
     "User",
     "WebSession",

@@ -1,0 +1,57 @@
+"""Periodic tasks, run by the workers through the `schedules` table.
+
+Each task has a row; whichever worker claims it once `next_run_at` has passed runs it, and the
+same statement moves `next_run_at` one interval on, so with any number of workers each task runs
+once per interval. A run that crashes is not retried before the next interval: periodic tasks
+are sweeps, and the next one picks up what this one missed. They must be safe to run twice at
+once all the same (a run outliving its lease may overlap the next): every sweep step is guarded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from giftwell.jobs import sweeper
+from giftwell.services import job_queue
+from giftwell.services.runtime import Runtime
+from giftwell.settings import Settings
+
+log = logging.getLogger("giftwell.schedules")
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    name: str
+    interval: Callable[[Settings], float]
+    run: Callable[[Runtime], Awaitable[object]]
+
+
+async def sweep(rt: Runtime) -> object:
+    """Expire cards due, void stale holds, purge old idempotency keys."""
+    r = await sweeper.sweep_once(rt)
+    if r.cards_expired or r.holds_expired:
+        log.info("swept: %d cards expired, %d holds expired", r.cards_expired, r.holds_expired)
+    return r
+
+
+async def purge_jobs(rt: Runtime) -> object:
+    """Delete done jobs older than `settings.job_retention_days`, a batch per transaction."""
+    total = 0
+    while True:
+        async with rt.uow() as uow:
+            n = await job_queue.purge_finished(uow)
+            await uow.commit()
+        total += n
+        if n == 0:
+            break
+    if total:
+        log.info("purged %d finished jobs", total)
+    return total
+
+
+PERIODIC: tuple[Periodic, ...] = (
+    Periodic("sweep", lambda s: s.sweep_interval_seconds, sweep),
+    Periodic("jobs.purge", lambda s: 3600.0, purge_jobs),
+)
