@@ -12,7 +12,7 @@ from starlette.responses import Response
 from giftwell import __version__
 from giftwell.api import errors
 from giftwell.api.middleware import RequestIdMiddleware
-from giftwell.api.v1 import cards, transfers
+from giftwell.api.v1 import cards, ping, transfers
 from giftwell.jobs import sweeper
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     errors.install(app)
     app.include_router(cards.router)
     app.include_router(transfers.router)
+    app.include_router(ping.router)
 
     from giftwell.dialects import sanctum
 

@@ -53,6 +53,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     return dep
 
 
+Authenticated = Annotated[Principal, Depends(authenticate)]
 CardsRead = Annotated[Principal, Depends(require("cards:read"))]
 CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
 CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]
