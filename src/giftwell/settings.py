@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     # FULL: a committed transfer survives power loss, not only a process crash.
     sqlite_synchronous: str = "FULL"
-    db_pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL connections per process (SQLite always uses one).
+    db_pool_size: int = Field(default=20, ge=1)
 
     @field_validator("sqlite_synchronous")
     @classmethod
