@@ -35,6 +35,11 @@ def _pg_bin(name: str) -> str:
     return candidates[-1]
 
 
+def pg_program(name: str) -> str:
+    """The path of a PostgreSQL program (pgbench, psql, ...), wherever Debian put it."""
+    return _pg_bin(name)
+
+
 @dataclass
 class PgServer:
     host: str
@@ -59,7 +64,9 @@ def _run(cmd: list[str], as_postgres: bool, *, check: bool = True) -> subprocess
     return subprocess.run(cmd, check=check, capture_output=True)
 
 
-def start() -> PgServer:
+def start(*, durable: bool = False) -> PgServer:
+    """Start a server. The suite's runs without fsync (its data is thrown away); `durable=True`
+    keeps PostgreSQL's defaults (fsync, synchronous commit), as the benchmarks want."""
     base = Path(tempfile.mkdtemp(prefix="giftwell-pg-"))
     datadir = base / "data"
     as_postgres = os.geteuid() == 0
@@ -70,10 +77,9 @@ def start() -> PgServer:
         [_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"], as_postgres
     )
     port = free_port()
-    opts = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
-    )
+    opts = f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c max_connections=300 -c shared_buffers=128MB"
+    if not durable:
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     _run([_pg_bin("pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(base / "log"), "-w", "start"], as_postgres)
     server = PgServer("127.0.0.1", port, "postgres", datadir, as_postgres)
     deadline = time.monotonic() + 30

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     # FULL: a committed transfer survives power loss, not only a process crash.
     sqlite_synchronous: str = "FULL"
-    db_pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL connections per process (SQLite always uses one).
+    db_pool_size: int = Field(default=20, ge=1)
     # Access: lifetimes of what the OAuth server issues, web sessions and the sign-in lockout.
     access_token_ttl_seconds: int = Field(default=3600, ge=60)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from giftwell import __version__
 from giftwell.api import errors, oauth
 from giftwell.api.middleware import RequestIdMiddleware
-from giftwell.api.v1 import cards, clients, transfers
+from giftwell.api.v1 import cards, clients, ping, transfers
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     app.include_router(transfers.router)
     app.include_router(clients.router)
     app.include_router(oauth.router)
+    app.include_router(ping.router)
 
     from giftwell import web
     from giftwell.dialects import sanctum

@@ -25,7 +25,13 @@ def get_runtime(request: Request) -> Runtime:
     return rt
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` (or a
+# class) in a worker thread, a thread hand-off on every request.
+async def _runtime(request: Request) -> Runtime:
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 def bearer_token(request: Request) -> str:
@@ -53,6 +59,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     return dep
 
 
+Authenticated = Annotated[Principal, Depends(authenticate)]
 CardsRead = Annotated[Principal, Depends(require("cards:read"))]
 CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
 CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]
@@ -135,7 +142,11 @@ class Tx:
             raise
 
 
-TxDep = Annotated[Tx, Depends(Tx)]
+async def _tx(request: Request) -> Tx:
+    return Tx(request)
+
+
+TxDep = Annotated[Tx, Depends(_tx)]
 
 
 def page_out(page: Any, render: Callable[[Any], BaseModel]) -> dict[str, Any]:

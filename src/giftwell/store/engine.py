@@ -44,7 +44,10 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "F
         )
         _sqlite_events(engine, sqlite_synchronous)
         return engine
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    # A fixed pool, no overflow: an overflow connection is closed as soon as it is returned, so
+    # under bursty load the process kept reconnecting (TCP, SSL probe, type introspection) to
+    # PostgreSQL. `pool_size` is the most connections a process ever opens.
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
 
 
 def _sqlite_events(engine: AsyncEngine, synchronous: str) -> None:

@@ -277,6 +277,11 @@ class MovementOut(TransferOut):
         return cls(**base.model_dump(), card=CardOut.of(m.card))
 
 
+class PingOut(BaseModel):
+    ok: Literal[True] = True
+    account: str
+
+
 class CardList(BaseModel):
     data: list[CardOut]
     has_more: bool

@@ -1,0 +1,127 @@
+"""Turn a results document into the lines and the markdown table that `make bench` prints."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+HTTP = [
+    ("ping", "GET /v1/ping (token check only)"),
+    ("get_card", "GET /v1/cards/{id}"),
+    ("redeem_uncontended", "redeem, uncontended"),
+    ("redeem_hot", "redeem, one hot card"),
+]
+RAW = [("raw_update", "raw UPDATE, random row"), ("raw_update_hot", "raw UPDATE, one row")]
+
+
+def progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _ratio(x: float, base: dict[str, Any] | None, key: str) -> str:
+    if not base or not base.get(key):
+        return "-"
+    r = x / base[key]
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.3f}x"
+
+
+def summary_lines(name: str, b: dict[str, Any]) -> list[str]:
+    """One sentence per redemption figure, as absolute and as ratios to the baselines."""
+    lines = []
+    ping, get, upd = b.get("ping"), b.get("get_card"), b.get("raw_update")
+    for key, label in HTTP[2:]:
+        r = b.get(key)
+        if not r:
+            continue
+        parts = [
+            f"{_ratio(r['rps'], ping, 'rps')} ping",
+            f"{_ratio(r['rps'], get, 'rps')} GET card",
+            f"{_ratio(r['rps'], upd, 'tps')} raw UPDATE",
+        ]
+        if key == "redeem_hot" and b.get("raw_update_hot"):
+            parts.append(f"{_ratio(r['rps'], b['raw_update_hot'], 'tps')} raw one-row UPDATE")
+        line = (
+            f"{name} {label}: {r['rps']:,.0f} req/s = {', '.join(parts)}; "
+            f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+        )
+        if r.get("server_cpu_us") and ping and ping.get("server_cpu_us"):
+            line += (
+                f"; server CPU {r['server_cpu_us']:,.0f} us/request = {r['server_cpu_us'] / ping['server_cpu_us']:.1f}x "
+                f"ping's (the server kept {r['rps'] * r['server_cpu_us'] / 1e6:.2f} cores busy)"
+            )
+        lines.append(line)
+    return lines
+
+
+def _cpu(r: dict[str, Any]) -> str:
+    return f"{r['server_cpu_us']:,.0f}" if r.get("server_cpu_us") else "-"
+
+
+def table(results: dict[str, Any]) -> str:
+    head = (
+        "| database | benchmark | per second | x ping | x GET card | x raw UPDATE | p50 ms | p99 ms "
+        "| server CPU us/req | failures |"
+    )
+    rows = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, b in results["backends"].items():
+        ping, get, upd = b.get("ping"), b.get("get_card"), b.get("raw_update")
+        for key, label in HTTP:
+            r = b.get(key)
+            if not r:
+                continue
+            fails = r["non_2xx"] + r["socket_errors"]
+            rows.append(
+                f"| {name} | {label} | {r['rps']:,.0f} | {_ratio(r['rps'], ping, 'rps')} | "
+                f"{_ratio(r['rps'], get, 'rps')} | {_ratio(r['rps'], upd, 'tps')} | "
+                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {_cpu(r)} | {fails} |"
+            )
+        for key, label in RAW:
+            r = b.get(key)
+            if not r:
+                continue
+            p50 = f"{r['p50_ms']:.2f}" if r.get("p50_ms") is not None else "-"
+            p99 = f"{r['p99_ms']:.2f}" if r.get("p99_ms") is not None else "-"
+            # pgbench reports only a mean latency
+            shown = label if r.get("p50_ms") is not None else f"{label} (mean {r['mean_ms']:.1f} ms)"
+            rows.append(
+                f"| {name} | {shown} | {r['tps']:,.0f} | {_ratio(r['tps'], ping, 'rps')} | "
+                f"{_ratio(r['tps'], get, 'rps')} | {_ratio(r['tps'], upd, 'tps')} | {p50} | {p99} | - | - |"
+            )
+    return "\n".join(rows)
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    cfg = results["config"]
+    out = [
+        "",
+        f"## Giftwell benchmarks, {results['when']}",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu'] or 'unknown CPU'}), Python {m['python']}, SQLite {m['sqlite']}, "
+        f"{m['wrk']}; load average at start {m['loadavg_start'][0]:.2f}.",
+        f"Each run {cfg['seconds']} s, {cfg['connections']} connections, {cfg['threads']} wrk threads; "
+        f"one `giftwell serve` process (one uvicorn worker).",
+        "",
+    ]
+    for name, b in results["backends"].items():
+        settings = ", ".join(f"{k}={v}" for k, v in b.get("settings", {}).items())
+        out.append(f"{name} ({settings}):")
+        out += [f"  {ln}" for ln in summary_lines(name, b)]
+        out.append("")
+    out.append(table(results))
+    return "\n".join(out)
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    """What makes the run untrustworthy: failed requests, server errors, a broken ledger."""
+    found = []
+    for name, b in results["backends"].items():
+        for key, _ in HTTP:
+            r = b.get(key)
+            if r and (r["non_2xx"] or r["socket_errors"]):
+                found.append(f"{name} {key}: {r['non_2xx']} non-2xx responses, {r['socket_errors']} socket errors")
+        if b.get("server_errors_logged"):
+            found.append(f"{name}: the server logged {b['server_errors_logged']} tracebacks")
+        if not b.get("ledger_ok"):
+            found.append(f"{name}: `giftwell ledger verify` failed after the run")
+    return found

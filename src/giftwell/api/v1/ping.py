@@ -1,0 +1,17 @@
+"""`/v1/ping`: check a token. Authenticated, any scope, nothing else: the floor under every API
+request (the benchmarks measure the other endpoints against it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from giftwell.api.deps import Authenticated, json_response
+from giftwell.api.v1.schemas import PingOut
+
+router = APIRouter(prefix="/v1", tags=["access"])
+
+
+@router.get("/ping", response_model=PingOut, summary="Check a token")
+async def ping(p: Authenticated) -> Response:
+    return json_response(PingOut(account=p.account_id))
