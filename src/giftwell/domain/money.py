@@ -51,11 +51,19 @@ class Money:
         return to_major(self.amount, self.currency)
 
 
+# The largest amount a balance column (a signed 64-bit integer) holds with room to spare: 18 digits.
+MAX_MINOR = 10**18 - 1
+
+
 def to_minor(value: Decimal | int | str, currency: Currency, *, param: str = "amount") -> int:
     """Convert a decimal amount in major units to minor units, exactly.
 
-    Raises `ValidationFailed` naming `param` when the value is not a finite number or has more
-    decimal places than the currency allows (50.001 EUR is refused, never rounded).
+    Raises `ValidationFailed` naming `param` when the value is not a finite number, has more
+    decimal places than the currency allows (50.001 EUR is refused, never rounded; the error's
+    fields say `rule="decimal_places"` and `decimals`), or is beyond `MAX_MINOR` minor units
+    (`rule="max"`, with `max` in minor units and `decimals`). Works on the decimal's digits, not
+    through a `Decimal` context, so no precision limit can round a value and no exponent can make
+    the conversion slow.
     """
     if isinstance(value, (bool, float)):
         raise ValidationFailed(f"{param} must be a decimal number, not {type(value).__name__}", param=param)
@@ -65,13 +73,30 @@ def to_minor(value: Decimal | int | str, currency: Currency, *, param: str = "am
         raise ValidationFailed(f"{param} must be a number", param=param) from None
     if not dec.is_finite():
         raise ValidationFailed(f"{param} must be a finite number", param=param)
-    scaled = dec.scaleb(currency.exponent)
-    if scaled != scaled.to_integral_value():
+    sign, digits, exp = dec.as_tuple()
+    assert isinstance(exp, int)  # finite, checked above
+    significant = list(digits)
+    # Trailing zeros after the decimal point are not precision (10.50 EUR is 1050 cents).
+    while exp < -currency.exponent and significant and significant[-1] == 0:
+        significant.pop()
+        exp += 1
+    if exp < -currency.exponent and any(significant):
         raise ValidationFailed(
             f"{param} has more decimal places than {currency.code} allows ({currency.exponent})",
             param=param,
+            rule="decimal_places",
+            decimals=currency.exponent,
         )
-    return int(scaled)
+    if not any(significant):
+        return 0
+    shift = exp + currency.exponent  # >= 0: a negative shift with a non-zero last digit raised above
+    # A Decimal has no leading zeros, so its digit count bounds its size; MAX_MINOR has 18 digits.
+    if len(significant) + shift > len(str(MAX_MINOR)):
+        raise ValidationFailed(
+            f"{param} is too large", param=param, rule="max", max=MAX_MINOR, decimals=currency.exponent
+        )
+    minor: int = int("".join(map(str, significant))) * 10**shift
+    return -minor if sign else minor
 
 
 def to_major(amount: int, currency: Currency) -> Decimal:
