@@ -35,7 +35,9 @@ async def tenant(rt: Runtime, name: str | None = None, scopes: list[str] | None 
     return Tenant(acct.id, name, tok.token)
 
 
-async def card(rt: Runtime, account_id: str, *, currency: str = "EUR", amount: int | None = 5000, **kw: Any) -> IssuedCard:
+async def card(
+    rt: Runtime, account_id: str, *, currency: str = "EUR", amount: int | None = 5000, **kw: Any
+) -> IssuedCard:
     async with rt.uow() as uow:
         issued = await cards.issue(uow, account_id=account_id, currency=currency, amount=amount, **kw)
         await uow.commit()

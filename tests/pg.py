@@ -29,7 +29,9 @@ def _pg_bin(name: str) -> str:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not candidates:
-        raise RuntimeError(f"PostgreSQL's {name} not found: run `make test` (it installs PostgreSQL) or set GIFTWELL_TEST_PG_URL")
+        raise RuntimeError(
+            f"PostgreSQL's {name} not found: run `make test` (it installs PostgreSQL) or set GIFTWELL_TEST_PG_URL"
+        )
     return candidates[-1]
 
 
@@ -64,7 +66,9 @@ def start() -> PgServer:
     if as_postgres:
         os.chmod(base, 0o755)
         shutil.chown(base, "postgres", "postgres")
-    _run([_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"], as_postgres)
+    _run(
+        [_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"], as_postgres
+    )
     port = free_port()
     opts = (
         f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off -c synchronous_commit=off "
