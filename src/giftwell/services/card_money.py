@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from giftwell.domain.cards import Card, CardAction, CardStatus, next_status, require_usable
-from giftwell.domain.errors import CurrencyMismatch, GiftwellError, InsufficientFunds, ValidationFailed
+from giftwell.domain.errors import (
+    CurrencyMismatch,
+    GiftwellError,
+    InsufficientFunds,
+    InvalidState,
+    ValidationFailed,
+)
 from giftwell.domain.ledger import (
     AccountKind,
     Side,
@@ -333,6 +339,8 @@ async def expire_due(uow: UnitOfWork, *, limit: int = 200) -> int:
                 CardRow.status.in_([CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.BLOCKED.value]),
                 CardRow.expires_at <= uow.now,
             )
+            # A fixed order, so that concurrent sweepers lock cards in the same order.
+            .order_by(CardRow.expires_at, CardRow.id)
             .limit(limit)
         )
     ).all()
@@ -356,10 +364,12 @@ async def _expire_one(uow: UnitOfWork, *, account_id: str, card_id: str) -> bool
     if row is None:
         return False
     pending = await uow.conn.execute(
-        sa.select(TR.id).where(TR.debit_account_id == row.ledger_account_id, TR.status == TransferStatus.PENDING.value)
+        sa.select(TR.id)
+        .where(TR.debit_account_id == row.ledger_account_id, TR.status == TransferStatus.PENDING.value)
+        .order_by(TR.id)
     )
     for (tid,) in pending.all():
-        await ledger.void(uow, account_id=account_id, transfer_id=tid, reason="card expired")
+        await _void_unless_resolved(uow, account_id=account_id, transfer_id=tid, reason="card expired")
     balance = (
         await uow.conn.execute(sa.select(LA.balance).where(LA.id == row.ledger_account_id).with_for_update())
     ).scalar_one()
@@ -391,7 +401,9 @@ async def expire_holds(uow: UnitOfWork, *, limit: int = 500) -> int:
     """Void every hold past its expiry; each is recorded as a `hold.expired` event."""
     n = 0
     for account_id, transfer_id in await ledger.expired_holds(uow, limit=limit):
-        p = await ledger.void(uow, account_id=account_id, transfer_id=transfer_id, reason="expired")
+        p = await _void_unless_resolved(uow, account_id=account_id, transfer_id=transfer_id, reason="expired")
+        if p is None:
+            continue
         await events.record(
             uow,
             account_id=account_id,
@@ -401,3 +413,19 @@ async def expire_holds(uow: UnitOfWork, *, limit: int = 500) -> int:
         )
         n += 1
     return n
+
+
+async def _void_unless_resolved(
+    uow: UnitOfWork, *, account_id: str, transfer_id: str, reason: str
+) -> ledger.Posting | None:
+    """Void a hold for a sweep, or None when it was resolved after the sweep listed it.
+
+    Another sweeper, the card's expiry or a caller's void may resolve the hold between our
+    SELECT and our guarded UPDATE. That is not an error for a sweep: raising would roll back
+    the whole batch and fail the sweep whenever two workers (or a worker and a caller) meet.
+    Nothing went to the database that needs undoing: the guarded UPDATE matched no row.
+    """
+    try:
+        return await ledger.void(uow, account_id=account_id, transfer_id=transfer_id, reason=reason)
+    except InvalidState:
+        return None
