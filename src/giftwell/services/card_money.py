@@ -55,10 +55,15 @@ def _after(card: Card, state: AccountState | None) -> Card:
     return replace(card, balance=state.balance, available=state.available)
 
 
-async def _explain(uow: UnitOfWork, card: Card, amount: int) -> None:
-    """Raise the error that explains why a guarded update on `card` matched nothing."""
+async def _explain(
+    uow: UnitOfWork, card: Card, amount: int, statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,)
+) -> None:
+    """Raise the error that explains why a guarded update on `card` matched nothing: the card's
+    state when it no longer admits the movement (`statuses`, not past expiry), else its funds."""
     fresh = await cards.get(uow, account_id=card.account_id, card_id=card.id)
-    require_usable(fresh.status, fresh.expires_at, uow.now)
+    # A blocked card admits adjustments: refusing one for want of funds is not "card is blocked".
+    if fresh.status not in statuses or (fresh.expires_at is not None and fresh.expires_at <= uow.now):
+        require_usable(fresh.status, fresh.expires_at, uow.now)
     raise InsufficientFunds(
         f"insufficient funds: available {fresh.available}, requested {amount}",
         param="amount",
@@ -106,7 +111,7 @@ async def _post_card(
             reason=reason,
         )
     except LegRefused:
-        await _explain(uow, card, amount)
+        await _explain(uow, card, amount, statuses)
         raise
     state = p.debit if rule.card_side is Side.DEBIT else p.credit
     return Movement(p.transfer, _after(card, state))
