@@ -429,3 +429,19 @@ async def test_concurrent_card_sweeps_expire_a_card_once(rt, clock):
     after = await get_card(rt, acct, c.id)
     assert (after.status, after.balance, after.available) == (CardStatus.EXPIRED, 0, 0)
     await assert_ledger_ok(rt)
+
+
+async def test_an_adjustment_beyond_a_blocked_cards_funds_is_refused_for_funds(rt):
+    # Blocked cards take adjustments; one that would overdraw the card is a funds problem.
+    t = await factories.tenant(rt)
+    acct = t.account_id
+    c = (await factories.card(rt, acct, amount=500)).card
+    await run(rt, lambda u: card_money.redeem(u, account_id=acct, card_id=c.id, amount=200, capture=False))
+    await run(rt, lambda u: cards.change_status(u, account_id=acct, card_id=c.id, action=CardAction.BLOCK))
+
+    with pytest.raises(InsufficientFunds) as exc:
+        await run(rt, lambda u: card_money.adjust(u, account_id=acct, card_id=c.id, amount=-301, reason="chargeback"))
+    assert exc.value.fields["available"] == 300
+    m = await run(rt, lambda u: card_money.adjust(u, account_id=acct, card_id=c.id, amount=-300, reason="chargeback"))
+    assert (m.card.balance, m.card.available, m.card.status) == (200, 0, CardStatus.BLOCKED)
+    await assert_ledger_ok(rt)
