@@ -39,7 +39,7 @@ class CodeFormat:
     def __post_init__(self) -> None:
         if self.kind == "alphanumeric" and self.luhn:
             raise ValidationFailed("a Luhn check digit needs a numeric format", param="code_format.luhn")
-        if self.prefix and not self.prefix.isdigit() and self.kind == "numeric":
+        if self.prefix and not (self.prefix.isascii() and self.prefix.isdigit()) and self.kind == "numeric":
             raise ValidationFailed("a numeric format takes a numeric prefix", param="code_format.prefix")
         total = len(self.prefix) + self.length
         if not MIN_SUPPLIED_LENGTH <= total <= MAX_SUPPLIED_LENGTH:
@@ -116,7 +116,9 @@ def luhn_check_digit(digits: str) -> str:
 
 
 def luhn_valid(number: str) -> bool:
-    return len(number) > 1 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
+    # isdigit() alone admits "²" and other Unicode digits, on which int() raises or which no
+    # terminal would type: only ASCII digits are a card number.
+    return len(number) > 1 and number.isascii() and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
 
 
 def guess_probability_per_year(*, bits: float, live_cards: int, guesses_per_year: float) -> float:

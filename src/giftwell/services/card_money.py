@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from giftwell.domain.cards import Card, CardAction, CardStatus, next_status, require_usable
-from giftwell.domain.errors import CurrencyMismatch, GiftwellError, InsufficientFunds, ValidationFailed
+from giftwell.domain.errors import (
+    CurrencyMismatch,
+    GiftwellError,
+    InsufficientFunds,
+    InvalidState,
+    ValidationFailed,
+)
 from giftwell.domain.ledger import (
     AccountKind,
     Side,
@@ -49,10 +55,15 @@ def _after(card: Card, state: AccountState | None) -> Card:
     return replace(card, balance=state.balance, available=state.available)
 
 
-async def _explain(uow: UnitOfWork, card: Card, amount: int) -> None:
-    """Raise the error that explains why a guarded update on `card` matched nothing."""
+async def _explain(
+    uow: UnitOfWork, card: Card, amount: int, statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,)
+) -> None:
+    """Raise the error that explains why a guarded update on `card` matched nothing: the card's
+    state when it no longer admits the movement (`statuses`, not past expiry), else its funds."""
     fresh = await cards.get(uow, account_id=card.account_id, card_id=card.id)
-    require_usable(fresh.status, fresh.expires_at, uow.now)
+    # A blocked card admits adjustments: refusing one for want of funds is not "card is blocked".
+    if fresh.status not in statuses or (fresh.expires_at is not None and fresh.expires_at <= uow.now):
+        require_usable(fresh.status, fresh.expires_at, uow.now)
     raise InsufficientFunds(
         f"insufficient funds: available {fresh.available}, requested {amount}",
         param="amount",
@@ -100,7 +111,7 @@ async def _post_card(
             reason=reason,
         )
     except LegRefused:
-        await _explain(uow, card, amount)
+        await _explain(uow, card, amount, statuses)
         raise
     state = p.debit if rule.card_side is Side.DEBIT else p.credit
     return Movement(p.transfer, _after(card, state))
@@ -333,6 +344,8 @@ async def expire_due(uow: UnitOfWork, *, limit: int = 200) -> int:
                 CardRow.status.in_([CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.BLOCKED.value]),
                 CardRow.expires_at <= uow.now,
             )
+            # A fixed order, so that concurrent sweepers lock cards in the same order.
+            .order_by(CardRow.expires_at, CardRow.id)
             .limit(limit)
         )
     ).all()
@@ -356,10 +369,12 @@ async def _expire_one(uow: UnitOfWork, *, account_id: str, card_id: str) -> bool
     if row is None:
         return False
     pending = await uow.conn.execute(
-        sa.select(TR.id).where(TR.debit_account_id == row.ledger_account_id, TR.status == TransferStatus.PENDING.value)
+        sa.select(TR.id)
+        .where(TR.debit_account_id == row.ledger_account_id, TR.status == TransferStatus.PENDING.value)
+        .order_by(TR.id)
     )
     for (tid,) in pending.all():
-        await ledger.void(uow, account_id=account_id, transfer_id=tid, reason="card expired")
+        await _void_unless_resolved(uow, account_id=account_id, transfer_id=tid, reason="card expired")
     balance = (
         await uow.conn.execute(sa.select(LA.balance).where(LA.id == row.ledger_account_id).with_for_update())
     ).scalar_one()
@@ -391,7 +406,9 @@ async def expire_holds(uow: UnitOfWork, *, limit: int = 500) -> int:
     """Void every hold past its expiry; each is recorded as a `hold.expired` event."""
     n = 0
     for account_id, transfer_id in await ledger.expired_holds(uow, limit=limit):
-        p = await ledger.void(uow, account_id=account_id, transfer_id=transfer_id, reason="expired")
+        p = await _void_unless_resolved(uow, account_id=account_id, transfer_id=transfer_id, reason="expired")
+        if p is None:
+            continue
         await events.record(
             uow,
             account_id=account_id,
@@ -401,3 +418,19 @@ async def expire_holds(uow: UnitOfWork, *, limit: int = 500) -> int:
         )
         n += 1
     return n
+
+
+async def _void_unless_resolved(
+    uow: UnitOfWork, *, account_id: str, transfer_id: str, reason: str
+) -> ledger.Posting | None:
+    """Void a hold for a sweep, or None when it was resolved after the sweep listed it.
+
+    Another sweeper, the card's expiry or a caller's void may resolve the hold between our
+    SELECT and our guarded UPDATE. That is not an error for a sweep: raising would roll back
+    the whole batch and fail the sweep whenever two workers (or a worker and a caller) meet.
+    Nothing went to the database that needs undoing: the guarded UPDATE matched no row.
+    """
+    try:
+        return await ledger.void(uow, account_id=account_id, transfer_id=transfer_id, reason=reason)
+    except InvalidState:
+        return None

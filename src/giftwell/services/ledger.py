@@ -456,7 +456,8 @@ async def expired_holds(uow: UnitOfWork, *, limit: int = 500) -> Sequence[tuple[
     rows = await uow.conn.execute(
         sa.select(TR.account_id, TR.id)
         .where(TR.status == TransferStatus.PENDING.value, TR.expires_at <= uow.now)
-        .order_by(TR.expires_at)
+        # The id breaks ties so that concurrent sweepers lock holds in the same order.
+        .order_by(TR.expires_at, TR.id)
         .limit(limit)
     )
     return [(r.account_id, r.id) for r in rows]
