@@ -164,7 +164,8 @@ def ledger_verify(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def sweep(as_json: JsonOpt = False) -> None:
-    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys."""
+    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys
+    and ended rate-limit windows."""
     from giftwell.jobs.sweeper import sweep_once
 
     r = _run(sweep_once, as_json)

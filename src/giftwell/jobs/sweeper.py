@@ -1,5 +1,5 @@
 """Periodic sweeps: expire cards past their date, void holds past their TTL, purge old
-idempotency keys. Each batch is its own transaction; every step is guarded, so several
+idempotency keys and ended rate-limit windows. Each batch is its own transaction; every step is guarded, so several
 processes may sweep at once without doing anything twice."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from giftwell.services import card_money, idempotency
+from giftwell.services import card_money, idempotency, ratelimit
 from giftwell.services.runtime import Runtime
 
 log = logging.getLogger("giftwell.sweeper")
@@ -19,6 +19,7 @@ class SweepResult:
     cards_expired: int = 0
     holds_expired: int = 0
     keys_purged: int = 0
+    counters_purged: int = 0
 
 
 async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
@@ -40,6 +41,7 @@ async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
     async with rt.uow() as uow:
         result.keys_purged = await idempotency.purge(uow)
         await uow.commit()
+    result.counters_purged = await ratelimit.purge(rt)
     return result
 
 

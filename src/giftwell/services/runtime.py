@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from giftwell.services import counters
 from giftwell.services.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
@@ -32,9 +33,15 @@ class Runtime:
         # System ledger account ids never change once created; caching them keeps the hot path
         # from looking them up on every redemption.
         self.system_accounts: dict[tuple[str, str, str], str] = {}
+        self.counters = counters.build(settings.resolved_rate_limit_storage, self.engine)
+        # Parsed once: the limits are read on every request.
+        self.token_rate = settings.token_rate
+        self.ip_rate = settings.ip_rate
+        self.trusted_proxies = settings.trusted_proxy_networks
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
     async def close(self) -> None:
+        await self.counters.close()
         await self.engine.dispose()

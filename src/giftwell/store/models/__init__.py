@@ -6,5 +6,16 @@ from giftwell.store.models.cards import Card
 from giftwell.store.models.events import Event
 from giftwell.store.models.idempotency import IdempotencyKey
 from giftwell.store.models.ledger import LedgerAccount, Transfer
+from giftwell.store.models.ratelimits import RateLimitCounter
 
-__all__ = ["AccessToken", "Account", "Base", "Card", "Event", "IdempotencyKey", "LedgerAccount", "Transfer"]
+__all__ = [
+    "AccessToken",
+    "Account",
+    "Base",
+    "Card",
+    "Event",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "RateLimitCounter",
+    "Transfer",
+]
