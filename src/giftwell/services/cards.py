@@ -119,6 +119,15 @@ async def lookup_with_pin(uow: UnitOfWork, *, account_id: str, code: str, pin: s
     return card
 
 
+LIVE_STATUSES = (CardStatus.INACTIVE, CardStatus.ACTIVE, CardStatus.BLOCKED)
+
+
+async def count_live(uow: UnitOfWork) -> int:
+    """Cards whose code still finds them (all accounts): the N of the guessing odds."""
+    q = sa.select(sa.func.count()).select_from(C).where(C.status.in_([s.value for s in LIVE_STATUSES]))
+    return int((await uow.conn.execute(q)).scalar_one())
+
+
 async def reveal_code(uow: UnitOfWork, *, account_id: str, card_id: str) -> tuple[str, str | None]:
     """Decrypt a card's code and PIN (for the few places allowed to show them)."""
     row = (

@@ -17,10 +17,13 @@ import contextlib
 import math
 from collections.abc import AsyncIterator
 
+from giftwell.domain import codes
 from giftwell.domain.errors import CodeNotFound, TooManyAttempts
+from giftwell.domain.guessing import DEFAULT_ATTACKERS, Odds
 from giftwell.domain.ratelimit import ip_key
 from giftwell.services.counters import Slot
 from giftwell.services.runtime import Runtime
+from giftwell.settings import Settings
 
 
 def _slots(rt: Runtime, client: str | None, ip: str | None) -> tuple[list[Slot], float]:
@@ -63,3 +66,15 @@ async def guard(rt: Runtime, *, client: str | None, ip: str | None) -> AsyncIter
     except CodeNotFound:
         await record_failure(rt, client=client, ip=ip)
         raise
+
+
+def odds(settings: Settings, *, live_cards: int, attackers: int = DEFAULT_ATTACKERS) -> Odds:
+    """The yearly odds of guessing one of `live_cards` codes of the default format under the
+    configured guard, with `attackers` clients or addresses guessing in parallel."""
+    return Odds(
+        bits=codes.DEFAULT_FORMAT.entropy_bits,
+        live_cards=live_cards,
+        max_failures=settings.guess_max_failures,
+        window_seconds=settings.guess_window_seconds,
+        attackers=attackers,
+    )
