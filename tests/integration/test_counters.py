@@ -56,8 +56,18 @@ async def test_database_counters_are_shared_between_engines(settings):
 async def test_memory_counters():
     store = MemoryCounters()
     await exercise(store)
-    assert await store.purge(now=660) == 2
-    assert await store.peek([A, A_NEXT]) == [0, 1]
+    # Starting A_NEXT's window dropped A's and B's, which had ended by then.
+    assert await store.peek([A, B, A_NEXT]) == [0, 0, 1]
+    assert await store.purge(now=720) == 1
+
+
+async def test_memory_counters_drop_ended_windows_on_their_own():
+    store = MemoryCounters()
+    await store.incr([A, B])
+    later = Slot("ip:198.51.100.1", 600 + 3600, 60)
+    await store.incr([later])
+    assert await store.peek([A, B, later]) == [0, 0, 1]
+    assert len(store._counts) == 1
 
 
 async def test_limits_adapter():

@@ -60,11 +60,21 @@ class Counters(Protocol):
 class MemoryCounters:
     """Counters in a dict. Safe without locks: nothing awaits between reading and writing."""
 
+    # Ended windows are also dropped here at most this often, so a process that runs no
+    # sweeper (`serve --no-background`) does not grow without end.
+    SELF_PURGE_SECONDS = 60
+
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}
         self._ends: dict[tuple[str, int], int] = {}
+        self._purged_at = 0
 
     async def incr(self, slots: Sequence[Slot]) -> list[int]:
+        # A window that has started means its start is past: anything that ended by then is done.
+        latest = max((s.start for s in slots), default=0)
+        if latest >= self._purged_at + self.SELF_PURGE_SECONDS:
+            self._purged_at = latest
+            await self.purge(latest)
         out = []
         for s in slots:
             k = (s.key, s.start)
