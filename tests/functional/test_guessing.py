@@ -30,6 +30,7 @@ async def test_failures_throttle_even_a_right_code_until_the_window_ends(rt, mak
         assert (err["type"], err["code"]) == ("rate_limit_error", "too_many_attempts")
         retry_after = int(r.headers["retry-after"])
         assert 1 <= retry_after <= 3600
+        assert err["retry_after"] == retry_after
         clock.advance(seconds=retry_after)
         r = await lookup(c, t, card.code)
         assert r.status_code == 200

@@ -27,6 +27,7 @@ async def test_per_token_limit(rt, make_app, clock):
         assert err["request_id"] == r.headers["x-request-id"]
         retry_after = int(r.headers["retry-after"])
         assert 1 <= retry_after <= 60
+        assert err["retry_after"] == retry_after
         assert r.headers["ratelimit-remaining"] == "0"
         assert r.headers["ratelimit-reset"] == str(retry_after)
 
