@@ -99,11 +99,15 @@ class MemoryCounters:
 
 
 class DatabaseCounters:
-    """Counters in `rate_limit_counters`, each call its own short transaction."""
+    """Counters in `rate_limit_counters`, each call its own statement."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        postgres = engine.dialect.name == "postgresql"
+        # Each call is one statement, atomic on its own: on PostgreSQL it runs in autocommit,
+        # one round trip with no BEGIN or COMMIT, and a hot counter's row lock is held for that
+        # statement only. SQLite keeps the engine's BEGIN IMMEDIATE (see store.engine).
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
+        self._insert: Any = postgresql.insert if postgres else sqlite.insert
 
     async def incr(self, slots: Sequence[Slot]) -> list[int]:
         if not slots:
