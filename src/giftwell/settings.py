@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from giftwell.domain.ratelimit import Network, Rate, parse_networks
+
 log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
@@ -76,6 +78,21 @@ class Settings(BaseSettings):
     # Run a worker inside `giftwell serve`. Unset: yes for the embedded SQLite default, no for
     # PostgreSQL (where `giftwell worker` processes do the work).
     run_worker_in_process: bool | None = None
+    # Request rate limits, in the `limits` notation ("300000/minute", "100 per second",
+    # "10/5 minutes"); "0" turns one off. Generous on purpose: a single process on two cores
+    # serves a few thousand requests a second, so the defaults only stop a runaway client and
+    # never a benchmark; tighten them per deployment.
+    rate_limit_per_token: str = "300000/minute"  # noqa: S105 - a rate, not a secret
+    rate_limit_per_ip: str = "600000/minute"
+    # Where counters live: "memory" (one process), "database" (shared by every process on the
+    # same database), or a URL the `limits` library knows ("redis://host:6379"). None picks
+    # memory for the embedded SQLite default and the database otherwise.
+    rate_limit_storage: str | None = None
+    # Comma-separated proxy addresses or networks whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+    # The guessing guard: failed code lookups allowed per client and per IP in each window.
+    guess_max_failures: int = Field(default=10, ge=1)
+    guess_window_seconds: int = Field(default=3600, ge=1)
 
     @field_validator("sqlite_synchronous")
     @classmethod
@@ -84,6 +101,44 @@ class Settings(BaseSettings):
         if v not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError("must be OFF, NORMAL, FULL or EXTRA")
         return v
+
+    @field_validator("rate_limit_per_token", "rate_limit_per_ip")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        parse_rate(v)
+        return v.strip()
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, v: str | None) -> str | None:
+        if v is None or v.strip() == "":
+            return None
+        v = v.strip()
+        if v not in {"memory", "database"} and "://" not in v:
+            raise ValueError('must be "memory", "database" or a storage URL such as redis://host:6379')
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        parse_networks(v)
+        return v
+
+    @property
+    def token_rate(self) -> Rate | None:
+        return parse_rate(self.rate_limit_per_token)
+
+    @property
+    def ip_rate(self) -> Rate | None:
+        return parse_rate(self.rate_limit_per_ip)
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def resolved_rate_limit_storage(self) -> str:
+        return self.rate_limit_storage or ("memory" if self.embedded else "database")
 
     @property
     def embedded(self) -> bool:
@@ -109,6 +164,19 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def parse_rate(text: str) -> Rate | None:
+    """A rate in the `limits` notation, or None for "0" (no limit)."""
+    text = text.strip()
+    if text in {"", "0"}:
+        return None
+    import limits
+
+    item = limits.parse(text)  # ValueError names the string when it cannot be read
+    if item.amount == 0:
+        return None
+    return Rate(item.amount, int(item.get_expiry()))
 
 
 def load_settings(**overrides: object) -> Settings:

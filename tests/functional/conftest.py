@@ -1,15 +1,24 @@
-"""Fixtures for the native API tests: the app's own runtime, and callers bound to a tenant."""
+"""Fixtures for the API surfaces: the app's own runtime, callers bound to a tenant, and apps built
+with settings of a test's own."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from giftwell.api.app import create_app
 from giftwell.services.runtime import Runtime
+from giftwell.settings import load_settings
 from tests import factories
+from tests.conftest import TEST_SECRET
 from tests.functional.support import Api
+
+MakeApp = Callable[..., FastAPI]
 
 
 @pytest.fixture
@@ -38,3 +47,20 @@ async def api(make_api: Callable[..., Awaitable[Api]]) -> Api:
 async def other(make_api: Callable[..., Awaitable[Api]]) -> Api:
     """A second, unrelated tenant."""
     return await make_api()
+
+
+@pytest.fixture
+async def make_app(db_url: str, tmp_path: Path, clock: Any) -> AsyncIterator[MakeApp]:
+    """`make_app(**settings)`: an app on the test's database and clock with those settings
+    (several apps on one database stand for several API processes)."""
+    apps: list[FastAPI] = []
+
+    def make(**overrides: Any) -> FastAPI:
+        settings = load_settings(database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, **overrides)
+        app = create_app(settings, clock=clock)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        await app.state.runtime.close()

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from giftwell import __version__
 from giftwell.api import errors, oauth
-from giftwell.api.middleware import RequestIdMiddleware
+from giftwell.api.deps import RATELIMIT_STATE
+from giftwell.api.middleware import RateLimitHeadersMiddleware, RequestIdMiddleware
 from giftwell.api.v1 import cards, clients, ping, transfers
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
 
     app = FastAPI(title="Giftwell", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
+    app.add_middleware(RateLimitHeadersMiddleware, state_key=RATELIMIT_STATE)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     app.include_router(cards.router)

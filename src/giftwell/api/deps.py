@@ -11,9 +11,11 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from giftwell.api.errors import domain_error_response
 from giftwell.domain.access import Principal
 from giftwell.domain.errors import GiftwellError, Unauthenticated
-from giftwell.services import access, idempotency
+from giftwell.domain.ratelimit import client_address
+from giftwell.services import access, idempotency, ratelimit
 from giftwell.services.runtime import Runtime
 from giftwell.store.uow import UnitOfWork
 
@@ -34,17 +36,59 @@ async def _runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
-def bearer_token(request: Request) -> str:
+def client_ip(request: Request) -> str:
+    """The caller's address: the socket peer, or what a trusted proxy says it forwarded."""
+    rt = get_runtime(request)
+    peer = request.client.host if request.client else ""
+    if not rt.trusted_proxies:
+        return peer
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), rt.trusted_proxies)
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+# Where a limit's figures wait for `RateLimitHeadersMiddleware` to put them on the response.
+RATELIMIT_STATE = "ratelimit"
+
+
+async def limit(request: Request, decision: ratelimit.Decision) -> None:
+    """Keep a rate-limit decision for the response headers; raise `RateLimited` if it refuses."""
+    if decision.quota is not None:
+        request.scope.setdefault("state", {})[RATELIMIT_STATE] = decision.quota
+    decision.check()
+
+
+async def limit_ip(request: Request) -> None:
+    """Per-address rate limit, for routes without a token (sign-in, token endpoints)."""
+    rt = get_runtime(request)
+    await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=None))
+
+
+def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
+        return None
     return token.strip()
 
 
+def bearer_token(request: Request) -> str:
+    token = _bearer(request)
+    if token is None:
+        raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
+    return token
+
+
 async def authenticate(request: Request) -> Principal:
+    """The caller, after counting the request against its address's and its token's limits
+    (in one call to the counter store, before the token is even looked up)."""
     rt = get_runtime(request)
-    token = bearer_token(request)
+    token = _bearer(request)
+    # A prefix of the token's keyed hash names it in the counters without revealing it.
+    token_key = rt.keys.token_hash(token)[:32] if token is not None else None
+    await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=token_key))
+    if token is None:
+        raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
     async with rt.uow() as uow:
         return await access.authenticate(uow, token)
 
@@ -128,15 +172,15 @@ class Tx:
                 await uow.commit()
             return response
         except GiftwellError as exc:
-            from giftwell.api.errors import domain_error_response
-
             failed = domain_error_response(self.request, exc)
             async with self.rt.uow() as uow:
                 await idempotency.complete(
                     uow, account_id=account_id, key=key, status=failed.status_code, body=bytes(failed.body)
                 )
                 await uow.commit()
-            return failed
+            # Re-raised, not returned: the app's one error handler renders it (the same body as
+            # stored), and wrappers such as the guessing guard still see the failure.
+            raise
         except BaseException:
             await idempotency.release(self.rt, account_id=account_id, key=key)
             raise

@@ -14,7 +14,8 @@ import typer
 from giftwell.cli import jobs as jobs_cli
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError, NotFound
-from giftwell.services import access, clients, users, verify
+from giftwell.domain.guessing import DEFAULT_ATTACKERS
+from giftwell.services import access, cards, clients, guessing, users, verify
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import migrate
@@ -28,6 +29,7 @@ tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
 users_app = typer.Typer(help="Users who sign in to the dashboard.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth API clients.", no_args_is_help=True)
+codes_app = typer.Typer(help="Card codes.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
@@ -35,6 +37,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(jobs_cli.jobs_app, name="jobs")
+app.add_typer(codes_app, name="codes")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DEMO_ACCOUNT = "demo"
@@ -273,9 +276,42 @@ def ledger_verify(as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
+@codes_app.command("odds")
+def codes_odds(
+    live_cards: Annotated[
+        int | None, typer.Option(min=0, help="N, the live cards to assume (default: count them in the database).")
+    ] = None,
+    attackers: Annotated[
+        int, typer.Option(min=1, help="Clients or addresses assumed to guess in parallel.")
+    ] = DEFAULT_ATTACKERS,
+    as_json: JsonOpt = False,
+) -> None:
+    """Odds of guessing a live code in a year under the guessing limits; exits 1 at one in a million or worse."""
+    settings = _settings(as_json)
+    if live_cards is None:
+        live_cards = _run(lambda rt: _in_tx(rt, cards.count_live), as_json)
+    odds = guessing.odds(settings, live_cards=live_cards, attackers=attackers)
+
+    def human(d: dict[str, Any]) -> str:
+        verdict = "under one in a million" if d["acceptable"] else "NOT under one in a million"
+        return (
+            f"code format:       {d['bits']:.0f} bits (default format)\n"
+            f"live cards N:      {d['live_cards']:,}\n"
+            f"guessing limit:    {d['max_failures']} failed lookups per {d['window_seconds']} s, per client and per IP\n"
+            f"guesses a year G:  {d['guesses_per_year_per_attacker']:,} per attacker x {d['attackers']:,} attackers"
+            f" = {d['guesses_per_year']:,}\n"
+            f"P(hit in a year) = G*N / 2^bits = {d['probability_per_year']:.3g} ({verdict})"
+        )
+
+    emit(odds.as_dict(), as_json, human)
+    if not odds.acceptable:
+        raise typer.Exit(1)
+
+
 @app.command()
 def sweep(as_json: JsonOpt = False) -> None:
-    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys."""
+    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys
+    and ended rate-limit windows."""
     from giftwell.jobs.sweeper import sweep_once
 
     r = _run(sweep_once, as_json)

@@ -32,6 +32,11 @@ class NotFound(GiftwellError):
     status = 404
 
 
+class CodeNotFound(NotFound):
+    """No card answers to this code (or, for a holder-facing lookup, none that may be shown: a
+    blocked card or a wrong PIN look exactly the same). The guessing guard counts these."""
+
+
 class Unauthenticated(GiftwellError):
     code = "unauthorized"
     status = 401
@@ -110,3 +115,21 @@ class InvalidCredentials(GiftwellError):
     code = "invalid_credentials"
     status = 401
     type = "authentication_error"
+
+
+class RateLimited(GiftwellError):
+    """Too many requests: retry after `retry_after` seconds."""
+
+    code = "rate_limited"
+    status = 429
+    type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: int, **fields: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **fields)
+        self.retry_after = retry_after
+
+
+class TooManyAttempts(RateLimited):
+    """Too many failed code lookups from this client or address (the guessing guard)."""
+
+    code = "too_many_attempts"

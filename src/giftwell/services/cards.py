@@ -23,7 +23,7 @@ from giftwell.domain.cards import (
     Party,
     next_status,
 )
-from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
+from giftwell.domain.errors import CodeNotFound, Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
@@ -95,8 +95,38 @@ async def lookup(uow: UnitOfWork, *, account_id: str, code: str) -> Card:
     digest = uow.rt.keys.code_hash(account_id, codes.normalize(code))
     row = (await uow.conn.execute(_select().where(C.account_id == account_id, C.code_hash == digest))).first()
     if row is None:
-        raise NotFound("no such card", param="code")
+        raise CodeNotFound("no such card", param="code")
     return card_from_row(row)
+
+
+async def lookup_with_pin(uow: UnitOfWork, *, account_id: str, code: str, pin: str | None) -> Card:
+    """The holder-facing lookup: a card found by its code and, when it has a PIN, that PIN.
+
+    An unknown code, a blocked card, a card whose PIN is not `pin` and a card with a PIN looked
+    up without one all raise the same `CodeNotFound`, after the same work (the keyed hash, one
+    query, one PIN decryption and comparison), so neither the answer nor its timing tells a
+    guesser which codes exist. A `pin` sent for a card without one is ignored. Issuer operations
+    that must find blocked cards (unblocking by code) use `lookup`.
+    """
+    if not isinstance(code, str) or not code.strip():
+        raise ValidationFailed("code is required", param="code")
+    digest = uow.rt.keys.code_hash(account_id, codes.normalize(code))
+    row = (await uow.conn.execute(_select().where(C.account_id == account_id, C.code_hash == digest))).first()
+    blob = row.pin_encrypted if row is not None else None
+    pin_ok = uow.rt.keys.pin_matches(blob, aad=f"pin:{row.id}" if row is not None else "", given=pin)
+    card = card_from_row(row) if row is not None else None
+    if card is None or card.status is CardStatus.BLOCKED or not pin_ok:
+        raise CodeNotFound("no such card", param="code")
+    return card
+
+
+LIVE_STATUSES = (CardStatus.INACTIVE, CardStatus.ACTIVE, CardStatus.BLOCKED)
+
+
+async def count_live(uow: UnitOfWork) -> int:
+    """Cards whose code still finds them (all accounts): the N of the guessing odds."""
+    q = sa.select(sa.func.count()).select_from(C).where(C.status.in_([s.value for s in LIVE_STATUSES]))
+    return int((await uow.conn.execute(q)).scalar_one())
 
 
 async def reveal_code(uow: UnitOfWork, *, account_id: str, card_id: str) -> tuple[str, str | None]:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _NONCE = 12
+_DECOY_AAD = "pin:decoy"
 
 
 class Keys:
@@ -62,3 +63,20 @@ class Keys:
 
     def decrypt(self, blob: bytes, *, aad: str) -> str:
         return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], aad.encode()).decode()
+
+    @cached_property
+    def _decoy_pin(self) -> bytes:
+        return self.encrypt("0000", aad=_DECOY_AAD)
+
+    def pin_matches(self, blob: bytes | None, *, aad: str, given: str | None) -> bool:
+        """Whether `given` is the PIN encrypted in `blob`; True when there is no PIN to match.
+
+        The work is the same whatever the case (one decryption, one constant-time comparison):
+        with no stored PIN a decoy is decrypted, so the time taken does not tell a guesser
+        whether a card exists or has a PIN.
+        """
+        stored = self.decrypt(
+            blob if blob is not None else self._decoy_pin, aad=aad if blob is not None else _DECOY_AAD
+        )
+        same = hmac.compare_digest(stored.encode(), (given or "").encode())
+        return blob is None or (given is not None and same)

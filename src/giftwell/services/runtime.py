@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from giftwell.services import counters
 from giftwell.services.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
@@ -36,9 +37,15 @@ class Runtime:
         # Set after a commit that enqueued a job due now, so an in-process worker starts it at
         # once instead of at its next poll.
         self.jobs_wakeup = asyncio.Event()
+        self.counters = counters.build(settings.resolved_rate_limit_storage, self.engine)
+        # Parsed once: the limits are read on every request.
+        self.token_rate = settings.token_rate
+        self.ip_rate = settings.ip_rate
+        self.trusted_proxies = settings.trusted_proxy_networks
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
     async def close(self) -> None:
+        await self.counters.close()
         await self.engine.dispose()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.deps import CardsRead, CardsRedeem, CardsWrite, RuntimeDep, TxDep, json_response
+from giftwell.api.deps import CardsRead, CardsRedeem, CardsWrite, ClientIp, RuntimeDep, TxDep, json_response
 from giftwell.api.v1.schemas import (
     AdjustIn,
     AmountIn,
@@ -29,7 +29,7 @@ from giftwell.api.v1.schemas import (
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
-from giftwell.services import card_money, cards
+from giftwell.services import card_money, cards, guessing
 from giftwell.services.cards import IssuedCard
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
@@ -88,10 +88,21 @@ async def list_cards(
     )
 
 
-@router.post("/lookup", response_model=CardOut, summary="Find a card by its code")
-async def lookup_card(body: LookupIn, p: CardsRead, tx: TxDep) -> Response:
-    # Through Tx like every POST, so an Idempotency-Key means the same here as anywhere.
-    return await tx.run(p, lambda uow: cards.lookup(uow, account_id=p.account_id, code=body.code), CardOut.of)
+@router.post(
+    "/lookup",
+    response_model=CardOut,
+    summary="Find a card by its code (and PIN)",
+    description="An unknown code, a blocked card and a wrong or missing PIN all answer the same 404. "
+    "Failed lookups are counted per token and per address; past the limit every lookup answers 429 "
+    "`too_many_attempts` until the window ends.",
+)
+async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp, tx: TxDep) -> Response:
+    # Through Tx like every POST (Idempotency-Key means the same here); Tx re-raises a stored
+    # failure, so the guard counts every failed lookup whatever key it came with.
+    async with guessing.guard(rt, client=p.token_id, ip=ip):
+        return await tx.run(
+            p, lambda uow: cards.lookup_with_pin(uow, account_id=p.account_id, code=body.code, pin=body.pin), CardOut.of
+        )
 
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")

@@ -124,6 +124,9 @@ class CardCreate(In):
 
 class LookupIn(In):
     code: Annotated[str, Field(min_length=1, max_length=100)]
+    pin: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="The card's PIN; required when the card has one."
+    )
 
 
 class AmountIn(In):

@@ -5,7 +5,8 @@ Each endpoint is a row of `ENDPOINTS`, and `handle` runs every one the same way:
 one unit of work find the card by code in the caller's account, convert the amount into the
 card's minor units and call the one service the endpoint stands for. Every failure goes to
 `errors.respond`. No rule of the card's life is decided here: the services refuse what the card's
-state or balance does not allow, and this module only words the refusal.
+state or balance does not allow, and this module only words the refusal. Every lookup by code
+runs under the guessing guard (`services.guessing`), like the native API's.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from giftwell.api.deps import authenticate, get_runtime
+from giftwell.api.deps import authenticate, client_ip, get_runtime
 from giftwell.dialects.sanctum import errors, mapping, wire
 from giftwell.domain.cards import Card, CardAction
 from giftwell.domain.money import to_minor
-from giftwell.services import access, card_money, cards
+from giftwell.services import access, card_money, cards, guessing
 from giftwell.services.currencies import currency
 from giftwell.services.runtime import Runtime
 from giftwell.store.uow import UnitOfWork
@@ -186,7 +187,9 @@ async def handle(request: Request, ep: Endpoint) -> Response:
         data = wire.parse_body(await request.body(), request.headers.get("content-type", ""))
         req = wire.read(data, amount=ep.takes_amount, reason=ep.takes_reason)
         code = req.code
-        return await _execute(get_runtime(request), ep, principal.account_id, req)
+        rt = get_runtime(request)
+        async with guessing.guard(rt, client=principal.token_id, ip=client_ip(request)):
+            return await _execute(rt, ep, principal.account_id, req)
     except Exception as exc:  # the one place every failure is put into the vendor's envelope
         return errors.respond(exc, request, action=ep.name, failed=ep.failed, code=code)
 

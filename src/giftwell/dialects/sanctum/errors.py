@@ -3,7 +3,8 @@
 Domain errors are mapped by class: an unknown code (or another account's) is 404 "Giftcard not
 found"; too little money to redeem is 422 "Insufficient balance" with what is available; any
 other refusal by the services (a card state that forbids the action, a concurrent change) is
-422 "<Action> giftcard failed". Field errors use Laravel's validation body. Anything unexpected
+422 "<Action> giftcard failed". A rate limit or the guessing guard is Laravel's throttle answer,
+429 "Too Many Attempts." with Retry-After. Field errors use Laravel's validation body. Anything unexpected
 is a 500 "Server error" whose traceback is logged under the request id, never with the request
 body or the code.
 """
@@ -25,6 +26,7 @@ from giftwell.domain.errors import (
     InsufficientFunds,
     InsufficientScope,
     NotFound,
+    RateLimited,
     Unauthenticated,
     ValidationFailed,
 )
@@ -32,6 +34,7 @@ from giftwell.domain.errors import (
 log = logging.getLogger("giftwell.dialects.sanctum")
 
 INVALID = "The given data was invalid."
+THROTTLED = "Too Many Attempts."  # Laravel's ThrottleRequests wording
 NOT_FOUND = "Giftcard not found"
 # Domain parameter names as the vendor's fields.
 WIRE_FIELDS = {"code": "giftcard_code", "amount": "amount", "reason": "reason"}
@@ -67,6 +70,10 @@ def respond(exc: Exception, request: Request, *, action: str, failed: str, code:
     the request passed its field rules."""
     status = 422
     body: dict[str, Any] = {"message": failed}
+    if isinstance(exc, RateLimited):
+        response = json_response({"message": THROTTLED}, 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, InvalidInput):
         body = {"message": INVALID, "errors": exc.errors}
     elif isinstance(exc, Unauthenticated):

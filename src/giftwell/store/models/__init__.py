@@ -8,6 +8,7 @@ from giftwell.store.models.idempotency import IdempotencyKey
 from giftwell.store.models.jobs import Job, JobAttempt, Schedule
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
+from giftwell.store.models.ratelimits import RateLimitCounter
 from giftwell.store.models.users import User, WebSession
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "LedgerAccount",
     "OAuthClient",
     "OAuthCode",
+    "RateLimitCounter",
     "RefreshToken",
     "Schedule",
     "Transfer",
