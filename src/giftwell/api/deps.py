@@ -89,7 +89,7 @@ async def authenticate(request: Request) -> Principal:
     await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=token_key))
     if token is None:
         raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
-    async with rt.uow() as uow:
+    async with rt.reader() as uow:
         return await access.authenticate(uow, token)
 
 

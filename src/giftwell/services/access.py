@@ -97,17 +97,18 @@ async def create_token(
     return NewToken(tok_id, token, account_id, wanted)
 
 
+# Built once: the token check runs on every request, and building a statement costs more than
+# running it.
+_TOKEN_BY_HASH = sa.select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at).where(
+    AccessToken.token_hash == sa.bindparam("token_hash"), AccessToken.revoked_at.is_(None)
+)
+
+
 async def authenticate(uow: UnitOfWork, token: str) -> Principal:
     """The principal for a bearer token, or `Unauthenticated` (unknown, revoked or expired)."""
     if not token:
         raise Unauthenticated("missing bearer token")
-    row = (
-        await uow.conn.execute(
-            sa.select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at).where(
-                AccessToken.token_hash == uow.rt.keys.token_hash(token), AccessToken.revoked_at.is_(None)
-            )
-        )
-    ).first()
+    row = (await uow.conn.execute(_TOKEN_BY_HASH, {"token_hash": uow.rt.keys.token_hash(token)})).first()
     if row is None or (row.expires_at is not None and row.expires_at <= uow.now):
         raise Unauthenticated("invalid or expired token", reason="invalid_token")
     return Principal(row.account_id, row.id, frozenset(row.scopes.split()))

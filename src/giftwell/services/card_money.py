@@ -79,7 +79,8 @@ async def _system(uow: UnitOfWork, card: Card, kind: AccountKind) -> Leg:
 
 
 def _card_leg(card: Card, now: datetime, statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,)) -> Leg:
-    return Leg(card.ledger_account_id, guarded=True, require=cards.usable(card.id, now, statuses))
+    require, params = cards.usable(card.id, now, statuses)
+    return Leg(card.ledger_account_id, guarded=True, require=require, params=params)
 
 
 async def _post_card(

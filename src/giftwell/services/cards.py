@@ -80,9 +80,12 @@ def _select() -> sa.Select[Any]:
     return sa.select(*CARD_COLUMNS).join(LA, LA.id == C.ledger_account_id)
 
 
+_GET_CARD = _select().where(C.id == sa.bindparam("card_id"), C.account_id == sa.bindparam("account_id"))
+
+
 async def get(uow: UnitOfWork, *, account_id: str, card_id: str) -> Card:
     """The caller's card; another account's card is `NotFound`, exactly like a missing one."""
-    row = (await uow.conn.execute(_select().where(C.id == card_id, C.account_id == account_id))).first()
+    row = (await uow.conn.execute(_GET_CARD, {"card_id": card_id, "account_id": account_id})).first()
     if row is None:
         raise NotFound("no such card", param="card")
     return card_from_row(row)
@@ -294,16 +297,23 @@ async def change_status(
     return await get(uow, account_id=account_id, card_id=card_id)
 
 
+_USABLE: dict[tuple[CardStatus, ...], sa.ColumnElement[bool]] = {}
+
+
 def usable(
     card_id: str, now: datetime, statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,)
-) -> sa.ColumnElement[bool]:
-    """SQL condition: the card is in one of `statuses` and not past its expiry (checked in the
-    same statement that moves its money)."""
-    return sa.exists().where(
-        C.id == card_id,
-        C.status.in_([s.value for s in statuses]),
-        sa.or_(C.expires_at.is_(None), C.expires_at > now),
-    )
+) -> tuple[sa.ColumnElement[bool], tuple[tuple[str, Any], ...]]:
+    """SQL condition and its parameters: the card is in one of `statuses` and not past its expiry
+    (checked in the same statement that moves its money). The condition is built once per set of
+    statuses, so the ledger's statement cache sees the same object every time."""
+    cond = _USABLE.get(statuses)
+    if cond is None:
+        cond = _USABLE[statuses] = sa.exists().where(
+            C.id == sa.bindparam("guard_card_id"),
+            C.status.in_([s.value for s in statuses]),
+            sa.or_(C.expires_at.is_(None), C.expires_at > sa.bindparam("guard_now")),
+        )
+    return cond, (("guard_card_id", card_id), ("guard_now", now))
 
 
 @dataclass(frozen=True, slots=True)

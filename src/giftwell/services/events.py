@@ -10,12 +10,20 @@ from giftwell.domain.ids import new_id
 from giftwell.store.models import Event
 from giftwell.store.uow import UnitOfWork
 
+_INSERT_EVENT = sa.insert(Event)
+
 
 async def record(uow: UnitOfWork, *, account_id: str, type: str, subject_id: str | None, data: dict[str, Any]) -> str:
     event_id = new_id("evt")
     await uow.conn.execute(
-        sa.insert(Event).values(
-            id=event_id, account_id=account_id, type=type, subject_id=subject_id, data=data, created_at=uow.now
-        )
+        _INSERT_EVENT,
+        {
+            "id": event_id,
+            "account_id": account_id,
+            "type": type,
+            "subject_id": subject_id,
+            "data": data,
+            "created_at": uow.now,
+        },
     )
     return event_id

@@ -46,7 +46,9 @@ class Leg:
 
     account_id: str
     guarded: bool
+    # Built once with bind parameters (see `cards.usable`); `params` gives their values.
     require: sa.ColumnElement[bool] | None = None
+    params: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,25 +130,43 @@ async def _remember(cache: dict[tuple[str, str, str], str], key: tuple[str, str,
     cache[key] = la_id
 
 
+_MOVES: dict[tuple[bool, int], tuple[sa.ColumnElement[bool] | None, sa.Update]] = {}
+
+
+def _move_statement(check_available: bool, require: sa.ColumnElement[bool] | None) -> sa.Update:
+    """The guarded UPDATE for one shape of leg, built once: building a statement costs more than
+    running it, and this is every redemption's hot path."""
+    key = (check_available, id(require))
+    cached = _MOVES.get(key)
+    if cached is not None and cached[0] is require:
+        return cached[1]
+    conds: list[sa.ColumnElement[bool]] = [LA.id == sa.bindparam("la_id")]
+    if check_available:
+        # available after the change must stay >= 0: balance + delta - (pending_out + pending_delta) >= 0
+        conds.append(LA.balance - LA.pending_out >= sa.bindparam("need"))
+    if require is not None:
+        conds.append(require)
+    stmt = (
+        sa.update(LA)
+        .where(*conds)
+        .values(balance=LA.balance + sa.bindparam("delta"), pending_out=LA.pending_out + sa.bindparam("pending_delta"))
+        .returning(LA.balance, LA.pending_out)
+    )
+    _MOVES[key] = (require, stmt)
+    return stmt
+
+
 async def _move(
     uow: UnitOfWork, leg: Leg, delta: int, *, side: Side, pending_delta: int = 0, check_available: bool
 ) -> AccountState | None:
     """Apply `delta` to a leg's balance (and `pending_delta` to its holds), guarded; the new balance."""
     if not leg.guarded:
         return None
-    conds: list[sa.ColumnElement[bool]] = [LA.id == leg.account_id]
+    params: dict[str, Any] = {"la_id": leg.account_id, "delta": delta, "pending_delta": pending_delta}
     if check_available:
-        # available after the change must stay >= 0: balance + delta - (pending_out + pending_delta) >= 0
-        conds.append(LA.balance - LA.pending_out >= -(delta - pending_delta))
-    if leg.require is not None:
-        conds.append(leg.require)
-    stmt = (
-        sa.update(LA)
-        .where(*conds)
-        .values(balance=LA.balance + delta, pending_out=LA.pending_out + pending_delta)
-        .returning(LA.balance, LA.pending_out)
-    )
-    row = (await uow.conn.execute(stmt)).first()
+        params["need"] = -(delta - pending_delta)
+    params.update(leg.params)
+    row = (await uow.conn.execute(_move_statement(check_available, leg.require), params)).first()
     if row is None:
         raise LegRefused(side)
     return AccountState(int(row.balance), int(row.pending_out))
@@ -393,30 +413,34 @@ async def _insert(
         posted_at=posted_at,
     )
     await uow.conn.execute(
-        sa.insert(TR).values(
-            id=t.id,
-            account_id=t.account_id,
-            kind=t.kind.value,
-            status=t.status.value,
-            currency=t.currency,
-            amount=t.amount,
-            debit_account_id=t.debit_account_id,
-            credit_account_id=t.credit_account_id,
-            card_id=t.card_id,
-            counterparty_card_id=t.counterparty_card_id,
-            debit_balance_after=t.debit_balance_after,
-            credit_balance_after=t.credit_balance_after,
-            hold_amount=t.hold_amount,
-            expires_at=t.expires_at,
-            refund_of=t.refund_of,
-            refunded_amount=0,
-            reference=t.reference,
-            reason=t.reason,
-            created_at=t.created_at,
-            posted_at=t.posted_at,
-        )
+        _INSERT_TRANSFER,
+        {
+            "id": t.id,
+            "account_id": t.account_id,
+            "kind": t.kind.value,
+            "status": t.status.value,
+            "currency": t.currency,
+            "amount": t.amount,
+            "debit_account_id": t.debit_account_id,
+            "credit_account_id": t.credit_account_id,
+            "card_id": t.card_id,
+            "counterparty_card_id": t.counterparty_card_id,
+            "debit_balance_after": t.debit_balance_after,
+            "credit_balance_after": t.credit_balance_after,
+            "hold_amount": t.hold_amount,
+            "expires_at": t.expires_at,
+            "refund_of": t.refund_of,
+            "refunded_amount": 0,
+            "reference": t.reference,
+            "reason": t.reason,
+            "created_at": t.created_at,
+            "posted_at": t.posted_at,
+        },
     )
     return t
+
+
+_INSERT_TRANSFER = sa.insert(TR)
 
 
 def transfer_from_row(r: Row[Any] | Any) -> Transfer:

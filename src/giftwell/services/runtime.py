@@ -46,6 +46,10 @@ class Runtime:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
+    def reader(self) -> UnitOfWork:
+        """A read-only unit of work (autocommit): for one read, such as a token check."""
+        return UnitOfWork(self, read_only=True)
+
     async def close(self) -> None:
         await self.counters.close()
         await self.engine.dispose()

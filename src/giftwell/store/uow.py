@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 
 
 class UnitOfWork:
-    def __init__(self, rt: Runtime) -> None:
+    """`read_only=True` runs each statement in autocommit: no BEGIN/ROLLBACK round trips and, on
+    SQLite, no write lock. For a single read (a token check, one GET); anything that writes or
+    needs several statements to agree opens a normal unit of work."""
+
+    def __init__(self, rt: Runtime, *, read_only: bool = False) -> None:
         self.rt = rt
+        self.read_only = read_only
         self._conn: AsyncConnection | None = None
         self._committed = False
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
@@ -38,7 +43,10 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._conn = await self.rt.engine.connect()
-        await self._conn.begin()
+        if self.read_only:
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            await self._conn.begin()
         # One clock reading per transaction: every row it writes carries the same time.
         self.now = self.rt.clock()
         return self
@@ -59,6 +67,8 @@ class UnitOfWork:
                 await fn()
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         await self.conn.commit()
         self._committed = True
 

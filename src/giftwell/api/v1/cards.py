@@ -79,7 +79,7 @@ async def list_cards(
     cursor: str | None = None,
 ) -> Response:
     filters = cards.CardFilters(status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte)
-    async with rt.uow() as uow:
+    async with rt.reader() as uow:
         page = await cards.list_cards(
             uow, account_id=p.account_id, filters=filters, sort=sort, limit=limit, cursor=cursor
         )
@@ -107,7 +107,7 @@ async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")
 async def get_card(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
-    async with rt.uow() as uow:
+    async with rt.reader() as uow:
         card = await cards.get(uow, account_id=p.account_id, card_id=card_id)
     return json_response(CardOut.of(card))
 

@@ -94,14 +94,14 @@ async def create_client(body: ClientCreate, p: AccountWrite, tx: TxDep) -> Respo
 
 @router.get("", response_model=ClientList, summary="List the account's API clients")
 async def list_clients(p: AccountRead, rt: RuntimeDep) -> Response:
-    async with rt.uow() as uow:
+    async with rt.reader() as uow:
         found = await clients.list_clients(uow, account_id=p.account_id)
     return json_response(ClientList(data=[ClientOut.of(c) for c in found]))
 
 
 @router.get("/{client_id}", response_model=ClientOut, summary="Get an API client")
 async def get_client(client_id: str, p: AccountRead, rt: RuntimeDep) -> Response:
-    async with rt.uow() as uow:
+    async with rt.reader() as uow:
         found = await clients.access_client(uow, account_id=p.account_id, client_id=client_id)
     return json_response(ClientOut.of(found))
 

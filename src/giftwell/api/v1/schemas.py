@@ -196,7 +196,8 @@ class CardOut(BaseModel):
 
     @classmethod
     def of(cls, c: Card) -> CardOut:
-        return cls(
+        # model_construct: built from our own domain objects, so validating again is pure cost.
+        return cls.model_construct(
             id=c.id,
             code_last4=c.code_last4,
             currency=c.currency,
@@ -211,8 +212,8 @@ class CardOut(BaseModel):
             test=c.test,
             serial=c.serial,
             has_pin=c.has_pin,
-            sender=PartyOut(name=c.sender.name, email=c.sender.email),
-            recipient=PartyOut(name=c.recipient.name, email=c.recipient.email),
+            sender=PartyOut.model_construct(name=c.sender.name, email=c.sender.email),
+            recipient=PartyOut.model_construct(name=c.recipient.name, email=c.recipient.email),
             metadata=c.metadata,
             created_at=c.created_at,
             updated_at=c.updated_at,
@@ -250,7 +251,7 @@ class TransferOut(BaseModel):
             debit = t.debit_account_id == card_ledger_account
         else:
             debit = t.credit_balance_after is None or t.kind.value in ("redeem", "expire", "transfer")
-        return cls(
+        return cls.model_construct(
             id=t.id,
             kind=t.kind.value,
             status=t.status.value,
@@ -277,7 +278,7 @@ class MovementOut(TransferOut):
     @classmethod
     def of_movement(cls, m: Movement) -> MovementOut:
         base = TransferOut.of(m.transfer, m.card.ledger_account_id)
-        return cls(**base.model_dump(), card=CardOut.of(m.card))
+        return cls.model_construct(**dict(base), card=CardOut.of(m.card))
 
 
 class PingOut(BaseModel):

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 
 @router.get("/{transfer_id}", response_model=TransferOut, summary="Get a transfer")
 async def get_transfer(transfer_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
-    async with rt.uow() as uow:
+    async with rt.reader() as uow:
         t = await ledger.get(uow, account_id=p.account_id, transfer_id=transfer_id)
     return json_response(TransferOut.of(t))
 
