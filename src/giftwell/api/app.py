@@ -12,7 +12,7 @@ from starlette.responses import Response
 from giftwell import __version__
 from giftwell.api import errors, oauth
 from giftwell.api.middleware import RequestIdMiddleware
-from giftwell.api.v1 import cards, clients, transfers
+from giftwell.api.v1 import account, cards, clients, orders, products, transfers
 from giftwell.jobs import sweeper
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
@@ -50,6 +50,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     app.include_router(cards.router)
     app.include_router(transfers.router)
     app.include_router(clients.router)
+    app.include_router(products.router)
+    app.include_router(account.router)
+    app.include_router(orders.router)
     app.include_router(oauth.router)
 
     from giftwell import web

@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from giftwell.domain.cards import Card, CardAction, CardStatus, next_status, require_usable
-from giftwell.domain.errors import CurrencyMismatch, GiftwellError, InsufficientFunds, ValidationFailed
+from giftwell.domain.errors import (
+    CurrencyMismatch,
+    GiftwellError,
+    InsufficientFunds,
+    TestCardRefused,
+    ValidationFailed,
+)
 from giftwell.domain.ledger import (
     AccountKind,
     Side,
@@ -167,10 +173,13 @@ async def redeem(
     hold_ttl: timedelta | None = None,
 ) -> Movement:
     """Take `amount` off a card at checkout. With `capture=False` the amount is only held (a
-    pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings)."""
+    pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings).
+    A test card (made by a test order) is refused with `test_card`: it must never buy anything."""
     card = await cards.get(uow, account_id=account_id, card_id=card_id)
     require_positive(amount)
     require_usable(card.status, card.expires_at, uow.now)
+    if card.test:
+        raise TestCardRefused("this is a test card: it cannot be redeemed", param="card")
     if capture:
         m = await _post_card(uow, card, TransferKind.REDEEM, amount, reference=reference)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +12,9 @@ from giftwell.services.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from giftwell.services.suppliers import Supplier
 
 Clock = Callable[[], datetime]
 
@@ -32,6 +36,9 @@ class Runtime:
         # System ledger account ids never change once created; caching them keeps the hot path
         # from looking them up on every redemption.
         self.system_accounts: dict[tuple[str, str, str], str] = {}
+        # Suppliers by name beyond the built-in house supplier (an entry point, or a test, adds
+        # them here; `services.suppliers.get` looks here first).
+        self.suppliers: dict[str, Supplier] = {}
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
