@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from giftwell.domain.access import SCOPES
+from giftwell.domain.access import ACCOUNT_SCOPES, SCOPES
 from giftwell.services import access, cards, clients, users
 from giftwell.services.cards import IssuedCard
 from giftwell.services.runtime import Runtime
@@ -24,13 +24,17 @@ class Tenant:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def tenant(rt: Runtime, name: str | None = None, scopes: list[str] | None = None) -> Tenant:
+async def tenant(
+    rt: Runtime, name: str | None = None, scopes: list[str] | None = None, *, operator: bool = False
+) -> Tenant:
+    """An account and a token with every scope it may hold (`admin` only for the operator)."""
     global _n
     _n += 1
     name = name or f"shop-{_n}"
+    default = SCOPES if operator else ACCOUNT_SCOPES
     async with rt.uow() as uow:
-        acct = await access.create_account(uow, name=name)
-        tok = await access.create_token(uow, account_id=acct.id, scopes=scopes or list(SCOPES))
+        acct = await access.create_account(uow, name=name, operator=operator)
+        tok = await access.create_token(uow, account_id=acct.id, scopes=scopes or list(default))
         await uow.commit()
     return Tenant(acct.id, name, tok.token)
 
@@ -84,3 +88,63 @@ async def client(
         )
         await uow.commit()
     return new
+
+
+PRODUCT: dict[str, Any] = {
+    "id": "acme-usd",
+    "name": "Acme Gift Card",
+    "brand": "Acme",
+    "currency": "USD",
+    "countries": ["US"],
+    "categories": ["retail"],
+    "image_url": None,
+    "description": "",
+    "denominations": {"min": 500, "max": 50000, "step": 10},
+    "price": {"discount_bps": 250, "fee": 0},
+    "required_fields": [],
+    "expiry_months": 24,
+    "supplier": "house",
+    "active": True,
+}
+
+
+async def operator(rt: Runtime, name: str = "giftwell-operator") -> Tenant:
+    return await tenant(rt, name, operator=True)
+
+
+async def product(rt: Runtime, **overrides: Any) -> dict[str, Any]:
+    """A product in the catalog (the operator account must exist)."""
+    from giftwell.services import catalog
+
+    data = {**PRODUCT, **overrides}
+    async with rt.uow() as uow:
+        await catalog.save(uow, data)
+        await uow.commit()
+    return data
+
+
+async def fund(rt: Runtime, account_id: str, amount: int, currency: str = "USD") -> None:
+    from giftwell.services import funding
+
+    async with rt.uow() as uow:
+        await funding.add(uow, account_id=account_id, currency=currency, amount=amount)
+        await uow.commit()
+
+
+async def buyer(rt: Runtime, *, funds: int = 100_000, currency: str = "USD") -> Tenant:
+    """An operator (if none yet), the acme-usd product, and a funded buyer account."""
+    from giftwell.services import access
+
+    async with rt.uow() as uow:
+        try:
+            await access.operator_account(uow)
+            has_operator = True
+        except Exception:
+            has_operator = False
+    if not has_operator:
+        await operator(rt)
+        await product(rt)
+    t = await tenant(rt)
+    if funds:
+        await fund(rt, t.account_id, funds, currency)
+    return t

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Holds (pending transfers) expire after this long unless the request sets its own TTL.
     hold_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    # An order's funds stay reserved this long at most: fulfilment must end before (a background
+    # order stuck longer fails its remaining cards rather than issue them unpaid).
+    order_hold_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     # How long an in-flight idempotent request keeps its key before a retry may take it over.
     idempotency_lease_seconds: int = Field(default=60, ge=1)

@@ -109,6 +109,10 @@ CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
 CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]
 AccountRead = Annotated[Principal, Depends(require("account:read"))]
 AccountWrite = Annotated[Principal, Depends(require("account:write"))]
+ProductsRead = Annotated[Principal, Depends(require("products:read"))]
+OrdersRead = Annotated[Principal, Depends(require("orders:read"))]
+OrdersWrite = Annotated[Principal, Depends(require("orders:write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response:
@@ -133,13 +137,14 @@ class Tx:
         use_case: Callable[[UnitOfWork], Awaitable[T]],
         render: Callable[[T], BaseModel],
         *,
-        status: int = 200,
+        status: int | Callable[[T], int] = 200,
     ) -> Response:
+        """`status` may depend on the result (an order answers 202 while it is still pending)."""
         key = self.request.headers.get("idempotency-key")
         if key is None:
             async with self.rt.uow() as uow:
                 result = await use_case(uow)
-                response = json_response(render(result), status)
+                response = json_response(render(result), _status(status, result))
                 await uow.commit()
             return response
         return await self._idempotent(principal.account_id, idempotency.check_key(key), use_case, render, status)
@@ -150,7 +155,7 @@ class Tx:
         key: str,
         use_case: Callable[[UnitOfWork], Awaitable[T]],
         render: Callable[[T], BaseModel],
-        status: int,
+        status: int | Callable[[T], int],
     ) -> Response:
         body = await self.request.body()
         fingerprint = idempotency.request_hash(self.request.method, self.request.url.path, body)
@@ -165,9 +170,9 @@ class Tx:
         try:
             async with self.rt.uow() as uow:
                 result = await use_case(uow)
-                response = json_response(render(result), status)
+                response = json_response(render(result), _status(status, result))
                 await idempotency.complete(
-                    uow, account_id=account_id, key=key, status=status, body=bytes(response.body)
+                    uow, account_id=account_id, key=key, status=response.status_code, body=bytes(response.body)
                 )
                 await uow.commit()
             return response
@@ -184,6 +189,10 @@ class Tx:
         except BaseException:
             await idempotency.release(self.rt, account_id=account_id, key=key)
             raise
+
+
+def _status(status: int | Callable[[T], int], result: T) -> int:
+    return status(result) if callable(status) else status
 
 
 async def _tx(request: Request) -> Tx:

@@ -71,8 +71,14 @@ def domain_error_response(request: Request, exc: GiftwellError) -> Response:
 
 
 def validation_param(loc: Any) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
+    """`('body', 'items', 0, 'amount')` -> `items[0].amount`: list positions in brackets, the way
+    the services name a field inside a list."""
+    out = ""
+    for p in loc:
+        if p in ("body", "query", "path", "header"):
+            continue
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or None
 
 
 def validation_response(request: Request, exc: RequestValidationError) -> Response:

@@ -30,6 +30,8 @@ ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
 users_app = typer.Typer(help="Users who sign in to the dashboard.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth API clients.", no_args_is_help=True)
 codes_app = typer.Typer(help="Card codes.", no_args_is_help=True)
+products_app = typer.Typer(help="The catalog of products.", no_args_is_help=True)
+funding_app = typer.Typer(help="Accounts' prepaid funding balances.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
@@ -38,6 +40,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(jobs_cli.jobs_app, name="jobs")
 app.add_typer(codes_app, name="codes")
+app.add_typer(products_app, name="products")
+app.add_typer(funding_app, name="funding")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DEMO_ACCOUNT = "demo"
@@ -120,13 +124,72 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
 
 
 @accounts_app.command("create")
-def accounts_create(name: str, as_json: JsonOpt = False) -> None:
+def accounts_create(
+    name: str,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="The operator's own account (issues house products; may hold admin).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Create an account."""
-    acct = _run(lambda rt: _in_tx(rt, lambda uow: access.create_account(uow, name=name)), as_json)
+    acct = _run(lambda rt: _in_tx(rt, lambda uow: access.create_account(uow, name=name, operator=operator)), as_json)
     emit(
-        {"id": acct.id, "name": acct.name, "created_at": acct.created_at.isoformat()},
+        {"id": acct.id, "name": acct.name, "is_operator": acct.is_operator, "created_at": acct.created_at.isoformat()},
         as_json,
-        lambda d: f"account {d['name']} created: {d['id']}",
+        lambda d: f"{'operator ' if d['is_operator'] else ''}account {d['name']} created: {d['id']}",
+    )
+
+
+@products_app.command("import")
+def products_import(
+    file: Annotated[Path, typer.Argument(help="A JSON file holding a list of products in the API's shape.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add or replace products (an upsert by id), all in one transaction."""
+    import json
+
+    from giftwell.services import catalog
+
+    try:
+        items = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {file}: {exc}", as_json, code=2)
+    saved = _run(lambda rt: _in_tx(rt, lambda uow: catalog.import_products(uow, items)), as_json)
+    data = {
+        "created": [s.product.id for s in saved if s.created],
+        "updated": [s.product.id for s in saved if not s.created],
+    }
+    emit(data, as_json, lambda d: f"{len(d['created'])} product(s) created, {len(d['updated'])} updated")
+
+
+@funding_app.command("add")
+def funding_add(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    amount: Annotated[int, typer.Option(help="Amount in minor units (cents).")],
+    currency: Annotated[str, typer.Option(help="ISO-4217 code, e.g. USD.")],
+    reference: Annotated[str | None, typer.Option(help="Your reference for the payment received.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Top up an account's prepaid balance (a `fund` transfer from the operator's funding source)."""
+    from giftwell.services import funding
+
+    async def add(uow: UnitOfWork) -> dict[str, Any]:
+        acct = await access.account_by_name(uow, account)
+        p = await funding.add(uow, account_id=acct.id, currency=currency, amount=amount, reference=reference)
+        assert p.credit is not None
+        return {
+            "transfer": p.transfer.id,
+            "account": acct.name,
+            "currency": p.transfer.currency,
+            "amount": p.transfer.amount,
+            "balance": p.credit.balance,
+            "available": p.credit.available,
+        }
+
+    emit(
+        _run(lambda rt: _in_tx(rt, add), as_json),
+        as_json,
+        lambda d: f"{d['account']}: +{d['amount']} {d['currency']}, balance {d['balance']} ({d['transfer']})",
     )
 
 

@@ -80,6 +80,13 @@ class CurrencyMismatch(CardError):
     code = "currency_mismatch"
 
 
+class TestCardRefused(CardError):
+    """A card made by a test order: it has a code and a balance but never buys anything."""
+
+    __test__ = False  # not a pytest class, whatever its name says
+    code = "test_card"
+
+
 class InvalidState(GiftwellError):
     code = "invalid_state"
     status = 409

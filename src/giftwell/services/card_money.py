@@ -19,6 +19,7 @@ from giftwell.domain.errors import (
     GiftwellError,
     InsufficientFunds,
     InvalidState,
+    TestCardRefused,
     ValidationFailed,
 )
 from giftwell.domain.ledger import (
@@ -179,10 +180,13 @@ async def redeem(
     hold_ttl: timedelta | None = None,
 ) -> Movement:
     """Take `amount` off a card at checkout. With `capture=False` the amount is only held (a
-    pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings)."""
+    pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings).
+    A test card (made by a test order) is refused with `test_card`: it must never buy anything."""
     card = await cards.get(uow, account_id=account_id, card_id=card_id)
     require_positive(amount)
     require_usable(card.status, card.expires_at, uow.now)
+    if card.test:
+        raise TestCardRefused("this is a test card: it cannot be redeemed", param="card")
     if capture:
         m = await _post_card(uow, card, TransferKind.REDEEM, amount, reference=reference)
     else:

@@ -6,6 +6,7 @@ derived key says nothing about the others.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -37,6 +38,14 @@ class Keys:
         return self.derive("token-lookup")
 
     @cached_property
+    def _link_key(self) -> bytes:
+        return self.derive("reward-link-token")
+
+    @cached_property
+    def _link_hash_key(self) -> bytes:
+        return self.derive("reward-link-lookup")
+
+    @cached_property
     def _csrf_key(self) -> bytes:
         return self.derive("web-csrf")
 
@@ -51,6 +60,15 @@ class Keys:
 
     def token_hash(self, token: str) -> str:
         return hmac.new(self._token_hash_key, token.encode(), hashlib.sha256).hexdigest()
+
+    def link_token(self, unit_id: str) -> str:
+        """The reward-link token of an order unit: 256 bits, derived (HMAC) from the unit id so it
+        can be shown again without being stored; only `link_hash` of it is kept, for lookup."""
+        raw = hmac.new(self._link_key, unit_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def link_hash(self, token: str) -> str:
+        return hmac.new(self._link_hash_key, token.encode(), hashlib.sha256).hexdigest()
 
     def csrf_token(self, binding: str) -> str:
         """A CSRF token bound to a secret the browser holds in an HttpOnly cookie (the session, or

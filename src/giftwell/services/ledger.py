@@ -97,6 +97,16 @@ async def open_account(uow: UnitOfWork, *, account_id: str, kind: AccountKind, c
 
 async def system_account(uow: UnitOfWork, *, account_id: str, kind: AccountKind, currency: str) -> str:
     """The system account of `kind` for an issuer and currency, created on first use."""
+    return await _singleton(uow, account_id=account_id, kind=kind, currency=currency)
+
+
+async def funding_account(uow: UnitOfWork, *, account_id: str, currency: str) -> str:
+    """An account's prepaid funding balance in `currency` (guarded, one per account and currency),
+    created empty on first use."""
+    return await _singleton(uow, account_id=account_id, kind=AccountKind.FUNDING, currency=currency)
+
+
+async def _singleton(uow: UnitOfWork, *, account_id: str, kind: AccountKind, currency: str) -> str:
     key = (account_id, kind.value, currency)
     cache = uow.rt.system_accounts
     if key in cache:
@@ -106,7 +116,8 @@ async def system_account(uow: UnitOfWork, *, account_id: str, kind: AccountKind,
         "account_id": account_id,
         "kind": kind.value,
         "currency": currency,
-        "balance": None,
+        # Guarded kinds keep a running balance; system kinds derive theirs from the transfers.
+        "balance": 0 if kind.guarded else None,
         "pending_out": 0,
         "created_at": uow.now,
     }
@@ -276,6 +287,68 @@ async def capture(uow: UnitOfWork, *, account_id: str, transfer_id: str, amount:
     )
     await uow.conn.execute(sa.update(TR).where(TR.id == held.id).values(debit_balance_after=_bal(debit_after)))
     return Posting(await get(uow, account_id=account_id, transfer_id=transfer_id), debit_after, None)
+
+
+async def capture_part(
+    uow: UnitOfWork,
+    *,
+    account_id: str,
+    transfer_id: str,
+    amount: int,
+    card_id: str | None = None,
+    reference: str | None = None,
+) -> Posting:
+    """Post `amount` of an open hold as a transfer of its own and keep the rest of the hold pending.
+
+    For holds captured piece by piece (an order's reservation, charged batch by batch as its
+    cards are issued). The hold shrinks by `amount` in one guarded UPDATE (`status = 'pending'
+    AND amount > :amount`), so concurrent captures can never together take more than was held;
+    the debit account's balance and `pending_out` both fall by `amount`, leaving its available
+    balance unchanged. A pending hold's `amount` and `hold_amount` are both "what is still
+    reserved", so `void` and `capture` of the remainder, and `verify`, keep working unchanged.
+    Capturing exactly what remains posts the hold itself, as `capture` does.
+    """
+    require_positive(amount)
+    held = await get(uow, account_id=account_id, transfer_id=transfer_id)
+    _require_open_hold(held, uow.now)
+    res = await uow.conn.execute(
+        sa.update(TR)
+        .where(
+            TR.id == held.id,
+            TR.status == TransferStatus.PENDING.value,
+            TR.expires_at > uow.now,
+            TR.amount > amount,
+        )
+        .values(amount=TR.amount - amount, hold_amount=TR.hold_amount - amount)
+        .returning(TR.id)
+    )
+    if res.scalar_one_or_none() is None:
+        fresh = await get(uow, account_id=account_id, transfer_id=transfer_id)
+        _require_open_hold(fresh, uow.now)
+        if fresh.amount != amount:
+            raise ValidationFailed(f"capture amount exceeds the held amount ({fresh.amount})", param="amount")
+        return await capture(uow, account_id=account_id, transfer_id=transfer_id, amount=amount)
+    debit = _leg_of(held.debit_account_id, held.debit_balance_after)
+    state = await _move(uow, debit, -amount, side=Side.DEBIT, pending_delta=-amount, check_available=False)
+    t = await _insert(
+        uow,
+        account_id=account_id,
+        kind=held.kind,
+        status=TransferStatus.POSTED,
+        currency=held.currency,
+        amount=amount,
+        debit=debit,
+        credit=Leg(held.credit_account_id, guarded=False),
+        card_id=card_id,
+        counterparty_card_id=None,
+        debit_after=_bal(state),
+        credit_after=None,
+        reference=reference if reference is not None else held.reference,
+        reason=None,
+        refund_of=None,
+        posted_at=uow.now,
+    )
+    return Posting(t, state, None)
 
 
 def _leg_of(account_id: str, balance_after: int | None) -> Leg:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +14,9 @@ from giftwell.services.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from giftwell.services.suppliers import Supplier
 
 Clock = Callable[[], datetime]
 
@@ -42,6 +46,9 @@ class Runtime:
         self.token_rate = settings.token_rate
         self.ip_rate = settings.ip_rate
         self.trusted_proxies = settings.trusted_proxy_networks
+        # Suppliers by name beyond the built-in house supplier (an entry point, or a test, adds
+        # them here; `services.suppliers.get` looks here first).
+        self.suppliers: dict[str, Supplier] = {}
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)

@@ -3,11 +3,13 @@
 from giftwell.store.models.accounts import AccessToken, Account
 from giftwell.store.models.base import Base
 from giftwell.store.models.cards import Card
+from giftwell.store.models.catalog import Product
 from giftwell.store.models.events import Event
 from giftwell.store.models.idempotency import IdempotencyKey
 from giftwell.store.models.jobs import Job, JobAttempt, Schedule
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
+from giftwell.store.models.orders import Order, OrderCard, OrderItem
 from giftwell.store.models.ratelimits import RateLimitCounter
 from giftwell.store.models.users import User, WebSession
 
@@ -23,6 +25,10 @@ __all__ = [
     "LedgerAccount",
     "OAuthClient",
     "OAuthCode",
+    "Order",
+    "OrderCard",
+    "OrderItem",
+    "Product",
     "RateLimitCounter",
     "RefreshToken",
     "Schedule",

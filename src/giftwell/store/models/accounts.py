@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from giftwell.store.models.base import Base
@@ -15,6 +15,8 @@ class Account(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The operator runs Giftwell: it issues house products, sells them, and may hold `admin`.
+    is_operator: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime]
 
 

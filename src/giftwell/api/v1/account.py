@@ -1,0 +1,37 @@
+"""`/v1/account`: the calling account, its funding balances and their statement."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from giftwell.api.deps import AccountRead, RuntimeDep, json_response
+from giftwell.api.v1.schemas import TransferOut
+from giftwell.api.v1.schemas_orders import AccountOut, StatementOut
+from giftwell.services import access, funding
+
+router = APIRouter(prefix="/v1/account", tags=["account"])
+
+
+@router.get("", response_model=AccountOut, summary="The account and its prepaid balances")
+async def get_account(p: AccountRead, rt: RuntimeDep) -> Response:
+    async with rt.uow() as uow:
+        acct = await access.get_account(uow, p.account_id)
+        balances = await funding.balances(uow, account_id=p.account_id)
+    return json_response(AccountOut.of(acct, balances))
+
+
+@router.get("/statement", response_model=StatementOut, summary="Transfers on the prepaid balances")
+async def statement(
+    p: AccountRead,
+    rt: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: str | None = None,
+) -> Response:
+    async with rt.uow() as uow:
+        page = await funding.statement(uow, account_id=p.account_id, limit=limit, cursor=cursor)
+    return json_response(
+        StatementOut(data=[TransferOut.of(t) for t in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
+    )

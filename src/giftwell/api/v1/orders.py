@@ -1,0 +1,79 @@
+"""`/v1/orders`: place, read, list and cancel orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from giftwell.api.deps import OrdersRead, OrdersWrite, RuntimeDep, TxDep, json_response
+from giftwell.api.v1.schemas_orders import CancelIn, CancelOut, OrderIn, OrderList, OrderOut
+from giftwell.domain.orders import OrderStatus
+from giftwell.services import fulfilment, order_views, orders
+from giftwell.services.order_views import OrderView
+from giftwell.store.uow import UnitOfWork
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+
+def _status(o: OrderView) -> int:
+    # A finished order answers 200; one still being made in the background, 202.
+    return 202 if o.status.open else 200
+
+
+@router.post("", response_model=OrderOut, summary="Place an order", responses={202: {"model": OrderOut}})
+async def place_order(body: OrderIn, p: OrdersWrite, tx: TxDep) -> Response:
+    req = body.domain()
+    return await tx.run(
+        p, lambda uow: orders.place_order(uow, account_id=p.account_id, req=req), OrderOut.of, status=_status
+    )
+
+
+@router.get("", response_model=OrderList, summary="List orders (without their cards)")
+async def list_orders(
+    p: OrdersRead,
+    rt: RuntimeDep,
+    status: OrderStatus | None = None,
+    reference: Annotated[str | None, Query(max_length=200)] = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> Response:
+    async with rt.uow() as uow:
+        page = await order_views.list_orders(
+            uow,
+            account_id=p.account_id,
+            status=status,
+            reference=reference,
+            created_gte=created_gte,
+            created_lte=created_lte,
+            limit=limit,
+            cursor=cursor,
+        )
+    return json_response(
+        OrderList(data=[OrderOut.of(o) for o in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
+    )
+
+
+@router.get("/{order_id}", response_model=OrderOut, summary="Get an order with its cards' codes")
+async def get_order(order_id: str, p: OrdersRead, tx: TxDep) -> Response:
+    # A read that writes: each showing of the codes is recorded, so it runs in a transaction.
+    return await tx.run(
+        p, lambda uow: order_views.get_order(uow, account_id=p.account_id, order_id=order_id), OrderOut.of
+    )
+
+
+@router.post("/{order_id}/cancel", response_model=CancelOut, summary="Cancel an order, or some of its cards")
+async def cancel_order(order_id: str, p: OrdersWrite, tx: TxDep, body: CancelIn | None = None) -> Response:
+    async def cancel(uow: UnitOfWork) -> CancelOut:
+        n = await fulfilment.cancel(
+            uow, account_id=p.account_id, order_id=order_id, unit_ids=body.cards if body else None
+        )
+        return CancelOut(
+            cancelled=n, order=OrderOut.of(await order_views.get_order(uow, account_id=p.account_id, order_id=order_id))
+        )
+
+    return await tx.run(p, cancel, lambda out: out)

@@ -1,0 +1,289 @@
+"""Request and response shapes of the catalog, account and order routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
+
+from giftwell.api.v1.schemas import In, TransferOut
+from giftwell.domain.catalog import Product
+from giftwell.domain.orders import Mode
+from giftwell.services import catalog
+from giftwell.services.access import AccountInfo
+from giftwell.services.funding import Balance
+from giftwell.services.order_views import CardView, ItemView, OrderView
+from giftwell.services.orders import ItemRequest, OrderRequest
+
+Str200 = Annotated[str, Field(max_length=200)]
+
+
+class DenominationsIn(In):
+    values: list[StrictInt] | None = None
+    min: StrictInt | None = None
+    max: StrictInt | None = None
+    step: StrictInt | None = None
+
+
+class PriceIn(In):
+    discount_bps: StrictInt = Field(default=0, description="Discount in basis points of the face value.")
+    fee: StrictInt = Field(default=0, description="Flat fee per card, in minor units.")
+
+
+class RequiredFieldIn(In):
+    id: Annotated[str, Field(min_length=1, max_length=60)]
+    name: Str200
+    type: Literal["input", "select"] = "input"
+    description: Annotated[str, Field(max_length=1000)] = ""
+    required: StrictBool = True
+    options: list[Str200] = Field(default_factory=list)
+
+
+class CodeFormatIn(In):
+    kind: Literal["alphanumeric", "numeric"] = "alphanumeric"
+    length: StrictInt = 16
+    luhn: StrictBool = False
+    prefix: Annotated[str, Field(max_length=16)] = ""
+    group: StrictInt = 4
+
+
+class ProductIn(In):
+    """A product in the catalog's JSON shape (the same as the import file's entries)."""
+
+    id: Annotated[str, Field(max_length=80, examples=["acme-usd"])]
+    name: Str200
+    brand: Str200 | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    countries: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    image_url: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[str, Field(max_length=5000)] = ""
+    denominations: DenominationsIn
+    price: PriceIn = PriceIn()
+    required_fields: list[RequiredFieldIn] = Field(default_factory=list)
+    expiry_months: StrictInt | None = None
+    code_format: CodeFormatIn | None = None
+    redemption_instructions: Annotated[str, Field(max_length=5000)] = ""
+    supplier: Annotated[str, Field(max_length=40)] = "house"
+    issuer: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None, description="The issuing account's id; absent: the operator's own account."
+    )
+    active: StrictBool = True
+
+    def data(self) -> dict[str, Any]:
+        d = self.model_dump()
+        d["denominations"] = self.denominations.model_dump(exclude_none=True)
+        return d
+
+
+class ProductPatch(In):
+    """Any of a product's fields; the others keep their values."""
+
+    name: Str200 | None = None
+    brand: Str200 | None = None
+    countries: list[str] | None = None
+    categories: list[str] | None = None
+    image_url: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    denominations: DenominationsIn | None = None
+    price: PriceIn | None = None
+    required_fields: list[RequiredFieldIn] | None = None
+    expiry_months: StrictInt | None = None
+    code_format: CodeFormatIn | None = None
+    redemption_instructions: Annotated[str, Field(max_length=5000)] | None = None
+    supplier: Annotated[str, Field(max_length=40)] | None = None
+    issuer: Annotated[str, Field(max_length=40)] | None = None
+    active: StrictBool | None = None
+
+    def data(self) -> dict[str, Any]:
+        d = self.model_dump(exclude_unset=True)
+        if self.denominations is not None:
+            d["denominations"] = self.denominations.model_dump(exclude_none=True)
+        return d
+
+
+class ProductOut(BaseModel):
+    id: str
+    name: str
+    brand: str
+    currency: str
+    countries: list[str]
+    categories: list[str]
+    image_url: str | None
+    description: str
+    denominations: dict[str, Any]
+    price: dict[str, int]
+    required_fields: list[dict[str, Any]]
+    expiry_months: int | None
+    code_format: dict[str, Any] | None
+    redemption_instructions: str
+    supplier: str
+    issuer: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, p: Product) -> ProductOut:
+        return cls(**catalog.as_dict(p))
+
+
+class ProductList(BaseModel):
+    data: list[ProductOut]
+
+
+class BalanceOut(BaseModel):
+    currency: str
+    balance: int
+    available: int
+
+    @classmethod
+    def of(cls, b: Balance) -> BalanceOut:
+        return cls(currency=b.currency, balance=b.balance, available=b.available)
+
+
+class AccountOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    balances: list[BalanceOut]
+
+    @classmethod
+    def of(cls, a: AccountInfo, balances: list[Balance]) -> AccountOut:
+        return cls(id=a.id, name=a.name, created_at=a.created_at, balances=[BalanceOut.of(b) for b in balances])
+
+
+class StatementOut(BaseModel):
+    data: list[TransferOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class RecipientIn(In):
+    name: Str200 | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+
+
+class SenderIn(In):
+    name: Str200 | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+
+
+class DeliveryIn(In):
+    channel: Literal["email", "sms", "none"] = "none"
+    scheduled_at: AwareDatetime | None = None
+
+
+class ItemIn(In):
+    product: Annotated[str, Field(max_length=80)]
+    amount: StrictInt = Field(description="Face value of each card, in minor units.")
+    quantity: StrictInt = 1
+    country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    recipient: RecipientIn | None = None
+    sender: SenderIn | None = None
+    message: str | None = Field(default=None, description="Personal message, up to 500 characters.")
+    fields: dict[str, Any] | None = None
+    delivery: DeliveryIn | None = Field(default=None, description="Absent: nothing is sent; you deliver the codes.")
+
+    def domain(self) -> ItemRequest:
+        return ItemRequest(
+            product=self.product,
+            amount=self.amount,
+            quantity=self.quantity,
+            country=self.country,
+            recipient=self.recipient.model_dump() if self.recipient else {},
+            sender=self.sender.model_dump() if self.sender else {},
+            message=self.message,
+            fields=self.fields or {},
+            delivery=self.delivery.model_dump() if self.delivery else None,
+        )
+
+
+class OrderIn(In):
+    reference: Annotated[str, Field(min_length=1, max_length=200, description="Your own id, unique per account.")]
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=100)]
+    test: StrictBool = False
+    mode: Mode = Field(default=Mode.AUTO, description="auto: up to 10 cards at once, more in the background.")
+
+    def domain(self) -> OrderRequest:
+        return OrderRequest(self.reference, [i.domain() for i in self.items], self.test, self.mode)
+
+
+class OrderCardOut(BaseModel):
+    id: str
+    status: str
+    card_id: str | None
+    card_status: str | None
+    code: str | None
+    pin: str | None
+    serial: str | None
+    link: str | None
+    expires_at: datetime | None
+    error: str | None
+
+    @classmethod
+    def of(cls, c: CardView) -> OrderCardOut:
+        return cls(**{f: getattr(c, f) for f in c.__slots__})
+
+
+class OrderItemOut(BaseModel):
+    id: str
+    product: str
+    amount: int
+    quantity: int
+    price: int
+    status: str
+    country: str | None
+    recipient: dict[str, Any]
+    sender: dict[str, Any]
+    message: str | None
+    fields: dict[str, Any]
+    delivery: dict[str, Any] | None
+    cards: list[OrderCardOut]
+
+    @classmethod
+    def of(cls, i: ItemView) -> OrderItemOut:
+        data = {f: getattr(i, f) for f in i.__slots__}
+        data["cards"] = [OrderCardOut.of(c) for c in i.cards]
+        return cls(**data)
+
+
+class OrderOut(BaseModel):
+    id: str
+    reference: str
+    status: str
+    mode: str
+    test: bool
+    currency: str
+    card_count: int
+    total_face_value: int
+    total_price: int
+    charged: int
+    refunded: int
+    created_at: datetime
+    completed_at: datetime | None
+    items: list[OrderItemOut] | None = None
+
+    @classmethod
+    def of(cls, o: OrderView) -> OrderOut:
+        data = {f: getattr(o, f) for f in o.__slots__}
+        data["status"] = o.status.value
+        data["items"] = [OrderItemOut.of(i) for i in o.items] if o.items is not None else None
+        return cls(**data)
+
+
+class OrderList(BaseModel):
+    data: list[OrderOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class CancelIn(In):
+    cards: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        default=None, description="Order card ids to cancel; absent: the whole order."
+    )
+
+
+class CancelOut(BaseModel):
+    cancelled: int
+    order: OrderOut

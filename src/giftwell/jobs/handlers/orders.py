@@ -1,0 +1,23 @@
+"""Order fulfilment in the background (orders placed in `async` mode, or `auto` with more than
+ten cards)."""
+
+from __future__ import annotations
+
+from giftwell.domain.jobs import RetryLater
+from giftwell.jobs.handlers import handler
+from giftwell.services import fulfilment
+from giftwell.services.job_queue import ClaimedJob
+from giftwell.services.orders import FULFIL_JOB
+from giftwell.services.runtime import Runtime
+
+# While another worker holds the order's remaining units, look again after this long.
+RECHECK_SECONDS = 5.0
+
+
+@handler(FULFIL_JOB)
+async def fulfil_order(rt: Runtime, job: ClaimedJob) -> None:
+    # `fulfil` commits batch by batch and never issues a card twice, so running this job again
+    # after a crash resumes where the last committed batch ended.
+    status = await fulfilment.fulfil(rt, str(job.payload["order_id"]))
+    if status.open:
+        raise RetryLater(RECHECK_SECONDS, "order still being fulfilled by another worker")

@@ -1,0 +1,42 @@
+"""The catalog: products the operator sells to business accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from giftwell.store.models.base import Base, JsonType
+
+
+class Product(Base):
+    """A product, keyed by its slug. Lists and nested shapes (countries, denominations, required
+    fields, code format) are JSON: they are read whole with the product and never queried apart,
+    except `countries`/`categories`, which the list filters match in Python (the catalog is small)."""
+
+    __tablename__ = "products"
+    __table_args__ = (Index("ix_products_currency", "currency", "active"),)
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    currency: Mapped[str] = mapped_column(String(3))
+    countries: Mapped[list[str]] = mapped_column(JsonType)
+    categories: Mapped[list[str]] = mapped_column(JsonType)
+    denominations: Mapped[dict[str, Any]]
+    discount_bps: Mapped[int] = mapped_column(Integer)
+    fee: Mapped[int]
+    required_fields: Mapped[list[dict[str, Any]]] = mapped_column(JsonType)
+    expiry_months: Mapped[int | None] = mapped_column(Integer)
+    code_format: Mapped[dict[str, Any] | None]
+    redemption_instructions: Mapped[str] = mapped_column(Text)
+    supplier: Mapped[str] = mapped_column(String(40))
+    # NULL: the operator's own account issues the cards.
+    issuer_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    active: Mapped[bool] = mapped_column(server_default=true())
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,95 @@
+"""B2B orders: the order, its items, and one unit per card to make."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from giftwell.store.models.base import Base
+
+
+class Order(Base):
+    """An order. `hold_transfer_id` is the pending transfer reserving `total_price` on the buyer's
+    funding account; `charged` is what its issued cards have captured so far (less refunds of
+    cancelled ones), kept in the same transactions as the captures."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("account_id", "reference", name="uq_orders_account_reference"),
+        Index("ix_orders_account_created", "account_id", "created_at", "id"),
+        Index("ix_orders_open", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    reference: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))
+    mode: Mapped[str] = mapped_column(String(6))
+    test: Mapped[bool]
+    currency: Mapped[str] = mapped_column(String(3))
+    card_count: Mapped[int] = mapped_column(Integer)
+    total_face_value: Mapped[int]
+    total_price: Mapped[int]
+    charged: Mapped[int] = mapped_column(server_default="0")
+    refunded: Mapped[int] = mapped_column(server_default="0")
+    funding_account_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_accounts.id"))
+    hold_transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (Index("ix_order_items_order", "order_id", "position"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    amount: Mapped[int]
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[int]
+    country: Mapped[str | None] = mapped_column(String(2))
+    recipient: Mapped[dict[str, Any]]
+    sender: Mapped[dict[str, Any]]
+    message: Mapped[str | None] = mapped_column(String(500))
+    fields: Mapped[dict[str, Any]]
+    delivery: Mapped[dict[str, Any] | None]
+
+
+class OrderCard(Base):
+    """One card to make for an item: `pending` until a fulfilment batch issues it (`issued`, with
+    `card_id`) or gives up on it (`failed`), both in the batch's one transaction.
+
+    `supply_key` (item id and index) is the idempotency key a supplier is asked with, so a retry
+    never makes a second card for the same unit. `link_token_hash` is the keyed hash of the
+    reward-link token (the token itself is derived again when shown, never stored).
+    """
+
+    __tablename__ = "order_cards"
+    __table_args__ = (
+        UniqueConstraint("supply_key", name="uq_order_cards_supply_key"),
+        UniqueConstraint("link_token_hash", name="uq_order_cards_link_token_hash"),
+        Index("ix_order_cards_order", "order_id", "status", "position"),
+        CheckConstraint("reveal_count >= 0", name="reveal_count_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    item_id: Mapped[str] = mapped_column(ForeignKey("order_items.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    supply_key: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10))
+    issuer_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    card_id: Mapped[str | None] = mapped_column(ForeignKey("cards.id"), unique=True)
+    price: Mapped[int]
+    charge_transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"))
+    link_token_hash: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(500))
+    reveal_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_revealed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

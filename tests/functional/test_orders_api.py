@@ -1,0 +1,304 @@
+"""Orders through the native API: sync and async fulfilment, validation, funds, test mode,
+cancellation, idempotency and references. Every money assertion is exact."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from giftwell.domain.errors import TestCardRefused
+from giftwell.services import card_money, fulfilment, funding, verify
+from giftwell.store.models import Card, Event, OrderCard
+from tests import factories
+
+START = 100_000
+
+
+async def balance(rt, account_id: str, currency: str = "USD") -> tuple[int, int]:
+    async with rt.uow() as uow:
+        found = {b.currency: (b.balance, b.available) for b in await funding.balances(uow, account_id=account_id)}
+    return found.get(currency, (0, 0))
+
+
+async def ledger_ok(rt) -> None:
+    async with rt.uow() as uow:
+        report = await verify.verify(uow)
+    assert report.ok, report.problems
+
+
+async def place(client, t, body, key: str | None = None):
+    headers = dict(t.headers)
+    if key:
+        headers["Idempotency-Key"] = key
+    return await client.post("/v1/orders", json=body, headers=headers)
+
+
+async def test_sync_order_of_three_cards(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    body = {
+        "reference": "po-1",
+        "items": [
+            {
+                "product": "acme-usd",
+                "amount": 1000,
+                "quantity": 2,
+                "recipient": {"name": "Ada", "email": "ada@x.example"},
+            },
+            {"product": "acme-usd", "amount": 1050, "message": "Happy birthday"},
+        ],
+    }
+    r = await place(app_client, t, body)
+    assert r.status_code == 200, r.text
+    o = r.json()
+    assert o["status"] == "completed"
+    assert o["reference"] == "po-1"
+    assert (o["total_face_value"], o["total_price"], o["charged"]) == (3050, 975 * 2 + 1024, 2974)
+    assert [(i["price"], i["status"], len(i["cards"])) for i in o["items"]] == [
+        (975, "completed", 2),
+        (1024, "completed", 1),
+    ]
+    cards = [c for i in o["items"] for c in i["cards"]]
+    assert all(c["status"] == "issued" and c["card_status"] == "active" for c in cards)
+    assert all(len(c["code"].replace("-", "")) == 16 for c in cards)
+    assert len({c["code"] for c in cards}) == 3
+    assert all(
+        c["link"].startswith("http://127.0.0.1:8000/r/") and len(c["link"].rsplit("/", 1)[1]) >= 43 for c in cards
+    )
+    assert all(c["expires_at"] is not None for c in cards)
+    assert o["completed_at"] is not None
+    assert await balance(rt, t.account_id) == (START - 2974, START - 2974)
+    await ledger_ok(rt)
+
+    # the same codes again, and each showing is counted
+    again = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
+    assert [c["code"] for i in again["items"] for c in i["cards"]] == [c["code"] for c in cards]
+    async with rt.uow() as uow:
+        counts = (
+            await uow.conn.execute(sa.select(OrderCard.reveal_count).where(OrderCard.order_id == o["id"]))
+        ).scalars()
+        assert set(counts) == {2}
+        shown = await uow.conn.execute(sa.select(sa.func.count()).where(Event.type == "order.codes_revealed"))
+        assert shown.scalar_one() == 2
+    by_ref = await app_client.get("/v1/orders?reference=po-1", headers=t.headers)
+    assert [x["id"] for x in by_ref.json()["data"]] == [o["id"]]
+    statement = (await app_client.get("/v1/account/statement", headers=t.headers)).json()["data"]
+    assert [(x["kind"], x["status"], x["amount"]) for x in statement] == [
+        ("charge", "posted", 2974),
+        ("fund", "posted", START),
+    ]
+
+
+async def test_async_order_is_fulfilled_by_the_job_queue(rt, app_client):
+    # The order commits together with its fulfilment job (the outbox): a worker completes it.
+    from giftwell.jobs.worker import Worker
+    from giftwell.services import jobs
+
+    t = await factories.buyer(rt, funds=START)
+    r = await place(
+        app_client, t, {"reference": "queued", "items": [{"product": "acme-usd", "amount": 2000, "quantity": 12}]}
+    )
+    assert r.status_code == 202, r.text
+    o = r.json()
+    async with rt.reader() as uow:
+        queued = await jobs.list_jobs(uow, kind="order.fulfil", limit=10)
+    assert [j.payload for j in queued] == [{"order_id": o["id"]}]
+    await Worker(rt, periodic=()).run_once()
+    done = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
+    assert done["status"] == "completed"
+    assert sum(1 for c in done["items"][0]["cards"] if c["code"]) == 12
+    assert await balance(rt, t.account_id) == (START - 12 * 1950, START - 12 * 1950)
+    await ledger_ok(rt)
+
+
+async def test_async_order_of_25_cards(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    r = await place(
+        app_client, t, {"reference": "big", "items": [{"product": "acme-usd", "amount": 2000, "quantity": 25}]}
+    )
+    assert r.status_code == 202, r.text
+    o = r.json()
+    assert o["status"] == "pending"
+    assert o["total_price"] == 25 * 1950
+    assert all(c["status"] == "pending" and c["code"] is None for c in o["items"][0]["cards"])
+    # reserved, not yet charged
+    assert await balance(rt, t.account_id) == (START, START - 25 * 1950)
+    await ledger_ok(rt)
+
+    assert await fulfilment.fulfil(rt, o["id"], batch_size=10) == "completed"
+    done = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
+    assert done["status"] == "completed"
+    assert done["charged"] == 25 * 1950
+    assert sum(1 for c in done["items"][0]["cards"] if c["code"]) == 25
+    assert await balance(rt, t.account_id) == (START - 25 * 1950, START - 25 * 1950)
+    statement = (await app_client.get("/v1/account/statement", headers=t.headers)).json()["data"]
+    # three batches: 10 and 10 captured from the hold, the last 5 post what remains of it
+    assert sorted((x["kind"], x["status"], x["amount"]) for x in statement) == [
+        ("charge", "posted", 5 * 1950),
+        ("charge", "posted", 10 * 1950),
+        ("charge", "posted", 10 * 1950),
+        ("fund", "posted", START),
+    ]
+    await ledger_ok(rt)
+
+
+async def test_insufficient_funds_changes_nothing(rt, app_client):
+    t = await factories.buyer(rt, funds=2000)
+    r = await place(
+        app_client, t, {"reference": "too-much", "items": [{"product": "acme-usd", "amount": 1000, "quantity": 3}]}
+    )
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert (err["code"], err["available"], err["required"]) == ("insufficient_funds", 2000, 2925)
+    assert (await app_client.get("/v1/orders", headers=t.headers)).json()["data"] == []
+    assert await balance(rt, t.account_id) == (2000, 2000)
+    async with rt.uow() as uow:
+        assert (await uow.conn.execute(sa.select(sa.func.count()).select_from(Card))).scalar_one() == 0
+    await ledger_ok(rt)
+
+
+async def test_validation_names_item_and_field(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    async with rt.uow() as uow:
+        from giftwell.services import catalog
+
+        await catalog.save(
+            uow,
+            {
+                **factories.PRODUCT,
+                "id": "topup-np",
+                "currency": "USD",
+                "countries": ["NP"],
+                "denominations": {"values": [1000, 2500]},
+                "required_fields": [
+                    {"id": "7FeXMgqYEgndkQVuG8n1", "name": "mobile", "type": "input", "required": True}
+                ],
+            },
+        )
+        await uow.commit()
+    ok = {"product": "acme-usd", "amount": 1000}
+    cases = [
+        ([ok, {"product": "acme-usd", "amount": 1050 + 5}], "items[1].amount"),
+        ([{"product": "acme-usd", "amount": 100}], "items[0].amount"),
+        ([{"product": "topup-np", "amount": 2000}], "items[0].amount"),
+        ([{"product": "topup-np", "amount": 1000}], "items[0].fields.7FeXMgqYEgndkQVuG8n1"),
+        (
+            [{"product": "topup-np", "amount": 1000, "fields": {"7FeXMgqYEgndkQVuG8n1": "1", "x": "2"}}],
+            "items[0].fields.x",
+        ),
+        ([{"product": "acme-usd", "amount": 1000, "country": "NP"}], "items[0].product"),
+        ([{"product": "nope", "amount": 1000}], "items[0].product"),
+        ([{**ok, "quantity": 0}], "items[0].quantity"),
+        ([{**ok, "quantity": 10_001}], "items"),
+        ([{**ok, "message": "x" * 501}], "items[0].message"),
+        ([{**ok, "delivery": {"channel": "email"}}], "items[0].recipient.email"),
+        ([{**ok, "delivery": {"channel": "sms"}, "recipient": {"email": "a@b.example"}}], "items[0].recipient.phone"),
+        ([{**ok, "recipient": {"email": "not-an-email"}}], "items[0].recipient.email"),
+        ([{**ok, "amount": "1000"}], "items[0].amount"),
+    ]
+    for items, param in cases:
+        r = await place(app_client, t, {"reference": "v", "items": items})
+        assert r.status_code == 422, (items, r.text)
+        assert r.json()["error"]["param"] == param, (items, r.json())
+    r = await place(app_client, t, {"reference": "v", "items": [{**ok, "quantity": 11}], "mode": "sync"})
+    assert r.json()["error"]["param"] == "mode"
+    assert await balance(rt, t.account_id) == (START, START)
+
+
+async def test_test_orders_charge_nothing_and_cards_refuse_redemption(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    r = await place(
+        app_client,
+        t,
+        {"reference": "t1", "test": True, "items": [{"product": "acme-usd", "amount": 5000, "quantity": 2}]},
+    )
+    assert r.status_code == 200, r.text
+    o = r.json()
+    assert (o["status"], o["test"], o["charged"]) == ("completed", True, 0)
+    assert await balance(rt, t.account_id) == (START, START)
+    # even an unfunded account may place test orders
+    poor = await factories.tenant(rt)
+    r = await place(
+        app_client, poor, {"reference": "t2", "test": True, "items": [{"product": "acme-usd", "amount": 5000}]}
+    )
+    assert r.status_code == 200, r.text
+    card_id = o["items"][0]["cards"][0]["card_id"]
+    async with rt.uow() as uow:
+        row = (await uow.conn.execute(sa.select(Card.account_id, Card.test).where(Card.id == card_id))).one()
+        assert row.test is True
+        with pytest.raises(TestCardRefused) as exc:
+            await card_money.redeem(uow, account_id=row.account_id, card_id=card_id, amount=100)
+    assert exc.value.code == "test_card"
+    await ledger_ok(rt)
+
+
+async def test_cancel_returns_exactly_the_unused_cards_prices(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    o = (
+        await place(
+            app_client, t, {"reference": "c1", "items": [{"product": "acme-usd", "amount": 1000, "quantity": 3}]}
+        )
+    ).json()
+    assert await balance(rt, t.account_id) == (START - 2925, START - 2925)
+    used = o["items"][0]["cards"][0]
+    async with rt.uow() as uow:
+        issuer = (await uow.conn.execute(sa.select(Card.account_id).where(Card.id == used["card_id"]))).scalar_one()
+        await card_money.redeem(uow, account_id=issuer, card_id=used["card_id"], amount=100)
+        await uow.commit()
+    r = await app_client.post(f"/v1/orders/{o['id']}/cancel", json={"cards": [used["id"]]}, headers=t.headers)
+    assert r.status_code == 409, r.text
+    r = await app_client.post(f"/v1/orders/{o['id']}/cancel", headers=t.headers)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["cancelled"] == 2
+    assert [c["status"] for c in out["order"]["items"][0]["cards"]] == ["issued", "cancelled", "cancelled"]
+    assert [c["card_status"] for c in out["order"]["items"][0]["cards"]] == ["active", "disabled", "disabled"]
+    assert out["order"]["refunded"] == 2 * 975
+    assert await balance(rt, t.account_id) == (START - 975, START - 975)
+    # cancelling again changes nothing
+    again = await app_client.post(f"/v1/orders/{o['id']}/cancel", headers=t.headers)
+    assert again.json()["cancelled"] == 0
+    assert await balance(rt, t.account_id) == (START - 975, START - 975)
+    await ledger_ok(rt)
+
+
+async def test_cancel_a_pending_order_releases_the_hold(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    o = (
+        await place(
+            app_client, t, {"reference": "c2", "mode": "async", "items": [{"product": "acme-usd", "amount": 1000}]}
+        )
+    ).json()
+    assert await balance(rt, t.account_id) == (START, START - 975)
+    r = await app_client.post(f"/v1/orders/{o['id']}/cancel", headers=t.headers)
+    assert r.json()["order"]["status"] == "cancelled"
+    assert await balance(rt, t.account_id) == (START, START)
+    assert await fulfilment.fulfil(rt, o["id"]) == "cancelled"
+    await ledger_ok(rt)
+
+
+async def test_idempotency_key_and_reference(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    body = {"reference": "same", "items": [{"product": "acme-usd", "amount": 1000}]}
+    first = await place(app_client, t, body, key="k-1")
+    again = await place(app_client, t, body, key="k-1")
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    other = await place(app_client, t, body, key="k-2")
+    assert other.status_code == 409
+    assert (other.json()["error"]["code"], other.json()["error"]["param"]) == ("conflict", "reference")
+    assert await balance(rt, t.account_id) == (START - 975, START - 975)
+    assert len((await app_client.get("/v1/orders", headers=t.headers)).json()["data"]) == 1
+
+
+async def test_scopes_and_other_accounts(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    o = (await place(app_client, t, {"reference": "mine", "items": [{"product": "acme-usd", "amount": 1000}]})).json()
+    other = await factories.tenant(rt)
+    assert (await app_client.get(f"/v1/orders/{o['id']}", headers=other.headers)).status_code == 404
+    reader = await factories.tenant(rt, scopes=["orders:read", "products:read"])
+    r = await place(app_client, reader, {"reference": "x", "items": [{"product": "acme-usd", "amount": 1000}]})
+    assert r.status_code == 403
+    listed = await app_client.get("/v1/orders?status=completed", headers=t.headers)
+    assert [x["id"] for x in listed.json()["data"]] == [o["id"]]
+    assert listed.json()["data"][0]["items"] is None

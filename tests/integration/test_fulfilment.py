@@ -1,0 +1,141 @@
+"""Fulfilment under failure and concurrency: partial orders through a supplier that refuses
+chosen units, a batch that crashes, and two workers on one order. Each card is issued exactly
+once and the funding account pays exactly for the cards issued."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+
+from giftwell.domain.orders import Mode
+from giftwell.services import fulfilment, funding, orders, suppliers, verify
+from giftwell.services.orders import ItemRequest, OrderRequest
+from giftwell.store.models import Card, OrderCard
+from tests import factories
+
+START = 1_000_000
+PRICE = 1950  # 2000 less 2.5%
+
+
+class Refusing:
+    """Makes house cards, except for the unit indexes it is told to refuse (or, with `crash`,
+    raises an unexpected error there, as a bug or a lost connection would)."""
+
+    def __init__(self, refuse: set[int], *, crash: bool = False) -> None:
+        self.refuse = refuse
+        self.crash = crash
+        self.asked: list[str] = []
+
+    async def issue(self, uow, req):
+        self.asked.append(req.key)
+        if req.index in self.refuse:
+            if self.crash:
+                raise RuntimeError("connection lost")
+            raise suppliers.SupplyFailed("out of stock")
+        return await suppliers.HouseSupplier().issue(uow, req)
+
+
+async def setup(rt, supplier=None):
+    t = await factories.buyer(rt, funds=START)
+    if supplier is not None:
+        rt.suppliers["refusing"] = supplier
+        await factories.product(rt, id="flaky-usd", supplier="refusing")
+    return t
+
+
+async def place(rt, t, *, product="acme-usd", quantity=1, mode=Mode.ASYNC, reference="r1", test=False):
+    req = OrderRequest(reference, [ItemRequest(product, 2000, quantity)], test=test, mode=mode)
+    async with rt.uow() as uow:
+        view = await orders.place_order(uow, account_id=t.account_id, req=req)
+        await uow.commit()
+    return view
+
+
+async def state(rt, t, order_id):
+    async with rt.uow() as uow:
+        bal = {b.currency: b for b in await funding.balances(uow, account_id=t.account_id)}["USD"]
+        units = (
+            await uow.conn.execute(sa.select(OrderCard.status, OrderCard.card_id).where(OrderCard.order_id == order_id))
+        ).all()
+        n_cards = (await uow.conn.execute(sa.select(sa.func.count()).select_from(Card))).scalar_one()
+        report = await verify.verify(uow)
+    assert report.ok, report.problems
+    issued = [u for u in units if u.status == "issued"]
+    assert len({u.card_id for u in issued}) == len(issued)
+    return bal.balance, bal.available, len(issued), n_cards
+
+
+async def test_partial_order_charges_only_the_issued_cards(rt):
+    t = await setup(rt, Refusing({1, 3}))
+    view = await place(rt, t, product="flaky-usd", quantity=5)
+    assert await fulfilment.fulfil(rt, view.id, batch_size=2) == "partial"
+    assert await state(rt, t, view.id) == (START - 3 * PRICE, START - 3 * PRICE, 3, 3)
+    async with rt.uow() as uow:
+        from giftwell.services import order_views
+
+        done = await order_views.get_order(uow, account_id=t.account_id, order_id=view.id)
+    assert done.charged == 3 * PRICE
+    assert [c.status for c in done.items[0].cards] == ["issued", "failed", "issued", "failed", "issued"]
+    assert done.items[0].cards[1].error == "out of stock"
+    assert done.items[0].status == "partial"
+
+
+async def test_all_failed_charges_nothing(rt):
+    t = await setup(rt, Refusing({0, 1}))
+    view = await place(rt, t, product="flaky-usd", quantity=2, mode=Mode.AUTO)
+    assert view.status == "failed"
+    assert await state(rt, t, view.id) == (START, START, 0, 0)
+
+
+async def test_a_crashed_batch_leaves_nothing_behind(rt):
+    crashing = Refusing({4}, crash=True)
+    t = await setup(rt, crashing)
+    view = await place(rt, t, product="flaky-usd", quantity=6)
+    try:
+        await fulfilment.fulfil(rt, view.id, batch_size=3)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the crash did not surface")
+    # the first batch (units 0-2) committed; the second rolled back whole: no card, no charge
+    assert await state(rt, t, view.id) == (START - 3 * PRICE, START - 6 * PRICE, 3, 3)
+    crashing.refuse = set()
+    assert await fulfilment.fulfil(rt, view.id, batch_size=3) == "completed"
+    assert await state(rt, t, view.id) == (START - 6 * PRICE, START - 6 * PRICE, 6, 6)
+    # units 3 and 4 were asked twice (the retry), with the same keys
+    assert len(crashing.asked) == 6 + 2
+    assert len(set(crashing.asked)) == 6
+
+
+async def test_two_workers_issue_each_card_once(rt):
+    t = await setup(rt)
+    view = await place(rt, t, quantity=30)
+    results = await asyncio.gather(
+        fulfilment.fulfil(rt, view.id, batch_size=4), fulfilment.fulfil(rt, view.id, batch_size=4)
+    )
+    assert "completed" in results
+    assert await fulfilment.fulfil(rt, view.id) == "completed"
+    assert await state(rt, t, view.id) == (START - 30 * PRICE, START - 30 * PRICE, 30, 30)
+
+
+async def test_fulfil_again_changes_nothing(rt):
+    t = await setup(rt)
+    view = await place(rt, t, quantity=3)
+    assert await fulfilment.fulfil(rt, view.id) == "completed"
+    before = await state(rt, t, view.id)
+    assert await fulfilment.fulfil(rt, view.id) == "completed"
+    assert await state(rt, t, view.id) == before == (START - 3 * PRICE, START - 3 * PRICE, 3, 3)
+
+
+async def test_an_expired_reservation_issues_nothing(rt, clock):
+    t = await setup(rt)
+    view = await place(rt, t, quantity=2)
+    clock.advance(days=31)
+    async with rt.uow() as uow:
+        from giftwell.services import card_money
+
+        assert await card_money.expire_holds(uow) == 1
+        await uow.commit()
+    assert await fulfilment.fulfil(rt, view.id) == "failed"
+    assert await state(rt, t, view.id) == (START, START, 0, 0)
