@@ -298,3 +298,20 @@ async def test_openapi_lists_the_v1_paths_and_docs_serve_html(app_client: httpx.
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in docs.text
+
+
+async def test_unexpected_failure_is_a_500_envelope_with_the_request_id(make_app) -> None:
+    app = make_app()
+
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/v1/_boom", boom, methods=["GET"])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        r = await c.get("/v1/_boom", headers={"X-Request-Id": "probe-500"})
+    assert r.status_code == 500
+    err = r.json()["error"]
+    assert (err["type"], err["code"], err["request_id"]) == ("api_error", "internal_error", "probe-500")
+    assert r.headers["x-request-id"] == "probe-500"
+    assert "boom" not in r.text

@@ -373,3 +373,27 @@ async def test_concurrent_redemptions_never_overspend(api: Api, rt: Runtime) -> 
     held = sum(r.json()["amount"] for r in ok if r.json()["status"] == "pending")
     assert await money(api, card["id"]) == (1000 - (900 - held), 100)
     await assert_ledger_ok(rt)
+
+
+async def test_credits_stop_at_the_balance_ceiling(api: Api, rt: Runtime) -> None:
+    # Without the ceiling a run of maximal reloads overflows the 64-bit balance column (a 500 on
+    # PostgreSQL, a float silently stored on SQLite).
+    from giftwell.domain.ledger import MAX_BALANCE
+
+    card = await api.new_card("EUR", MAX_BALANCE - 10)
+    err = await api.error(
+        "POST", f"/v1/cards/{card['id']}/reload", {"amount": 11}, status=422, code="validation_error", param="amount"
+    )
+    assert err["rule"] == "max_balance"
+    ok = await api.post(f"/v1/cards/{card['id']}/reload", {"amount": 10})
+    assert ok["card"]["balance"] == MAX_BALANCE
+    await api.error(
+        "POST",
+        f"/v1/cards/{card['id']}/adjust",
+        {"amount": 1, "reason": "x"},
+        status=422,
+        code="validation_error",
+        param="amount",
+    )
+    assert (await api.card(card["id"]))["balance"] == MAX_BALANCE
+    await assert_ledger_ok(rt)

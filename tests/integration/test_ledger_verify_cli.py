@@ -326,3 +326,18 @@ async def test_a_card_in_another_currency_than_its_account(rt, cli_env):
     await corrupt(rt, ("UPDATE cards SET currency = 'KWD' WHERE id = :id", {"id": led.a_card}))
     found = await assert_broken(cli_env, {("card_currency", led.a_account)})
     assert found[0]["detail"] == f"card {led.a_card} is KWD but its account is EUR"
+
+
+def test_cli_reports_an_unreachable_database_in_one_line(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from giftwell.cli.main import app as cli
+    from tests import pg
+
+    monkeypatch.setenv("GIFTWELL_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{pg.free_port()}/none")
+    monkeypatch.setenv("GIFTWELL_SECRET_KEY", "an-unreachable-database-test-secret-0123456789")
+    monkeypatch.setenv("GIFTWELL_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["ledger", "verify", "--json"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "database error" in result.output

@@ -128,4 +128,6 @@ def install(app: FastAPI) -> None:
             type="api_error",
             code="internal_error",
             message="an unexpected error occurred; quote the request_id to support",
+            # This handler runs outside the request-id middleware: set the header here.
+            headers={"X-Request-Id": request_id(request)},
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from giftwell.cli import jobs as jobs_cli
 from giftwell.cli.output import emit, fail
@@ -96,6 +97,14 @@ def _run(fn: Callable[[Runtime], Awaitable[T]], as_json: bool) -> T:
         return asyncio.run(main())
     except GiftwellError as exc:
         fail(exc, as_json)
+    except (DBAPIError, OSError) as exc:
+        # The database is down, unreachable or refuses us: one line, not a traceback.
+        fail(f"database error: {_first_line(exc)}", as_json, code=2)
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 async def _in_tx(rt: Runtime, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:

@@ -18,6 +18,10 @@ from datetime import datetime
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.money import MAX_AMOUNT
 
+# The most a guarded account (a card, a funding balance) may hold: one operation's maximum. Far
+# below the signed 64-bit column, so no run of credits can overflow it.
+MAX_BALANCE = MAX_AMOUNT
+
 
 class AccountKind(enum.StrEnum):
     CARD = "card"

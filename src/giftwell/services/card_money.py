@@ -23,6 +23,7 @@ from giftwell.domain.errors import (
     ValidationFailed,
 )
 from giftwell.domain.ledger import (
+    MAX_BALANCE,
     AccountKind,
     Side,
     Transfer,
@@ -57,14 +58,24 @@ def _after(card: Card, state: AccountState | None) -> Card:
 
 
 async def _explain(
-    uow: UnitOfWork, card: Card, amount: int, statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,)
+    uow: UnitOfWork,
+    card: Card,
+    amount: int,
+    statuses: tuple[CardStatus, ...] = (CardStatus.ACTIVE,),
+    *,
+    side: Side = Side.DEBIT,
 ) -> None:
     """Raise the error that explains why a guarded update on `card` matched nothing: the card's
-    state when it no longer admits the movement (`statuses`, not past expiry), else its funds."""
+    state when it no longer admits the movement (`statuses`, not past expiry); else, on the
+    credited side, the balance ceiling, and on the debited side its funds."""
     fresh = await cards.get(uow, account_id=card.account_id, card_id=card.id)
     # A blocked card admits adjustments: refusing one for want of funds is not "card is blocked".
     if fresh.status not in statuses or (fresh.expires_at is not None and fresh.expires_at <= uow.now):
         require_usable(fresh.status, fresh.expires_at, uow.now)
+    if side is Side.CREDIT:
+        raise ValidationFailed(
+            f"the card's balance may not exceed {MAX_BALANCE}", param="amount", rule="max_balance", max=MAX_BALANCE
+        )
     raise InsufficientFunds(
         f"insufficient funds: available {fresh.available}, requested {amount}",
         param="amount",
@@ -112,8 +123,8 @@ async def _post_card(
             reference=reference,
             reason=reason,
         )
-    except LegRefused:
-        await _explain(uow, card, amount, statuses)
+    except LegRefused as refused:
+        await _explain(uow, card, amount, statuses, side=refused.side)
         raise
     state = p.debit if rule.card_side is Side.DEBIT else p.credit
     return Movement(p.transfer, _after(card, state))
@@ -255,9 +266,8 @@ async def refund(uow: UnitOfWork, *, account_id: str, transfer_id: str, amount: 
             amount=amount,
             credit=_card_leg(card, uow.now, statuses),
         )
-    except LegRefused:
-        fresh = await cards.get(uow, account_id=account_id, card_id=card.id)
-        require_usable(fresh.status, fresh.expires_at, uow.now)
+    except LegRefused as refused:
+        await _explain(uow, card, amount or 0, statuses, side=refused.side)
         raise
     return Movement(p.transfer, _after(card, p.credit))
 
@@ -301,7 +311,7 @@ async def transfer(uow: UnitOfWork, *, account_id: str, card_id: str, to_card: s
             counterparty_card_id=dst.id,
         )
     except LegRefused as refused:
-        await _explain(uow, src if refused.side is Side.DEBIT else dst, amount)
+        await _explain(uow, src if refused.side is Side.DEBIT else dst, amount, side=refused.side)
         raise
     return Movement(p.transfer, _after(src, p.debit))
 

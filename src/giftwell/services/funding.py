@@ -14,10 +14,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from giftwell.domain.errors import ValidationFailed
-from giftwell.domain.ledger import AccountKind, Transfer, TransferKind, require_positive
+from giftwell.domain.ledger import MAX_BALANCE, AccountKind, Transfer, TransferKind, require_positive
 from giftwell.services import access, events, ledger
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.ledger import Leg, Posting
+from giftwell.services.ledger import Leg, LegRefused, Posting
 from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
 from giftwell.store.models import LedgerAccount as LA
 from giftwell.store.models import Transfer as TR
@@ -41,16 +41,22 @@ async def add(uow: UnitOfWork, *, account_id: str, currency: str, amount: int, r
         raise ValidationFailed("the operator account is not funded: it is paid", param="account")
     source = await ledger.system_account(uow, account_id=op.id, kind=AccountKind.FUNDING_SOURCE, currency=cur.code)
     fund = await ledger.funding_account(uow, account_id=account_id, currency=cur.code)
-    p = await ledger.post(
-        uow,
-        account_id=account_id,
-        kind=TransferKind.FUND,
-        currency=cur.code,
-        amount=amount,
-        debit=Leg(source, guarded=False),
-        credit=Leg(fund, guarded=True),
-        reference=reference,
-    )
+    try:
+        p = await ledger.post(
+            uow,
+            account_id=account_id,
+            kind=TransferKind.FUND,
+            currency=cur.code,
+            amount=amount,
+            debit=Leg(source, guarded=False),
+            credit=Leg(fund, guarded=True),
+            reference=reference,
+        )
+    except LegRefused:
+        # The funding leg is the only guarded one, and a credit is refused only at the ceiling.
+        raise ValidationFailed(
+            f"the funding balance may not exceed {MAX_BALANCE}", param="amount", rule="max_balance", max=MAX_BALANCE
+        ) from None
     await events.record(
         uow,
         account_id=account_id,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Row
 from giftwell.domain.errors import InvalidState, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import (
+    MAX_BALANCE,
     AccountKind,
     Side,
     Transfer,
@@ -71,7 +72,8 @@ class Posting:
 
 
 class LegRefused(Exception):
-    """A guarded update matched no row: not enough available funds, or `require` failed."""
+    """A guarded update matched no row: not enough available funds, a credit past `MAX_BALANCE`,
+    or `require` failed."""
 
     def __init__(self, side: Side) -> None:
         super().__init__(side.value)
@@ -141,13 +143,13 @@ async def _remember(cache: dict[tuple[str, str, str], str], key: tuple[str, str,
     cache[key] = la_id
 
 
-_MOVES: dict[tuple[bool, int], tuple[sa.ColumnElement[bool] | None, sa.Update]] = {}
+_MOVES: dict[tuple[bool, bool, int], tuple[sa.ColumnElement[bool] | None, sa.Update]] = {}
 
 
-def _move_statement(check_available: bool, require: sa.ColumnElement[bool] | None) -> sa.Update:
+def _move_statement(check_available: bool, check_ceiling: bool, require: sa.ColumnElement[bool] | None) -> sa.Update:
     """The guarded UPDATE for one shape of leg, built once: building a statement costs more than
     running it, and this is every redemption's hot path."""
-    key = (check_available, id(require))
+    key = (check_available, check_ceiling, id(require))
     cached = _MOVES.get(key)
     if cached is not None and cached[0] is require:
         return cached[1]
@@ -155,6 +157,9 @@ def _move_statement(check_available: bool, require: sa.ColumnElement[bool] | Non
     if check_available:
         # available after the change must stay >= 0: balance + delta - (pending_out + pending_delta) >= 0
         conds.append(LA.balance - LA.pending_out >= sa.bindparam("need"))
+    if check_ceiling:
+        # balance + delta <= MAX_BALANCE, so that no run of credits overflows the 64-bit column
+        conds.append(LA.balance <= sa.bindparam("room"))
     if require is not None:
         conds.append(require)
     stmt = (
@@ -176,8 +181,11 @@ async def _move(
     params: dict[str, Any] = {"la_id": leg.account_id, "delta": delta, "pending_delta": pending_delta}
     if check_available:
         params["need"] = -(delta - pending_delta)
+    check_ceiling = delta > 0
+    if check_ceiling:
+        params["room"] = MAX_BALANCE - delta
     params.update(leg.params)
-    row = (await uow.conn.execute(_move_statement(check_available, leg.require), params)).first()
+    row = (await uow.conn.execute(_move_statement(check_available, check_ceiling, leg.require), params)).first()
     if row is None:
         raise LegRefused(side)
     return AccountState(int(row.balance), int(row.pending_out))
