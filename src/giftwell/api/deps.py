@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from giftwell.api.errors import domain_error_response
-from giftwell.domain.access import Principal
+from giftwell.domain.access import SCOPES, Principal
 from giftwell.domain.errors import GiftwellError, Unauthenticated
 from giftwell.domain.ratelimit import client_address
 from giftwell.services import access, idempotency, ratelimit
@@ -94,12 +94,18 @@ async def authenticate(request: Request) -> Principal:
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """The caller, who must hold `scope`. The dependency names its scope in `.scope`, so the
+    route-table test can read every route's scope from its dependency tree."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
     async def dep(request: Request) -> Principal:
         principal = await authenticate(request)
         principal.require(scope)
         return principal
 
     dep.__name__ = f"require_{scope.replace(':', '_')}"
+    dep.scope = scope  # type: ignore[attr-defined]
     return dep
 
 
