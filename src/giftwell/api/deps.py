@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from giftwell.api.errors import domain_error_response
 from giftwell.domain.access import SCOPES, Principal
-from giftwell.domain.errors import GiftwellError, Unauthenticated
+from giftwell.domain.errors import GiftwellError, RateLimited, Unauthenticated
 from giftwell.domain.ratelimit import client_address
 from giftwell.services import access, idempotency, ratelimit
 from giftwell.services.runtime import Runtime
@@ -62,6 +62,16 @@ async def limit_ip(request: Request) -> None:
     """Per-address rate limit, for routes without a token (sign-in, token endpoints)."""
     rt = get_runtime(request)
     await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=None))
+
+
+async def ip_limited(request: Request) -> RateLimited | None:
+    """`limit_ip` for routes that word a refusal their own way (OAuth JSON, an HTML page): the
+    refusal to render, or None to go on."""
+    try:
+        await limit_ip(request)
+    except RateLimited as exc:
+        return exc
+    return None
 
 
 def _bearer(request: Request) -> str | None:
