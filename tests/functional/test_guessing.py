@@ -4,10 +4,15 @@ not counted, and the Sanctum dialect throttled the same way."""
 
 from __future__ import annotations
 
+import re
+
+from pydantic import TypeAdapter
+
 from giftwell.domain.cards import CardAction
 from giftwell.services import cards
 from tests import factories
 from tests.functional.limits_helpers import client, without_request_id
+from tests.functional.test_route_table import BODIES, api_routes, sanctum_routes
 
 GUARD = {"guess_max_failures": 3, "guess_window_seconds": 3600, "rate_limit_per_token": "0", "rate_limit_per_ip": "0"}
 UNKNOWN = "ZZZZ-ZZZZ-ZZZZ-ZZZZ"
@@ -167,3 +172,62 @@ async def test_guard_is_shared_through_the_database(rt, make_app):
         assert (await lookup(c2, t, UNKNOWN)).status_code == 404
         assert (await lookup(c1, t, UNKNOWN)).status_code == 404
         assert (await lookup(c2, t, card.code)).status_code == 429
+
+
+# Routes whose body has a code field that is not a lookup, with the reason.
+NOT_LOOKUPS = {
+    ("POST", "/v1/cards"): "issues a card with the code given; a taken code conflicts only within the caller's account",
+}
+CODE_FIELD = re.compile(r"(^|_)code$")
+
+
+def code_fields(annotation) -> set[str]:
+    """Every property named like a card code anywhere in the body's JSON schema."""
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for name in node.get("properties", {}) if isinstance(node.get("properties"), dict) else ():
+                if CODE_FIELD.search(name):
+                    found.add(name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(TypeAdapter(annotation).json_schema())
+    return found
+
+
+async def test_every_route_taking_a_code_is_guarded(rt, make_app):
+    """Generated from the route table: every native route whose body has a code field, and every
+    Sanctum endpoint (each takes `giftcard_code`), refuses a right code once a token has used up
+    its failed lookups there."""
+    app = make_app(**GUARD)
+    routes = []
+    for route in api_routes(app):
+        if route.body is None or route.key in NOT_LOOKUPS:
+            continue
+        fields = code_fields(route.body)
+        if fields:
+            make = BODIES.get(route.key)
+            assert make is not None, f"{route}: takes {fields}; add a body to BODIES"
+            routes.append((route, fields))
+    routes += [(route, {"giftcard_code"}) for route in sanctum_routes(app)]
+    assert any(r.path == "/v1/cards/lookup" for r, _ in routes)
+    assert set(NOT_LOOKUPS) <= {r.key for r in api_routes(app)}
+
+    for i, (route, fields) in enumerate(routes):
+        # A fresh token and address per route: each route must stop a guesser by itself.
+        async with client(app, f"198.51.100.{i + 1}") as c:
+            t = await factories.tenant(rt)
+            card = await factories.card(rt, t.account_id)
+            assert "{" not in route.path, f"{route}: a code route with a path parameter; extend this test"
+            make = BODIES.get(route.key)
+            base = make({"card_code": card.code}) if make is not None else {"amount": 1}  # Sanctum's
+            for _ in range(GUARD["guess_max_failures"]):
+                r = await c.post(route.path, json={**base, **dict.fromkeys(fields, UNKNOWN)}, headers=t.headers)
+                assert r.status_code == 404, f"{route}: {r.text}"
+            r = await c.post(route.path, json={**base, **dict.fromkeys(fields, card.code)}, headers=t.headers)
+            assert r.status_code == 429, f"{route} is not under the guessing guard: {r.status_code} {r.text}"

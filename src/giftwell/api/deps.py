@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from giftwell.api.errors import domain_error_response
-from giftwell.domain.access import Principal
-from giftwell.domain.errors import GiftwellError, Unauthenticated
+from giftwell.domain.access import SCOPES, Principal
+from giftwell.domain.errors import GiftwellError, RateLimited, Unauthenticated
 from giftwell.domain.ratelimit import client_address
 from giftwell.services import access, idempotency, ratelimit
 from giftwell.services.runtime import Runtime
@@ -64,6 +64,16 @@ async def limit_ip(request: Request) -> None:
     await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=None))
 
 
+async def ip_limited(request: Request) -> RateLimited | None:
+    """`limit_ip` for routes that word a refusal their own way (OAuth JSON, an HTML page): the
+    refusal to render, or None to go on."""
+    try:
+        await limit_ip(request)
+    except RateLimited as exc:
+        return exc
+    return None
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -94,12 +104,18 @@ async def authenticate(request: Request) -> Principal:
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """The caller, who must hold `scope`. The dependency names its scope in `.scope`, so the
+    route-table test can read every route's scope from its dependency tree."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
     async def dep(request: Request) -> Principal:
         principal = await authenticate(request)
         principal.require(scope)
         return principal
 
     dep.__name__ = f"require_{scope.replace(':', '_')}"
+    dep.scope = scope  # type: ignore[attr-defined]
     return dep
 
 

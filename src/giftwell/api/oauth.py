@@ -2,7 +2,9 @@
 between Starlette requests and the framework-neutral ones the OAuth service takes.
 
 The token endpoint reads the RFC's form encoding and also a JSON object body (the WizzGift seed
-sends JSON). Answers and errors are RFC 6749's, not the native error envelope.
+sends JSON). Answers and errors are RFC 6749's, not the native error envelope. Both endpoints
+take no bearer token, so they are limited per client address (`limit_ip`); past the limit the
+answer is 429 `{"error": "slow_down", ...}` with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from giftwell.api.deps import get_runtime
+from giftwell.api.deps import get_runtime, ip_limited
+from giftwell.domain.errors import RateLimited
 from giftwell.services import oauth
 
 router = APIRouter(tags=["oauth"])
@@ -82,8 +85,17 @@ def _invalid_request(message: str) -> Response:
     return Response(orjson.dumps(body), 400, headers=_NO_STORE, media_type="application/json")
 
 
+def slow_down(exc: RateLimited) -> Response:
+    """A rate limit in the OAuth error format (`slow_down`, the word RFC 8628 uses for it)."""
+    body = {"error": "slow_down", "error_description": "Too many requests from this address; retry later."}
+    headers = {**_NO_STORE, "Retry-After": str(exc.retry_after)}
+    return Response(orjson.dumps(body), 429, headers=headers, media_type="application/json")
+
+
 @router.post("/oauth/token", summary="OAuth 2.0 token endpoint (form or JSON body)")
 async def token(request: Request) -> Response:
+    if (limited := await ip_limited(request)) is not None:
+        return slow_down(limited)
     try:
         params = await body_params(request)
     except BadBody as exc:
@@ -93,6 +105,8 @@ async def token(request: Request) -> Response:
 
 @router.post("/oauth/revoke", summary="OAuth 2.0 token revocation (RFC 7009)")
 async def revoke(request: Request) -> Response:
+    if (limited := await ip_limited(request)) is not None:
+        return slow_down(limited)
     try:
         params = await body_params(request)
     except BadBody as exc:

@@ -12,8 +12,9 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from giftwell.api.deps import get_runtime
+from giftwell.api.deps import get_runtime, ip_limited
 from giftwell.api.oauth import oauth_request, query_params, render
+from giftwell.domain.errors import RateLimited
 from giftwell.domain.users import LockoutPolicy
 from giftwell.services import oauth, users
 from giftwell.web import session as ws
@@ -51,6 +52,15 @@ def forbidden(request: Request) -> Response:
     )
 
 
+def too_many(request: Request, exc: RateLimited) -> Response:
+    """The per-address limit of the forms (sign-in, consent), as a page."""
+    resp = error_page(
+        request, "Too many attempts", "Too many requests from your network. Wait a little and retry.", 429
+    )
+    resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
+
+
 def _policy(request: Request) -> LockoutPolicy:
     s = get_runtime(request).settings
     return LockoutPolicy(s.login_max_failures, timedelta(seconds=s.login_lockout_seconds))
@@ -85,6 +95,9 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    # Counted first, before the form is even read: a guesser pays for every attempt.
+    if (limited := await ip_limited(request)) is not None:
+        return too_many(request, limited)
     rt = get_runtime(request)
     form = await request.form()
     next_url = ws.safe_next(form.get("next"))
@@ -156,6 +169,8 @@ def _form_params(form: FormData) -> dict[str, list[str]]:
 
 @router.post("/oauth/authorize")
 async def decide(request: Request) -> Response:
+    if (limited := await ip_limited(request)) is not None:
+        return too_many(request, limited)
     form = await request.form()
     current = await ws.current_session(request)
     if current is None:

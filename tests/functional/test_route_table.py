@@ -1,0 +1,374 @@
+"""Tests generated from the route table: every `/v1/` route of `create_app` (whoever added it)
+requires a bearer token and exactly one scope of the registry, and no route lets one tenant see
+or touch another's objects (the isolation matrix). Both databases.
+
+A new route extends the tables below when it needs to: a path parameter the factories do not
+know, a required body, an object in a particular state. The tests fail, naming the route, until
+it does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount
+
+from giftwell.dialects import sanctum
+from giftwell.domain.access import SCOPES
+from giftwell.services import access
+from giftwell.services.runtime import Runtime
+from tests import dbdump
+from tests.functional.limits_helpers import client
+from tests.functional.support import Api, expect_error
+from tests.oauth_flow import REDIRECT
+
+V1 = "/v1/"
+# Routes under /v1/ callable without a token, with the reason. None.
+PUBLIC: dict[tuple[str, str], str] = {}
+# Routes that need a token but no particular scope, with the reason.
+TOKEN_ONLY: dict[tuple[str, str], str] = {("GET", "/v1/ping"): "checks a token: any scope will do"}
+# Counters change with every request, whoever makes it: not tenant data.
+NOT_TENANT_DATA = ("rate_limit_counters",)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    dependant: Dependant
+    body: Any  # the body parameter's annotation, None without one
+    body_required: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.dependant.path_params)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def api_routes(app: FastAPI) -> Iterator[Route]:
+    """Every API route of the app, one per method, with the path and dependencies it has once
+    its routers are included (prefixes, router-level dependencies)."""
+    for ctx in iter_route_contexts(app.routes):
+        if not isinstance(ctx.original_route, APIRoute):
+            continue
+        field = ctx.body_field
+        for method in sorted(ctx.methods or ()):
+            yield Route(
+                method,
+                ctx.path,
+                ctx.dependant,
+                field.field_info.annotation if field is not None else None,
+                field is not None and field.field_info.is_required(),
+            )
+
+
+def v1_routes(app: FastAPI) -> list[Route]:
+    found = [r for r in api_routes(app) if r.path.startswith(V1)]
+    # Guard against a walk that silently finds nothing (a FastAPI change, say).
+    assert len(found) >= 20, [str(r) for r in found]
+    return found
+
+
+def declared_scopes(dependant: Dependant) -> list[str]:
+    """The scopes of every `require(scope)` in the route's dependency tree."""
+    out: list[str] = []
+
+    def walk(d: Dependant) -> None:
+        scope = getattr(d.call, "scope", None)
+        if isinstance(scope, str):
+            out.append(scope)
+        for sub in d.dependencies:
+            walk(sub)
+
+    walk(dependant)
+    return out
+
+
+# -- objects, bodies ----------------------------------------------------------------------------
+
+Objects = dict[str, str]
+Factory = Callable[[Api], Awaitable[Objects]]
+
+
+async def make_card(api: Api, *, amount: int | None = 5000) -> Objects:
+    card = await api.new_card(amount=amount)
+    return {"card_id": card["id"], "card_code": card["code"]}
+
+
+async def make_inactive_card(api: Api) -> Objects:
+    return await make_card(api, amount=None)
+
+
+async def make_blocked_card(api: Api) -> Objects:
+    objs = await make_card(api)
+    await api.post(f"/v1/cards/{objs['card_id']}/block")
+    return objs
+
+
+async def _redemption(api: Api, *, capture: bool) -> Objects:
+    objs = await make_card(api)
+    moved = await api.post(f"/v1/cards/{objs['card_id']}/redeem", {"amount": 100, "capture": capture})
+    return {"transfer_id": moved["id"]}
+
+
+async def make_hold(api: Api) -> Objects:
+    return await _redemption(api, capture=False)
+
+
+async def make_redemption(api: Api) -> Objects:
+    return await _redemption(api, capture=True)
+
+
+async def make_client(api: Api) -> Objects:
+    body = {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]}
+    made = await api.post("/v1/clients", body, status=201)
+    return {"client_id": made["client_id"]}
+
+
+# Path parameter -> how to make such an object in a tenant. A route with a parameter missing
+# here fails the matrix: add a factory for it.
+FACTORIES: dict[str, Factory] = {
+    "card_id": make_card,
+    "transfer_id": make_hold,
+    "client_id": make_client,
+}
+# Routes whose object must be in a particular state for the owner's own call to succeed.
+ROUTE_FACTORIES: dict[tuple[str, str], dict[str, Factory]] = {
+    ("POST", "/v1/cards/{card_id}/activate"): {"card_id": make_inactive_card},
+    ("POST", "/v1/cards/{card_id}/unblock"): {"card_id": make_blocked_card},
+    ("POST", "/v1/transfers/{transfer_id}/refund"): {"transfer_id": make_redemption},
+}
+
+Body = Callable[[Objects], Any]
+# A minimal valid body per route that requires one, built from the caller's own spare objects
+# (for the fields that name another object). A route with a required body missing here fails.
+BODIES: dict[tuple[str, str], Body] = {
+    ("POST", "/v1/cards"): lambda o: {"currency": "EUR", "amount": 100},
+    ("POST", "/v1/cards/lookup"): lambda o: {"code": o["card_code"]},
+    ("POST", "/v1/cards/{card_id}/activate"): lambda o: {"amount": 100},
+    ("POST", "/v1/cards/{card_id}/reload"): lambda o: {"amount": 100},
+    ("POST", "/v1/cards/{card_id}/redeem"): lambda o: {"amount": 100},
+    ("POST", "/v1/cards/{card_id}/transfer"): lambda o: {"to_card": o["card_id"], "amount": 100},
+    ("POST", "/v1/cards/{card_id}/adjust"): lambda o: {"amount": 100, "reason": "isolation test"},
+    ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
+}
+
+
+def body_for(route: Route, objs: Objects) -> Any:
+    make = BODIES.get(route.key)
+    if make is None:
+        assert not route.body_required, f"{route}: requires a body; add a minimal one to BODIES"
+        return None
+    return make(objs)
+
+
+def fill(path: str, objs: Objects) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: objs[m.group(1)], path)
+
+
+async def spare(api: Api) -> Objects:
+    """One object of each kind the factories know, for bodies that name other objects."""
+    objs: Objects = {}
+    for make in FACTORIES.values():
+        objs.update(await make(api))
+    return objs
+
+
+async def objects_for(route: Route, api: Api) -> Objects:
+    objs: Objects = {}
+    overrides = ROUTE_FACTORIES.get(route.key, {})
+    for param in route.params:
+        make = overrides.get(param) or FACTORIES.get(param)
+        assert make is not None, f"{route}: no factory for the path parameter {param!r}; add one to FACTORIES"
+        objs.update(await make(api))
+    return objs
+
+
+async def token(rt: Runtime, account_id: str, scopes: list[str]) -> dict[str, str]:
+    async with rt.uow() as uow:
+        made = await access.create_token(uow, account_id=account_id, scopes=scopes)
+        await uow.commit()
+    return {"Authorization": f"Bearer {made.token}"}
+
+
+def expect_not_found(r: httpx.Response, route: Route) -> None:
+    assert r.status_code == 404, f"{route}: {r.status_code} {r.text}"
+    err = r.json()["error"]
+    assert err["code"] == "not_found", f"{route}: {r.text}"
+    assert err["message"] != "no such route", f"{route}: the path did not reach the route"
+
+
+async def snapshot(rt: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+    return await dbdump.rows(rt, skip=NOT_TENANT_DATA)
+
+
+# -- tokens and scopes --------------------------------------------------------------------------
+
+
+def test_the_route_table_tables_name_real_routes(app_client):
+    """A renamed or removed route must not leave a stale entry that no longer tests anything."""
+    keys = {r.key for r in api_routes(app_client.app)}
+    for table in (PUBLIC, TOKEN_ONLY, ROUTE_FACTORIES, BODIES):
+        assert set(table) <= keys, set(table) - keys
+
+
+async def test_every_v1_route_needs_a_token_and_exactly_one_scope(app_client, rt, api):
+    problems: list[str] = []
+    dummy = {p: f"{p}_none" for p in FACTORIES} | {"card_code": "NONE-NONE"}
+    for route in v1_routes(app_client.app):
+        if route.key in PUBLIC:
+            continue
+        path = re.sub(r"\{(\w+)\}", lambda m: f"{m.group(1)}_none", route.path)
+        body = body_for(route, dummy)
+        for headers in ({}, {"Authorization": "Bearer gw_not-a-token"}, {"Authorization": "Basic eDp5"}):
+            r = await app_client.request(route.method, path, json=body, headers=headers)
+            if r.status_code != 401 or not r.headers.get("www-authenticate", "").startswith("Bearer"):
+                problems.append(f"{route} with {headers or 'no token'}: {r.status_code}, expected 401 + Bearer")
+        scopes = declared_scopes(route.dependant)
+        if route.key in TOKEN_ONLY:
+            if scopes:
+                problems.append(f"{route}: listed as token-only but requires {scopes}")
+            r = await app_client.request(
+                route.method, path, json=body, headers=await token(rt, api.tenant.account_id, ["products:read"])
+            )
+            if r.status_code in (401, 403):
+                problems.append(f"{route}: a token with any one scope got {r.status_code}")
+            continue
+        if len(scopes) != 1 or scopes[0] not in SCOPES:
+            problems.append(f"{route}: declares the scopes {scopes}, expected exactly one of the registry")
+            continue
+        (scope,) = scopes
+        lacking = await token(rt, api.tenant.account_id, [s for s in SCOPES if s != scope])
+        r = await app_client.request(route.method, path, json=body, headers=lacking)
+        if r.status_code != 403:
+            problems.append(f"{route}: a token without {scope} got {r.status_code}, expected 403")
+        else:
+            expect_error(r, 403, "insufficient_scope", "scope")
+        only = await token(rt, api.tenant.account_id, [scope])
+        r = await app_client.request(route.method, path, json=body, headers=only)
+        # Past the route's gate: it may refuse for another reason (a client with scopes beyond
+        # the token's own), never for want of a scope the route did not declare.
+        if r.status_code == 401 or (r.status_code == 403 and r.json()["error"].get("required") is not None):
+            problems.append(f"{route}: a token with just {scope} got {r.status_code}: {r.text}")
+    assert not problems, "\n".join(problems)
+
+
+# -- the isolation matrix -----------------------------------------------------------------------
+
+
+async def test_isolation_matrix_another_tenants_object_is_always_404(app_client, rt, api, other):
+    """For every /v1/ route with a path parameter: tenant B, holding every scope, calling it on
+    tenant A's object gets 404 and changes nothing in the database; a body naming A's object
+    (B's own object in the path) is 404 too; and A's own identical call succeeds, so the 404 is
+    the tenant check and nothing else."""
+    a, b = api, other
+    a_spare, b_spare = await spare(a), await spare(b)
+    tried = 0
+    for route in v1_routes(app_client.app):
+        if not route.params:
+            continue
+        tried += 1
+        a_objs = await objects_for(route, a)
+        path = fill(route.path, a_objs)
+
+        before = await snapshot(rt)
+        expect_not_found(await b.call(route.method, path, body_for(route, b_spare)), route)
+        assert await snapshot(rt) == before, f"{route}: tenant B's call changed the database"
+
+        if body_for(route, a_spare) != body_for(route, b_spare):  # the body names objects too
+            b_objs = await objects_for(route, b)
+            before = await snapshot(rt)
+            r = await b.call(route.method, fill(route.path, b_objs), body_for(route, a_spare))
+            expect_not_found(r, route)
+            assert await snapshot(rt) == before, f"{route}: a body naming A's object changed the database"
+
+        r = await a.call(route.method, path, body_for(route, a_spare))
+        assert r.status_code < 300, f"{route}: the owner's own call failed (fix the tables?): {r.text}"
+    assert tried >= 15
+
+
+async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, api, other):
+    """Lists as tenant B show none of A's objects (which A's own list does show); a body naming
+    A's object (a lookup by A's card code) is 404 for B and changes nothing."""
+    a, b = api, other
+    a_spare, b_spare = await spare(a), await spare(b)
+    a_ids = {a.tenant.account_id, *a_spare.values()}
+    lists = 0
+    for route in v1_routes(app_client.app):
+        if route.params:
+            continue
+        if route.method == "GET":
+            lists += 1
+            r = await b.call("GET", route.path)
+            assert r.status_code == 200, f"{route}: {r.text}"
+            leaked = [x for x in a_ids if x in r.text]
+            assert not leaked, f"{route}: tenant B sees tenant A's {leaked}"
+            mine = await a.call("GET", route.path)
+            assert any(x in mine.text for x in a_ids), f"{route}: A's own call shows none of A's objects"
+            continue
+        if body_for(route, a_spare) == body_for(route, b_spare):
+            continue  # names no object: nothing to isolate (a create)
+        before = await snapshot(rt)
+        expect_not_found(await b.call(route.method, route.path, body_for(route, a_spare)), route)
+        assert await snapshot(rt) == before, f"{route}: tenant B's call changed the database"
+        r = await a.call(route.method, route.path, body_for(route, a_spare))
+        assert r.status_code < 300, f"{route}: the owner's own call failed: {r.text}"
+    assert lists >= 2
+
+
+# The Sanctum dialect names cards by code: another tenant's code is its 404. Card state needed
+# for the owner's own call to succeed, per endpoint.
+SANCTUM_CARDS: dict[str, Factory] = {"activate": make_inactive_card, "unblock": make_blocked_card}
+SANCTUM_BODY = {"amount": 1, "reason": "isolation test"}
+
+
+def without_code(body: dict[str, Any]) -> dict[str, Any]:
+    if "giftcard" not in body:
+        return body
+    return {**body, "giftcard": {k: v for k, v in body["giftcard"].items() if k != "code"}}
+
+
+def sanctum_routes(app: FastAPI) -> list[Route]:
+    (mount,) = [m for m in app.routes if isinstance(m, Mount) and m.path == sanctum.MOUNT]
+    sub: FastAPI = mount.app  # type: ignore[assignment]
+    found = [Route(r.method, sanctum.MOUNT + r.path, r.dependant, r.body, r.body_required) for r in api_routes(sub)]
+    assert len(found) >= 7
+    return found
+
+
+async def test_isolation_matrix_sanctum_endpoints(make_app, rt, api, other):
+    # B's misses are failed lookups: a guard roomy enough that the owner's calls still get through.
+    app = make_app(guess_max_failures=1000)
+    async with client(app) as http:
+        await _sanctum_matrix(app, rt, Api(http, api.tenant), Api(http, other.tenant))
+
+
+async def _sanctum_matrix(app: FastAPI, rt: Runtime, a: Api, b: Api) -> None:
+    for route in sanctum_routes(app):
+        name = route.path.rsplit("/", 1)[1]
+        objs = await SANCTUM_CARDS.get(name, make_card)(a)
+        body = {"giftcard_code": objs["card_code"], **SANCTUM_BODY}
+        unknown = await b.call(route.method, route.path, {**body, "giftcard_code": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"})
+        assert unknown.status_code == 404, f"{route}: {unknown.text}"
+        before = await snapshot(rt)
+        r = await b.call(route.method, route.path, body)
+        assert r.status_code == 404, f"{route}: {r.text}"
+        assert r.json()["message"] == "Giftcard not found", f"{route}: {r.text}"
+        # The vendor's 404 echoes the code it was given; otherwise A's card answers B exactly as
+        # a code nobody issued does.
+        assert without_code(r.json()) == without_code(unknown.json()), f"{route}: {r.text}"
+        assert await snapshot(rt) == before, f"{route}: tenant B's call changed the database"
+        r = await a.call(route.method, route.path, body)
+        assert r.status_code == 200, f"{route}: the owner's own call failed: {r.text}"

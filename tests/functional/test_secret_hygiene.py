@@ -1,0 +1,171 @@
+"""Secret hygiene: the whole access flow runs with every logger at DEBUG, then every column of
+every table is dumped. No password, session cookie, client secret, authorization code, PKCE
+verifier, access or refresh token, card code (as shown or normalized) or PIN of the flow may
+appear in plain text in the dump or the logs. Both databases."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from giftwell.domain import codes
+from giftwell.services import access
+from tests import dbdump, factories
+from tests.functional.test_web_pages import authorize_url, csrf_of
+from tests.oauth_flow import REDIRECT, pkce, token
+
+# Authlib logs whole token responses at DEBUG; the app pins its loggers at INFO (see
+# services/oauth/server.py) so that debug logging never writes tokens. Every other logger is
+# opened up to DEBUG here, SQLAlchemy's statement and parameter log included.
+PINNED = "authlib"
+
+
+def debug_everything(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] != PINNED:
+            caplog.set_level(logging.DEBUG, logger=name)
+    for name in ("sqlalchemy.engine", "sqlalchemy.pool", "giftwell", "httpx", "asyncio"):
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
+def log_text(caplog: pytest.LogCaptureFixture) -> str:
+    parts = [caplog.text]
+    for record in caplog.records:
+        parts += [record.getMessage(), repr(record.args), repr(record.__dict__)]
+    return "\n".join(parts)
+
+
+async def test_no_secret_of_the_access_flow_is_stored_or_logged(app_client, rt, caplog):
+    debug_everything(caplog)
+    assert logging.getLogger(PINNED).getEffectiveLevel() >= logging.INFO
+    http = app_client
+    seen: dict[str, str] = {}
+
+    # A tenant with a personal token, and a user with a password.
+    t = await factories.tenant(rt)
+    seen["tenant token"] = t.token
+    password = "pw-" + secrets.token_urlsafe(18)
+    seen["password"] = password
+    await factories.user(rt, t.account_id, email="hygiene@shop.example", password=password)
+    async with rt.uow() as uow:
+        personal = await access.create_token(uow, account_id=t.account_id, scopes=["cards:read"], name="till")
+        await uow.commit()
+    seen["personal token"] = personal.token
+
+    # An API client registered over the API; its secret rotated once.
+    made = await http.post(
+        "/v1/clients",
+        json={
+            "name": "Hygiene",
+            "redirect_uris": [REDIRECT],
+            "scopes": ["cards:read", "cards:write", "account:read"],
+            "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+        },
+        headers=t.headers,
+    )
+    assert made.status_code == 201, made.text
+    client_id = made.json()["client_id"]
+    seen["first client secret"] = made.json()["client_secret"]
+    rotated = await http.post(f"/v1/clients/{client_id}/rotate-secret", headers=t.headers)
+    assert rotated.status_code == 200, rotated.text
+    client_secret = rotated.json()["client_secret"]
+    seen["client secret"] = client_secret
+
+    # Sign in (a failed attempt first), consent with PKCE, exchange the code.
+    verifier, challenge = pkce()
+    seen["PKCE verifier"] = verifier
+    url = authorize_url(
+        client_id, scope="cards:read cards:write", code_challenge=challenge, code_challenge_method="S256"
+    )
+    page = await http.get("/login", params={"next": url})
+    form = {"email": "hygiene@shop.example", "csrf": csrf_of(page.text), "next": url}
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    seen["wrong password"] = wrong
+    assert (await http.post("/login", data={**form, "password": wrong})).status_code == 401
+    signed_in = await http.post("/login", data={**form, "password": password})
+    assert signed_in.status_code == 303, signed_in.text
+    seen["session cookie"] = http.cookies["gw_session"]
+    consent = await http.get(url)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', consent.text))
+    decided = await http.post("/oauth/authorize", data={**fields, "decision": "approve"})
+    assert decided.status_code == 303, decided.text
+    code = parse_qs(urlsplit(decided.headers["location"]).query)["code"][0]
+    seen["authorization code"] = code
+    creds = {"client_id": client_id, "client_secret": client_secret}
+    r = await token(
+        http, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, code_verifier=verifier, **creds
+    )
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    seen["code-flow access token"] = tokens["access_token"]
+    seen["code-flow refresh token"] = tokens["refresh_token"]
+
+    # Refresh rotation, three times; then the client credentials grant.
+    refresh = tokens["refresh_token"]
+    for i in range(3):
+        r = await token(http, grant_type="refresh_token", refresh_token=refresh, **creds)
+        assert r.status_code == 200, r.text
+        refresh = r.json()["refresh_token"]
+        seen[f"rotation {i} access token"] = r.json()["access_token"]
+        seen[f"rotation {i} refresh token"] = refresh
+    r = await token(http, grant_type="client_credentials", scope="cards:read", **creds)
+    assert r.status_code == 200, r.text
+    seen["client-credentials access token"] = r.json()["access_token"]
+    oauth_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await http.get("/v1/cards", headers=oauth_headers)).status_code == 200
+
+    # Cards: a supplied code with a PIN, a generated code, and an idempotent create whose stored
+    # response holds the code.
+    supplied = "HYG-" + secrets.token_hex(8).upper()
+    pin = secrets.token_hex(8)
+    r = await http.post(
+        "/v1/cards", json={"currency": "EUR", "amount": 5000, "code": supplied, "pin": pin}, headers=t.headers
+    )
+    assert r.status_code == 201, r.text
+    seen["supplied code"], seen["PIN"] = supplied, pin
+    r = await http.post("/v1/cards", json={"currency": "EUR", "amount": 2500}, headers=oauth_headers)
+    assert r.status_code == 201, r.text
+    seen["generated code"] = r.json()["code"]
+    key = {"Idempotency-Key": "hygiene-1"}
+    r = await http.post("/v1/cards", json={"currency": "EUR", "amount": 100}, headers={**t.headers, **key})
+    assert r.status_code == 201, r.text
+    seen["idempotently created code"] = r.json()["code"]
+    replay = await http.post("/v1/cards", json={"currency": "EUR", "amount": 100}, headers={**t.headers, **key})
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["code"] == seen["idempotently created code"]
+
+    # Lookups (right, wrong PIN, by the personal token), the Sanctum dialect by code.
+    lookup = {"code": supplied.lower(), "pin": pin}
+    assert (await http.post("/v1/cards/lookup", json=lookup, headers=t.headers)).status_code == 200
+    wrong_pin = {"code": supplied, "pin": secrets.token_hex(8)}
+    assert (await http.post("/v1/cards/lookup", json=wrong_pin, headers=t.headers)).status_code == 404
+    personal_headers = {"Authorization": f"Bearer {personal.token}"}
+    generated = {"code": seen["generated code"]}
+    assert (await http.post("/v1/cards/lookup", json=generated, headers=personal_headers)).status_code == 200
+    r = await http.post("/api/giftcards/retrieve", json={"giftcard_code": seen["generated code"]}, headers=t.headers)
+    assert r.status_code == 200, r.text
+
+    # Revocation of the latest refresh token.
+    assert (await http.post("/oauth/revoke", data={"token": refresh, **creds})).status_code == 200
+
+    for name in ("supplied code", "generated code", "idempotently created code"):
+        seen[f"{name}, normalized"] = codes.normalize(seen[name])
+
+    dump = await dbdump.text(rt)
+    logs = log_text(caplog)
+    assert "Hygiene" in dump  # the dump does see the tables
+    assert caplog.records  # and the logs were captured
+    assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)  # statements, with parameters
+    leaks = [
+        f"{label} in the {where}"
+        for label, value in seen.items()
+        for where, text in (("database", dump), ("logs", logs))
+        if value in text
+    ]
+    assert all(len(v) >= 12 for v in seen.values()), seen
+    assert not leaks, leaks
