@@ -4,26 +4,34 @@ or touch another's objects (the isolation matrix). Both databases.
 
 A new route extends the tables below when it needs to: a path parameter the factories do not
 know, a required body, an object in a particular state. The tests fail, naming the route, until
-it does."""
+it does.
+
+Tenants hold every scope an account may hold (all but `admin`, which only the operator's tokens
+carry). Both tenants are funded and the operator has a product in the catalog, so they can place
+orders."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from giftwell.dialects import sanctum
-from giftwell.domain.access import SCOPES
+from giftwell.domain.access import ACCOUNT_SCOPES, OPERATOR_SCOPES, SCOPES
 from giftwell.services import access
 from giftwell.services.runtime import Runtime
-from tests import dbdump
+from giftwell.store.models import Transfer
+from tests import dbdump, factories
 from tests.functional.limits_helpers import client
 from tests.functional.support import Api, expect_error
 from tests.oauth_flow import REDIRECT
@@ -35,6 +43,21 @@ PUBLIC: dict[tuple[str, str], str] = {}
 TOKEN_ONLY: dict[tuple[str, str], str] = {("GET", "/v1/ping"): "checks a token: any scope will do"}
 # Counters change with every request, whoever makes it: not tenant data.
 NOT_TENANT_DATA = ("rate_limit_counters",)
+# Routes outside the isolation matrix because what they serve is not any tenant's: the catalog is
+# shared by every buyer by design (docs/orders.md). Each is checked instead by
+# `test_shared_routes_are_the_same_for_every_tenant`: a read answers every tenant alike, a write
+# needs `admin`, which only the operator's tokens carry. Nothing else belongs here: the tables
+# test allows only a GET under `products:read` or a route under `admin`.
+SHARED: dict[tuple[str, str], str] = {
+    ("GET", "/v1/products"): "the catalog: every account with products:read browses the same products",
+    ("GET", "/v1/products/{product_id}"): "a catalog product: the same for every account with products:read",
+    ("POST", "/v1/products"): "adds to the shared catalog: the operator only (admin)",
+    ("PATCH", "/v1/products/{product_id}"): "changes the shared catalog: the operator only (admin)",
+}
+# The shared objects the SHARED routes are called on (the catalog's product made in setup).
+SHARED_OBJECTS: dict[str, str] = {"product_id": factories.PRODUCT["id"]}
+# Each tenant's prepaid balance, in the product's currency: room for every order the tests place.
+FUNDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -137,12 +160,25 @@ async def make_client(api: Api) -> Objects:
     return {"client_id": made["client_id"]}
 
 
+def order_body(reference: str) -> dict[str, Any]:
+    """A small order: one card of the catalog's product, fulfilled at once."""
+    return {"reference": reference, "items": [{"product": factories.PRODUCT["id"], "amount": 1000}]}
+
+
+async def make_order(api: Api) -> Objects:
+    reference = f"route-table-{uuid.uuid4().hex}"  # unique, and no id is a prefix of another
+    made = await api.post("/v1/orders", order_body(reference))
+    assert made["status"] == "completed", made
+    return {"order_id": made["id"], "order_reference": reference}
+
+
 # Path parameter -> how to make such an object in a tenant. A route with a parameter missing
 # here fails the matrix: add a factory for it.
 FACTORIES: dict[str, Factory] = {
     "card_id": make_card,
     "transfer_id": make_hold,
     "client_id": make_client,
+    "order_id": make_order,
 }
 # Routes whose object must be in a particular state for the owner's own call to succeed.
 ROUTE_FACTORIES: dict[tuple[str, str], dict[str, Factory]] = {
@@ -163,6 +199,17 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/cards/{card_id}/transfer"): lambda o: {"to_card": o["card_id"], "amount": 100},
     ("POST", "/v1/cards/{card_id}/adjust"): lambda o: {"amount": 100, "reason": "isolation test"},
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
+    # The same reference from both tenants (references are unique per account): names no object.
+    ("POST", "/v1/orders"): lambda o: order_body("route-table"),
+    # SHARED (the operator's): a new product each time, a harmless change.
+    ("POST", "/v1/products"): lambda o: {**factories.PRODUCT, "id": f"route-table-{uuid.uuid4().hex[:12]}"},
+    ("PATCH", "/v1/products/{product_id}"): lambda o: {"description": "changed by the route table"},
+}
+
+# Query parameters that name a tenant's object, for list routes, built from the caller's spare
+# objects: A's own list, so filtered, shows A's object; B's shows none of A's.
+LIST_QUERIES: dict[tuple[str, str], Callable[[Objects], dict[str, str]]] = {
+    ("GET", "/v1/orders"): lambda o: {"reference": o["order_reference"]},
 }
 
 
@@ -214,17 +261,47 @@ async def snapshot(rt: Runtime) -> dict[str, list[tuple[Any, ...]]]:
     return await dbdump.rows(rt, skip=NOT_TENANT_DATA)
 
 
+async def transfer_ids(rt: Runtime, account_id: str) -> set[str]:
+    """Every transfer posted on the account's behalf (its funding, its orders' charges, its cards'
+    movements): none may show in another tenant's answer."""
+    async with rt.engine.connect() as conn:
+        found = await conn.execute(sa.select(Transfer.id).where(Transfer.account_id == account_id))
+        return set(found.scalars())
+
+
+@pytest.fixture
+async def operator(rt: Runtime, api: Api, other: Api) -> Api:
+    """The operator (one per database) with the catalog's product, and both tenants funded."""
+    op = Api(api.client, await factories.operator(rt))
+    await factories.product(rt)
+    for t in (api, other):
+        await factories.fund(rt, t.tenant.account_id, FUNDS, factories.PRODUCT["currency"])
+    return op
+
+
 # -- tokens and scopes --------------------------------------------------------------------------
 
 
 def test_the_route_table_tables_name_real_routes(app_client):
     """A renamed or removed route must not leave a stale entry that no longer tests anything."""
     keys = {r.key for r in api_routes(app_client.app)}
-    for table in (PUBLIC, TOKEN_ONLY, ROUTE_FACTORIES, BODIES):
+    for table in (PUBLIC, TOKEN_ONLY, SHARED, ROUTE_FACTORIES, BODIES, LIST_QUERIES):
         assert set(table) <= keys, set(table) - keys
 
 
-async def test_every_v1_route_needs_a_token_and_exactly_one_scope(app_client, rt, api):
+def test_only_catalog_reads_and_operator_tools_are_exempt_from_the_matrix(app_client):
+    """SHARED takes a route out of the isolation matrix: only reads of the shared catalog and
+    the operator's own tools (`admin`) may be there, and every `admin` route must be."""
+    for route in v1_routes(app_client.app):
+        scopes = declared_scopes(route.dependant)
+        operator_only = bool(scopes) and set(scopes) <= OPERATOR_SCOPES
+        if route.key in SHARED:
+            assert operator_only or (route.method == "GET" and scopes == ["products:read"]), route
+        else:
+            assert not operator_only, f"{route}: an operator tool; add it to SHARED with the reason"
+
+
+async def test_every_v1_route_needs_a_token_and_exactly_one_scope(app_client, rt, api, operator):
     problems: list[str] = []
     dummy = {p: f"{p}_none" for p in FACTORIES} | {"card_code": "NONE-NONE"}
     for route in v1_routes(app_client.app):
@@ -250,13 +327,16 @@ async def test_every_v1_route_needs_a_token_and_exactly_one_scope(app_client, rt
             problems.append(f"{route}: declares the scopes {scopes}, expected exactly one of the registry")
             continue
         (scope,) = scopes
-        lacking = await token(rt, api.tenant.account_id, [s for s in SCOPES if s != scope])
+        # The operator's tools are called by the operator; everything else by a tenant. Either
+        # with every scope it may hold but this one, then with just this one.
+        caller, may_hold = (operator.tenant, SCOPES) if scope in OPERATOR_SCOPES else (api.tenant, ACCOUNT_SCOPES)
+        lacking = await token(rt, caller.account_id, [s for s in may_hold if s != scope])
         r = await app_client.request(route.method, path, json=body, headers=lacking)
         if r.status_code != 403:
             problems.append(f"{route}: a token without {scope} got {r.status_code}, expected 403")
         else:
             expect_error(r, 403, "insufficient_scope", "scope")
-        only = await token(rt, api.tenant.account_id, [scope])
+        only = await token(rt, caller.account_id, [scope])
         r = await app_client.request(route.method, path, json=body, headers=only)
         # Past the route's gate: it may refuse for another reason (a client with scopes beyond
         # the token's own), never for want of a scope the route did not declare.
@@ -268,7 +348,7 @@ async def test_every_v1_route_needs_a_token_and_exactly_one_scope(app_client, rt
 # -- the isolation matrix -----------------------------------------------------------------------
 
 
-async def test_isolation_matrix_another_tenants_object_is_always_404(app_client, rt, api, other):
+async def test_isolation_matrix_another_tenants_object_is_always_404(app_client, rt, api, other, operator):
     """For every /v1/ route with a path parameter: tenant B, holding every scope, calling it on
     tenant A's object gets 404 and changes nothing in the database; a body naming A's object
     (B's own object in the path) is 404 too; and A's own identical call succeeds, so the 404 is
@@ -277,7 +357,7 @@ async def test_isolation_matrix_another_tenants_object_is_always_404(app_client,
     a_spare, b_spare = await spare(a), await spare(b)
     tried = 0
     for route in v1_routes(app_client.app):
-        if not route.params:
+        if not route.params or route.key in SHARED:
             continue
         tried += 1
         a_objs = await objects_for(route, a)
@@ -296,27 +376,33 @@ async def test_isolation_matrix_another_tenants_object_is_always_404(app_client,
 
         r = await a.call(route.method, path, body_for(route, a_spare))
         assert r.status_code < 300, f"{route}: the owner's own call failed (fix the tables?): {r.text}"
-    assert tried >= 15
+    assert tried >= 19
 
 
-async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, api, other):
-    """Lists as tenant B show none of A's objects (which A's own list does show); a body naming
-    A's object (a lookup by A's card code) is 404 for B and changes nothing."""
+async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, api, other, operator):
+    """Lists (and the account, its statement) as tenant B show none of A's objects, A's account
+    or A's transfers (which A's own call does show), also when filtered by A's object (LIST_QUERIES);
+    a body naming A's object (a lookup by A's card code) is 404 for B and changes nothing."""
     a, b = api, other
     a_spare, b_spare = await spare(a), await spare(b)
-    a_ids = {a.tenant.account_id, *a_spare.values()}
+    a_ids = {a.tenant.account_id, *a_spare.values(), *await transfer_ids(rt, a.tenant.account_id)}
     lists = 0
     for route in v1_routes(app_client.app):
-        if route.params:
+        if route.params or route.key in SHARED:
             continue
         if route.method == "GET":
             lists += 1
-            r = await b.call("GET", route.path)
-            assert r.status_code == 200, f"{route}: {r.text}"
-            leaked = [x for x in a_ids if x in r.text]
-            assert not leaked, f"{route}: tenant B sees tenant A's {leaked}"
-            mine = await a.call("GET", route.path)
-            assert any(x in mine.text for x in a_ids), f"{route}: A's own call shows none of A's objects"
+            queries: list[dict[str, str] | None] = [None]
+            if route.key in LIST_QUERIES:
+                queries.append(LIST_QUERIES[route.key](a_spare))
+            for query in queries:
+                r = await b.call("GET", route.path, params=query)
+                assert r.status_code == 200, f"{route} {query}: {r.text}"
+                leaked = [x for x in a_ids if x in r.text]
+                assert not leaked, f"{route} {query}: tenant B sees tenant A's {leaked}"
+                mine = await a.call("GET", route.path, params=query)
+                assert mine.status_code == 200, f"{route} {query}: {mine.text}"
+                assert any(x in mine.text for x in a_ids), f"{route} {query}: A's own call shows none of A's objects"
             continue
         if body_for(route, a_spare) == body_for(route, b_spare):
             continue  # names no object: nothing to isolate (a create)
@@ -325,7 +411,35 @@ async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, 
         assert await snapshot(rt) == before, f"{route}: tenant B's call changed the database"
         r = await a.call(route.method, route.path, body_for(route, a_spare))
         assert r.status_code < 300, f"{route}: the owner's own call failed: {r.text}"
-    assert lists >= 2
+    assert lists >= 5
+
+
+async def test_shared_routes_are_the_same_for_every_tenant(app_client, rt, api, other, operator):
+    """The SHARED routes instead of the matrix: a catalog read answers tenants A and B with the
+    same product(s); a write, from a tenant holding every scope an account may, is 403
+    `insufficient_scope` and changes nothing, while the operator's own call succeeds."""
+    a, b = api, other
+    seen = set()
+    for route in v1_routes(app_client.app):
+        if route.key not in SHARED:
+            continue
+        seen.add(route.key)
+        path = fill(route.path, SHARED_OBJECTS)
+        body = body_for(route, {})
+        if route.method == "GET":
+            ra, rb = await a.call("GET", path), await b.call("GET", path)
+            assert ra.status_code == 200, f"{route}: {ra.text}"
+            assert SHARED_OBJECTS["product_id"] in ra.text, f"{route}: {ra.text}"
+            assert rb.status_code == 200, f"{route}: {rb.text}"
+            assert rb.json() == ra.json(), f"{route}: A got {ra.text}, B {rb.text}"
+            continue
+        for t in (a, b):
+            before = await snapshot(rt)
+            expect_error(await t.call(route.method, path, body), 403, "insufficient_scope", "scope")
+            assert await snapshot(rt) == before, f"{route}: a tenant's call changed the database"
+        r = await operator.call(route.method, path, body)
+        assert r.status_code < 300, f"{route}: the operator's own call failed: {r.text}"
+    assert seen == set(SHARED)
 
 
 # The Sanctum dialect names cards by code: another tenant's code is its 404. Card state needed
