@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from giftwell.domain.ratelimit import Network, Rate, parse_networks
@@ -96,6 +96,18 @@ class Settings(BaseSettings):
     # The guessing guard: failed code lookups allowed per client and per IP in each window.
     guess_max_failures: int = Field(default=10, ge=1)
     guess_window_seconds: int = Field(default=3600, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        # Refused here, at start-up, rather than as a traceback when the engine is built.
+        if v is None or v.strip() == "":
+            return None
+        v = v.strip()
+        scheme = v.partition("://")[0].partition("+")[0].lower()
+        if "://" not in v or scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError("must be sqlite:///path or postgresql://user@host:port/db")
+        return v
 
     @field_validator("sqlite_synchronous")
     @classmethod
@@ -184,7 +196,10 @@ def parse_rate(text: str) -> Rate | None:
 
 def load_settings(**overrides: object) -> Settings:
     """Build and check settings; in the embedded default, generate a secret key if none is set."""
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
     if settings.secret_key is None:
         if not settings.embedded:
             raise SettingsError(
@@ -197,6 +212,17 @@ def load_settings(**overrides: object) -> Settings:
     if key.lower() in PLACEHOLDER_SECRETS and not settings.embedded:
         raise SettingsError("GIFTWELL_SECRET_KEY is a placeholder; set a real random secret")
     return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per bad variable, named as it is set: `GIFTWELL_PORT: Input should be ...`.
+    The value itself is left out (it may be the secret key)."""
+    lines = []
+    for err in exc.errors():
+        name = "_".join(str(part) for part in err["loc"] if isinstance(part, str))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"GIFTWELL_{name.upper()}: {msg}")
+    return "; ".join(lines) or str(exc)
 
 
 def _embedded_secret(data_dir: Path) -> str:

@@ -340,7 +340,11 @@ def ledger_verify(as_json: JsonOpt = False) -> None:
         if d["ok"]:
             return f"ledger ok: {d['accounts']} accounts, {d['transfers']} transfers, every currency sums to zero"
         lines = [f"ledger BROKEN: {len(d['problems'])} problem(s)"]
-        lines += [f"  {p['check']}: account {p['account'] or '-'}: {p['detail']}" for p in d["problems"]]
+        lines += [
+            f"  {p['check']}: account {p['account'] or '-'}: {p['detail']}"
+            + (f" (card {p['card']})" if p["card"] else "")
+            for p in d["problems"]
+        ]
         return "\n".join(lines)
 
     emit(data, as_json, human)
@@ -478,6 +482,8 @@ def serve(
         asyncio.run(prepare())
     except GiftwellError as exc:
         fail(exc, False)
+    except (DBAPIError, OSError) as exc:
+        fail(f"database error: {_first_line(exc)}", False, code=2)
     in_process = settings.worker_in_process if background is None else background
     app_ = create_app(settings, background=in_process)
     typer.echo(f"Giftwell on {settings.base_url} (docs: {settings.base_url}/docs, database: {_safe_url(settings)})")
