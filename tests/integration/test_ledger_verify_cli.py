@@ -200,7 +200,10 @@ async def test_the_installed_program_passes_a_clean_ledger_and_names_a_broken_ac
     code, out, err = await run_program(cli_env, bytecode_cache, "ledger", "verify")
     assert code == 1, (out, err)
     assert "ledger BROKEN" in out
-    assert f"balance_matches_transfers: account {led.a_account}: stored 3901 but transfers sum to 3900" in out
+    assert (
+        f"balance_matches_transfers: account {led.a_account}: stored 3901 but transfers sum to 3900 (card {led.a_card})"
+        in out
+    )
 
 
 async def test_a_clean_ledger_is_ok(rt, cli_env):
@@ -231,6 +234,11 @@ async def test_a_card_balance_changed_behind_the_ledger(rt, cli_env):
     )
     sums = [p for p in found if p["check"] == "currency_sums_to_zero"]
     assert sums[0]["detail"] == "EUR accounts sum to 1, not 0"
+    # The card owning the broken account is named too, so it can be found through the API.
+    assert {p["check"]: p["card"] for p in found} == {
+        "balance_matches_transfers": led.a_card,
+        "currency_sums_to_zero": None,
+    }
 
 
 # 2: the same, from the other side: the balance is right but a transfer behind it is gone.

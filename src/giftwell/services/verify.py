@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +26,13 @@ TR = Transfer
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One broken invariant. `account` is the ledger account (`la_...`); `card` the card that
+    owns it, when a card does, so an operator can find it through the API."""
+
     check: str
     account: str | None
     detail: str
+    card: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,4 +161,15 @@ async def verify(uow: UnitOfWork) -> Report:
         problems.append(Problem("card_currency", c.la, f"card {c.id} is {c.currency} but its account is {c.lac}"))
 
     n_transfers = (await conn.execute(sa.select(sa.func.count()).select_from(TR))).scalar_one()
-    return Report(len(rows), int(n_transfers), sums, problems)
+    return Report(len(rows), int(n_transfers), sums, await _with_cards(uow, problems))
+
+
+async def _with_cards(uow: UnitOfWork, problems: list[Problem]) -> list[Problem]:
+    accounts = {p.account for p in problems if p.account is not None}
+    if not accounts:
+        return problems
+    rows = await uow.conn.execute(
+        sa.select(Card.ledger_account_id, Card.id).where(Card.ledger_account_id.in_(accounts))
+    )
+    owner = {r.ledger_account_id: r.id for r in rows}
+    return [replace(p, card=owner.get(p.account)) if p.account is not None else p for p in problems]
