@@ -198,6 +198,13 @@ async def test_each_route_needs_its_scope(api: Api, rt: Runtime) -> None:
                 assert r.status_code not in (401, 403), (scope, path, r.text)
 
 
+async def test_insufficient_scope_carries_the_rfc_6750_challenge(api: Api, rt: Runtime) -> None:
+    reader = await with_scopes(api, rt, ["cards:read"])
+    r = await reader.call("POST", "/v1/cards", {"currency": "EUR"})
+    expect_error(r, 403, "insufficient_scope", "scope")
+    assert r.headers["www-authenticate"] == 'Bearer realm="giftwell", error="insufficient_scope", scope="cards:write"'
+
+
 # --- tenant isolation ----------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from giftwell.domain.errors import GiftwellError, RateLimited, Unauthenticated
+from giftwell.domain.errors import GiftwellError, InsufficientScope, RateLimited, Unauthenticated
 
 log = logging.getLogger("giftwell.api")
 
@@ -55,6 +55,11 @@ def domain_error_response(request: Request, exc: GiftwellError) -> Response:
         if exc.fields.get("reason") == "invalid_token":
             challenge += ', error="invalid_token"'
         headers = {"WWW-Authenticate": challenge}
+    elif isinstance(exc, InsufficientScope) and isinstance(exc.fields.get("required"), str):
+        # RFC 6750 section 3.1: the token is fine but lacks the scope the route needs.
+        headers = {
+            "WWW-Authenticate": f'Bearer realm="giftwell", error="insufficient_scope", scope="{exc.fields["required"]}"'
+        }
     elif isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
     extra = {k: v for k, v in exc.fields.items() if k != "reason"}
