@@ -101,6 +101,8 @@ async def test_list_validation_names_the_parameter(api: Api) -> None:
         ({"cursor": "!!!"}, "cursor"),
         ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
         ({"currency": "EU"}, "currency"),
+        ({"currency": "eur"}, "currency"),
+        ({"currency": "XXX"}, "currency"),
         ({"code_suffix": "12345"}, "code_suffix"),
         ({"code_suffix": "--"}, "code_suffix"),
         ({"created_gte": "yesterday"}, "created_gte"),

@@ -347,7 +347,8 @@ async def list_cards(
     if f.status is not None:
         q = q.where(C.status == f.status.value)
     if f.currency is not None:
-        q = q.where(C.currency == f.currency)
+        # Checked like a card's currency: "eur" or "XXX" is a 422, not an empty list.
+        q = q.where(C.currency == check_currency(f.currency).code)
     if f.recipient_email:
         q = q.where(C.recipient_email == f.recipient_email.strip().lower())
     if f.sender_email:
