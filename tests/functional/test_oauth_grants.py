@@ -207,6 +207,11 @@ async def test_unsupported_grant_type_and_bad_bodies(rt, app_client):
     r = await token(app_client, grant_type="password", client_id=c.client.client_id, client_secret=c.client_secret)
     assert r.status_code == 400
     assert r.json()["error"] == "unsupported_grant_type"
+    # No grant_type at all is a missing parameter (RFC 6749 section 5.2), not an unknown grant.
+    for body in ({}, {"grant_type": ""}, {"client_id": c.client.client_id, "client_secret": c.client_secret}):
+        r = await token(app_client, **body)
+        assert r.status_code == 400
+        assert r.json() == {"error": "invalid_request", "error_description": "Missing grant_type parameter."}
     r = await app_client.post("/oauth/token", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_request"

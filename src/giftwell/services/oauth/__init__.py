@@ -56,6 +56,15 @@ def _repeated(req: HttpRequest) -> HttpResponse | None:
     return HttpResponse(400, body, list(default_json_headers))
 
 
+def _missing_grant_type(req: HttpRequest) -> HttpResponse | None:
+    if any(v.strip() for v in req.params.get("grant_type", [])):
+        return None
+    # RFC 6749 section 5.2: a missing required parameter is invalid_request (Authlib would answer
+    # unsupported_grant_type, which says the server does not know the grant named).
+    body = {"error": "invalid_request", "error_description": "Missing grant_type parameter."}
+    return HttpResponse(400, body, list(default_json_headers))
+
+
 async def _run(rt: Runtime, fn: Callable[[Server], HttpResponse], *, commit: Callable[[HttpResponse], bool]) -> Any:
     loop = asyncio.get_running_loop()
     async with rt.uow() as uow:
@@ -73,7 +82,7 @@ def _ok(resp: HttpResponse) -> bool:
 
 async def token_response(rt: Runtime, req: HttpRequest) -> HttpResponse:
     """POST /oauth/token: authorization_code, refresh_token and client_credentials grants."""
-    bad = _repeated(req)
+    bad = _repeated(req) or _missing_grant_type(req)
     if bad is not None:
         return bad
     resp: HttpResponse = await _run(rt, lambda server: server.create_token_response(req), commit=_ok)
