@@ -63,8 +63,7 @@ async def test_each_state_refuses_money_with_its_own_code(api: Api, rt: Runtime,
     clock.advance(hours=2)
     assert (await sweep_once(rt)).cards_expired == 1
     lapsed = await api.new_card("EUR", 1000, expires_at=(clock.now + timedelta(minutes=5)).isoformat())
-    clock.advance(minutes=10)  # past its date, but not swept yet
-    assert (await api.card(lapsed["id"]))["status"] == "active"
+    clock.advance(minutes=10)  # past its date, but not swept (nor read: a read would expire it)
     assert (await api.card(swept["id"]))["status"] == "expired"
 
     def ops(card_id: str) -> list[tuple[str, str, dict[str, Any], str]]:
@@ -120,7 +119,10 @@ async def test_each_state_refuses_money_with_its_own_code(api: Api, rt: Runtime,
     assert await money(api, inactive["id"]) == (0, 0)
     assert await money(api, blocked["id"]) == (900, 900)
     assert await money(api, disabled["id"]) == (1000, 1000)
-    assert await money(api, lapsed["id"]) == (1000, 1000)
+    # Refused money left its balance alone; the first read then expired it into breakage.
+    lapsed_card = await api.card(lapsed["id"])
+    assert (lapsed_card["status"], lapsed_card["balance"]) == ("expired", 0)
+    assert [t["kind"] for t in await api.transfers(lapsed["id"])] == ["expire", "activate"]
     assert await money(api, swept["id"]) == (0, 0)
     assert await money(api, peer["id"]) == (1000, 1000)
     await assert_ledger_ok(rt)
@@ -187,4 +189,32 @@ async def test_sweeper_expires_cards_moving_their_balance(api: Api, rt: Runtime,
     )
     expired = {c["id"] for c in await api.list_all(status="expired")}
     assert expired == {held["id"], blocked["id"], inactive["id"], spent["id"]}
+    await assert_ledger_ok(rt)
+
+
+async def test_a_card_reads_as_expired_from_its_expiry_before_any_sweep(
+    api: Api, rt: Runtime, clock: FakeClock
+) -> None:
+    soon = (clock.now + timedelta(minutes=5)).isoformat()
+    got = await api.new_card("EUR", 5000, expires_at=soon)
+    listed = await api.new_card("EUR", 2500, expires_at=soon)
+    looked_up = await api.new_card("EUR", 700, expires_at=soon)
+    hold = await api.post(f"/v1/cards/{got['id']}/redeem", {"amount": 1200, "capture": False})
+    clock.advance(minutes=5)  # exactly at expires_at; no sweep has run
+
+    card = await api.card(got["id"])
+    assert (card["status"], card["balance"], card["available"]) == ("expired", 0, 0)
+    assert summary(await api.transfers(got["id"]))[:2] == [
+        ("expire", "posted", 5000, 0),
+        ("redeem", "voided", 1200, 5000),
+    ]
+    assert (await api.get(f"/v1/transfers/{hold['id']}"))["status"] == "voided"
+
+    assert listed["id"] not in {c["id"] for c in await api.list_all(status="active")}
+    assert {c["id"] for c in await api.list_all(status="expired")} == {got["id"], listed["id"], looked_up["id"]}
+    assert (await api.post("/v1/cards/lookup", {"code": looked_up["code"]}))["status"] == "expired"
+
+    # The reads did the sweeper's work, once: nothing is left for it.
+    assert (await sweep_once(rt)).cards_expired == 0
+    assert [t["kind"] for t in await api.transfers(listed["id"])] == ["expire", "activate"]
     await assert_ledger_ok(rt)

@@ -252,3 +252,18 @@ async def test_activate_disabled_card_fails(rt, app_client):
     r = await post(app_client, t, "activate", {"giftcard_code": CODE, "amount": 50})
     assert (r.status_code, r.json()) == (422, {"message": "Activating giftcard failed"})
     await ledger_ok(rt)
+
+
+async def test_a_card_past_its_expiry_reads_as_expired_before_any_sweep(rt, app_client, clock):
+    t = await factories.tenant(rt)
+    c = await factories.card(rt, t.account_id, amount=5000, code=CODE, expires_at=clock.now + timedelta(hours=1))
+    clock.advance(hours=1)
+    r = await post(app_client, t, "retrieve", {"giftcard_code": CODE})
+    assert r.status_code == 200, r.text
+    got = r.json()["giftcard"]
+    assert (got["status"], got["balance"], got["activated"]) == ("Expired", 0, True)
+    # Committed, though retrieve writes nothing itself: the breakage transfer is there.
+    assert await transfer_count(rt, t, c.card.id) == 2
+    r = await post(app_client, t, "redeem", {"giftcard_code": CODE, "amount": 1})
+    assert (r.status_code, r.json()) == (422, {"message": "Redeeming giftcard failed"})
+    await ledger_ok(rt)

@@ -366,12 +366,15 @@ async def expire_due(uow: UnitOfWork, *, limit: int = 200) -> int:
     ).all()
     done = 0
     for r in rows:
-        if await _expire_one(uow, account_id=r.account_id, card_id=r.id):
+        if await expire_card(uow, account_id=r.account_id, card_id=r.id):
             done += 1
     return done
 
 
-async def _expire_one(uow: UnitOfWork, *, account_id: str, card_id: str) -> bool:
+async def expire_card(uow: UnitOfWork, *, account_id: str, card_id: str) -> bool:
+    """Expire one card if it is due and not expired yet (a guarded UPDATE: of two concurrent
+    callers one does it, the other gets False): void its holds, move its balance to breakage by
+    an `expire` transfer, record `card.expired`."""
     res = await uow.conn.execute(
         sa.update(CardRow)
         .where(

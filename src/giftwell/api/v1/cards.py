@@ -29,7 +29,7 @@ from giftwell.api.v1.schemas import (
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
-from giftwell.services import card_money, cards, guessing
+from giftwell.services import card_money, cards, expiry, guessing
 from giftwell.services.cards import IssuedCard
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
@@ -79,6 +79,7 @@ async def list_cards(
     cursor: str | None = None,
 ) -> Response:
     filters = cards.CardFilters(status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte)
+    await expiry.settle_account(rt, account_id=p.account_id)
     async with rt.reader() as uow:
         page = await cards.list_cards(
             uow, account_id=p.account_id, filters=filters, sort=sort, limit=limit, cursor=cursor
@@ -101,15 +102,15 @@ async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp
     # failure, so the guard counts every failed lookup whatever key it came with.
     async with guessing.guard(rt, client=p.token_id, ip=ip):
         return await tx.run(
-            p, lambda uow: cards.lookup_with_pin(uow, account_id=p.account_id, code=body.code, pin=body.pin), CardOut.of
+            p,
+            lambda uow: expiry.lookup_with_pin(uow, account_id=p.account_id, code=body.code, pin=body.pin),
+            CardOut.of,
         )
 
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")
 async def get_card(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
-    async with rt.reader() as uow:
-        card = await cards.get(uow, account_id=p.account_id, card_id=card_id)
-    return json_response(CardOut.of(card))
+    return json_response(CardOut.of(await expiry.get(rt, account_id=p.account_id, card_id=card_id)))
 
 
 @router.post("/{card_id}/activate", response_model=MovementOut, summary="Activate an inactive card with a value")
@@ -202,8 +203,8 @@ async def card_transfers(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    async with rt.uow() as uow:
-        card = await cards.get(uow, account_id=p.account_id, card_id=card_id)
+    card = await expiry.get(rt, account_id=p.account_id, card_id=card_id)
+    async with rt.reader() as uow:
         page = await card_money.list_transfers(
             uow, account_id=p.account_id, card_id=card_id, limit=limit, cursor=cursor
         )

@@ -22,7 +22,7 @@ from giftwell.api.deps import authenticate, client_ip, get_runtime
 from giftwell.dialects.sanctum import errors, mapping, wire
 from giftwell.domain.cards import Card, CardAction
 from giftwell.domain.money import to_minor
-from giftwell.services import access, card_money, cards, guessing
+from giftwell.services import access, card_money, cards, expiry, guessing
 from giftwell.services.currencies import currency
 from giftwell.services.runtime import Runtime
 from giftwell.store.uow import UnitOfWork
@@ -166,7 +166,8 @@ def _success(ep: Endpoint, card: Card, *, code: str, brand: str) -> Response:
 
 async def _execute(rt: Runtime, ep: Endpoint, account_id: str, req: wire.GiftcardRequest) -> Response:
     async with rt.uow() as uow:
-        card = await cards.lookup(uow, account_id=account_id, code=req.code)
+        found = await cards.lookup(uow, account_id=account_id, code=req.code)
+        card = await expiry.settled(uow, found)  # a card past its date reads as expired
         # The amount means major units of the card's currency; to_minor refuses extra decimals.
         amount = to_minor(req.amount, currency(card.currency)) if req.amount is not None else None
         after = await ep.operation(uow, Call(account_id, card, amount, req.reason))
@@ -174,7 +175,7 @@ async def _execute(rt: Runtime, ep: Endpoint, account_id: str, req: wire.Giftcar
         if ep.shape != "message":
             brand = mapping.brand_name(after) or (await access.get_account(uow, account_id)).name
         response = _success(ep, after, code=req.code, brand=brand)
-        if ep.writes:
+        if ep.writes or card is not found:
             await uow.commit()
     return response
 
