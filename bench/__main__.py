@@ -9,7 +9,10 @@ against two baselines, so that a busy or slow machine moves all figures together
      writer for SQLite), see bench/raw.py.
 
 Then redemptions over HTTP: uncontended (a random card of many per request) and one hot card.
+Then orders (bench/orders.py): synchronous 1-card and 10-card orders over HTTP, and the
+background fulfilment of one 10,000-card order, each as a ratio to the uncontended redemption.
 Settings (environment): BENCH_SECONDS (10 per run), BENCH_CONNECTIONS (64), BENCH_CARDS (200),
+BENCH_ORDER_CONNECTIONS (16), BENCH_ORDER_CARDS (10000, the background order),
 BENCH_BACKENDS ("sqlite,postgresql"), BENCH_PG_DURABLE (1: fsync and synchronous commit on).
 """
 
@@ -38,7 +41,7 @@ import httpx
 from tests import pg
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
 
-from bench import raw, report, wrk
+from bench import orders, raw, report, wrk
 from giftwell.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
@@ -51,6 +54,9 @@ class Config:
     seconds: int = int(os.environ.get("BENCH_SECONDS", "10"))
     connections: int = int(os.environ.get("BENCH_CONNECTIONS", "64"))
     cards: int = int(os.environ.get("BENCH_CARDS", "200"))
+    # An order costs many redemptions; 64 connections would only queue them past wrk's timeout.
+    order_connections: int = int(os.environ.get("BENCH_ORDER_CONNECTIONS", "16"))
+    order_cards: int = field(default_factory=orders.async_cards)
     backends: tuple[str, ...] = tuple(os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(","))
     pg_durable: bool = os.environ.get("BENCH_PG_DURABLE", "1") != "0"
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -176,9 +182,23 @@ def bench_backend(backend: str, cfg: Config, workdir: Path) -> dict[str, Any]:
         servers = start_servers(env, 1, workdir, wait=False)
         try:
             cli(env, "accounts", "create", "bench")
-            _, tok = cli(env, "tokens", "create", "--account", "bench", *SCOPES)
+            _, tok = cli(env, "tokens", "create", "--account", "bench", *SCOPES, *orders.ORDER_SCOPES)
+            orders.setup(env, workdir, "bench")
             wait_healthy(servers)
             result.update(measure_http(servers[0], tok["token"], cfg, workdir))
+            result.update(
+                orders.measure(
+                    servers[0],
+                    tok["token"],
+                    seconds=cfg.seconds,
+                    connections=cfg.order_connections,
+                    threads=cfg.threads,
+                    async_cards=cfg.order_cards,
+                    env=env,
+                    workdir=workdir,
+                    separate_worker=pg_server is not None,
+                )
+            )
         finally:
             stop_servers(servers)
             log = servers[0].log(tail=1_000_000)
@@ -224,7 +244,17 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
         "config": {
-            k: getattr(cfg, k) for k in ("seconds", "connections", "cards", "backends", "pg_durable", "threads")
+            k: getattr(cfg, k)
+            for k in (
+                "seconds",
+                "connections",
+                "cards",
+                "order_connections",
+                "order_cards",
+                "backends",
+                "pg_durable",
+                "threads",
+            )
         },
         "backends": {},
     }

@@ -1,6 +1,8 @@
 -- One authenticated request per call, for wrk.
 -- Arguments (after `--`): METHOD PATH TOKEN [IDS_FILE] [BODY]
 -- PATH may contain {id}; each request then takes a random line of IDS_FILE for it.
+-- BODY may contain {seq}; each request then puts a number there that no other request of the run
+-- has (the thread's number and its own count), e.g. for an order's unique reference.
 -- done() prints one line, "BENCH_JSON {...}", that bench/wrk.py reads.
 
 local threads = {}
@@ -10,7 +12,8 @@ function setup(thread)
   thread:set("thread_no", #threads)
 end
 
-local method, path, body, ids, fixed
+local method, path, body, ids, fixed, seq_body
+local sent = 0
 
 -- wrk.init has set the Host header before it calls this.
 
@@ -30,15 +33,24 @@ function init(args)
     end
   end
   math.randomseed(os.time() * 1000 + thread_no)
-  if not path:find("{id}", 1, true) then
+  seq_body = body ~= nil and body:find("{seq}", 1, true) ~= nil
+  if not path:find("{id}", 1, true) and not seq_body then
     fixed = wrk.format(method, path, nil, body)
   end
 end
 
 function request()
   if fixed then return fixed end
-  local p = path:gsub("{id}", ids[math.random(#ids)], 1)
-  return wrk.format(method, p, nil, body)
+  local p = path
+  if p:find("{id}", 1, true) then
+    p = p:gsub("{id}", ids[math.random(#ids)], 1)
+  end
+  local b = body
+  if seq_body then
+    sent = sent + 1
+    b = b:gsub("{seq}", thread_no .. "-" .. sent)
+  end
+  return wrk.format(method, p, nil, b)
 end
 
 function done(summary, latency, requests)

@@ -6,53 +6,16 @@ effect idempotently and logs each completed run with wall-clock times."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from giftwell.jobs.handlers import testing
 from giftwell.services import jobs
-from giftwell.services.runtime import Runtime
-from tests.conftest import TEST_SECRET
+from tests.workers import scalar, start_worker, stop, wait_for, wait_started
 
 pytestmark = pytest.mark.slow
-
-LEASE = 2.0
-
-
-@pytest.fixture
-async def real_rt(settings):
-    """A runtime on the real clock: the worker processes use it too."""
-    rt = Runtime(settings)
-    await testing.install(rt)
-    yield rt
-    await rt.close()
-
-
-def start_worker(
-    settings, tmp_path: Path, name: str, *, concurrency: int = 4, grace: float = 5, log_level: str = "warning"
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GIFTWELL_DATABASE_URL": settings.resolved_database_url,
-        "GIFTWELL_SECRET_KEY": TEST_SECRET,
-        "GIFTWELL_DATA_DIR": str(settings.data_dir),
-        "GIFTWELL_TEST_HANDLERS": "1",
-        "GIFTWELL_JOB_LEASE_SECONDS": str(LEASE),
-        "GIFTWELL_LOG_LEVEL": log_level,
-        "GIFTWELL_WORKER_SHUTDOWN_GRACE_SECONDS": str(grace),
-    }
-    log = (tmp_path / f"{name}.log").open("wb")
-    cmd = [sys.executable, "-m", "giftwell", "worker", "--concurrency", str(concurrency), "--poll-interval", "0.1"]
-    return subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
 
 
 async def enqueue_slow(rt, n: int, sleep: float) -> list[str]:
@@ -60,33 +23,6 @@ async def enqueue_slow(rt, n: int, sleep: float) -> list[str]:
         ids = [await jobs.enqueue(uow, "test.slow", {"sleep": sleep}) for _ in range(n)]
         await uow.commit()
     return ids
-
-
-async def scalar(rt, sql: str) -> int:
-    async with rt.uow() as uow:
-        return int(await uow.conn.scalar(sa.text(sql)))
-
-
-async def wait_for(rt, sql: str, at_least: int, within: float, procs=()) -> int:
-    deadline = time.monotonic() + within
-    while True:
-        value = await scalar(rt, sql)
-        if value >= at_least:
-            return value
-        for p in procs:
-            assert p.poll() is None, f"worker exited early with {p.returncode}"
-        assert time.monotonic() < deadline, f"{sql}: {value} < {at_least} after {within}s"
-        await asyncio.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
 
 
 async def test_a_killed_worker_loses_nothing_and_no_effect_happens_twice(real_rt, settings, tmp_path):
@@ -139,11 +75,7 @@ async def test_two_workers_racing_on_postgresql_run_each_job_once(real_rt, setti
     rt = real_rt
     workers = [start_worker(settings, tmp_path, f"w{i}", log_level="info") for i in range(2)]
     # Both up before any job exists, so that both get a share.
-    deadline = time.monotonic() + 60
-    while not all("started" in (tmp_path / f"w{i}.log").read_text() for i in range(2)):
-        assert time.monotonic() < deadline
-        assert all(p.poll() is None for p in workers)
-        await asyncio.sleep(0.05)
+    await wait_started(tmp_path, ["w0", "w1"], workers)
     ids = await enqueue_slow(rt, 60, sleep=0.1)
     try:
         await wait_for(rt, "SELECT count(*) FROM jobs WHERE state = 'done'", 60, within=60, procs=workers)

@@ -47,3 +47,52 @@ def test_failed_requests_broken_ledger_and_tracebacks_are_problems():
     assert report.problems(results()) == []
     bad = results(redeem_hot=http(250, non_2xx=3), ledger_ok=False, server_errors_logged=2)
     assert len(report.problems(bad)) == 3
+
+
+def with_orders(**overrides):
+    doc = results(
+        order_1={**http(100, cpu=10000), "cards_per_order": 1},
+        order_10={**http(20, cpu=80000), "cards_per_order": 10},
+        order_async={
+            "cards": 10000,
+            "status": "completed",
+            "seconds": 40.0,
+            "placement_seconds": 2.0,
+            "cards_per_second": 250.0,
+            "fulfiller_cpu_us_per_card": 3000.0,
+            "fulfilled_by": "giftwell worker process",
+            "worker_errors_logged": 0,
+        },
+    )
+    doc["backends"]["postgresql"].update(overrides)
+    return doc
+
+
+def test_orders_are_reported_as_ratios_to_the_uncontended_redemption():
+    one, ten, bg = report.order_lines("postgresql", with_orders()["backends"]["postgresql"])
+    # redeem_uncontended: 500 req/s at 2,000 us of server CPU each
+    assert one.startswith("postgresql POST /v1/orders, 1 card (sync): 100.0 orders/s = 0.20x redeem; 100 cards/s")
+    assert "server CPU 10,000 us/order = 5.0x a redemption's" in one
+    assert "20.0 orders/s = 0.040x redeem; 200 cards/s = 0.40x redeem" in ten
+    assert bg.startswith("postgresql background order of 10,000 cards: completed in 40.0 s from placement")
+    assert "250 cards/s = 0.50x redeem; 3,000 us CPU per card in giftwell worker process" in bg
+
+
+def test_orders_table_and_report_without_orders():
+    table = report.orders_table(with_orders())
+    assert "| postgresql | POST /v1/orders, 10 cards (sync) | 20.0 | 200 | 0.040x | 0.40x |" in table
+    assert "| postgresql | background order, 10,000 cards (40.0 s) | - | 250 | - | 0.50x |" in table
+    assert "orders/s" in report.render(with_orders())
+    # a results document from before the order benchmarks renders without their table
+    assert "orders/s" not in report.render(results())
+    assert report.order_lines("postgresql", results()["backends"]["postgresql"]) == []
+
+
+def test_failed_orders_and_an_unfinished_background_order_are_problems():
+    assert report.problems(with_orders()) == []
+    bad = with_orders(order_10={**http(20, non_2xx=4), "cards_per_order": 10})
+    bad["backends"]["postgresql"]["order_async"].update(status="processing", worker_errors_logged=1)
+    found = report.problems(bad)
+    assert len(found) == 3
+    assert "postgresql order_10: 4 non-2xx responses, 0 socket errors" in found
+    assert "postgresql: the background order of 10000 cards ended processing, not completed" in found

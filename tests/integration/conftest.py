@@ -1,0 +1,18 @@
+"""Fixtures of the integration tests that run real worker processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from giftwell.jobs.handlers import testing
+from giftwell.services.runtime import Runtime
+
+
+@pytest.fixture
+async def real_rt(settings):
+    """A runtime on the real clock, as the worker processes use: their leases and the test's
+    polling must agree on the time."""
+    rt = Runtime(settings)
+    await testing.install(rt)
+    yield rt
+    await rt.close()
