@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import segno
-import uvicorn
 
-from giftwell.api.app import create_app
 from giftwell.jobs.worker import Worker
 from giftwell.services import reward
 from giftwell.services.runtime import Runtime
-from giftwell.settings import Settings, load_settings
+from giftwell.settings import Settings
 from tests import factories
-from tests.conftest import TEST_SECRET, FakeClock
-from tests.functional.test_signin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from tests.pg import free_port
+from tests.conftest import FakeClock
+from tests.functional.test_signin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_live
 
 pytestmark = pytest.mark.browser
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
@@ -32,23 +27,8 @@ SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "hei
 
 @pytest.fixture
 def live_server(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[str, Settings]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = load_settings(
-        database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, public_url=base, guess_max_failures=3
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield base, settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_live(db_url, tmp_path, clock, guess_max_failures=3) as served:
+        yield served
 
 
 async def _seed(settings: Settings, clock: FakeClock) -> dict:
