@@ -144,3 +144,12 @@ async def app_client(settings: Settings, clock: FakeClock) -> AsyncIterator[http
         client.app = app  # type: ignore[attr-defined]
         yield client
     await app.state.runtime.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the browser tests left their screenshots."""
+    artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
+    if artifacts.is_dir():
+        shots = sorted(artifacts.rglob("*.png"))
+        if shots:
+            terminalreporter.write_line(f"test artifacts: {len(shots)} screenshots under {artifacts}")

@@ -97,6 +97,21 @@ class Settings(BaseSettings):
     guess_max_failures: int = Field(default=10, ge=1)
     guess_window_seconds: int = Field(default=3600, ge=1)
 
+    # Delivery. Email through SMTP: smtp://user:pass@host:587?starttls=true (smtps:// for TLS from
+    # the first byte). SMS through an HTTP gateway speaking Twilio's Messages API. A channel left
+    # unset writes its messages to `outbox_dir` instead (the embedded default: nothing to set up).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Giftwell <giftwell@localhost>"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    sms_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None
+    sms_timeout_seconds: float = Field(default=15.0, gt=0)
+    outbox_dir: Path | None = None
+    # Amounts and dates in messages and on reward pages, unless a notification names its locale.
+    default_locale: str = "en"
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, v: str | None) -> str | None:
@@ -116,6 +131,24 @@ class Settings(BaseSettings):
         if v not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError("must be OFF, NORMAL, FULL or EXTRA")
         return v
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        if not v.get_secret_value().strip().lower().startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// or smtps://")
+        return v
+
+    @field_validator("sms_url")
+    @classmethod
+    def _sms(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.strip().lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v.strip()
 
     @field_validator("rate_limit_per_token", "rate_limit_per_ip")
     @classmethod
@@ -177,6 +210,10 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
     @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -211,6 +248,8 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"GIFTWELL_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
     if key.lower() in PLACEHOLDER_SECRETS and not settings.embedded:
         raise SettingsError("GIFTWELL_SECRET_KEY is a placeholder; set a real random secret")
+    if settings.sms_url is not None and not settings.sms_from:
+        raise SettingsError("GIFTWELL_SMS_FROM must be set (the sender number) when GIFTWELL_SMS_URL is")
     return settings
 
 

@@ -198,6 +198,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/cards/{card_id}/redeem"): lambda o: {"amount": 100},
     ("POST", "/v1/cards/{card_id}/transfer"): lambda o: {"to_card": o["card_id"], "amount": 100},
     ("POST", "/v1/cards/{card_id}/adjust"): lambda o: {"amount": 100, "reason": "isolation test"},
+    ("POST", "/v1/cards/{card_id}/send"): lambda o: {"channel": "email", "to": "ada@example.com"},
+    # A card never sent: the resend names channel and address itself.
+    ("POST", "/v1/cards/{card_id}/resend"): lambda o: {"channel": "sms", "to": "+15550100123"},
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
     # The same reference from both tenants (references are unique per account): names no object.
     ("POST", "/v1/orders"): lambda o: order_body("route-table"),

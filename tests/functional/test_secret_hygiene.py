@@ -169,3 +169,53 @@ async def test_no_secret_of_the_access_flow_is_stored_or_logged(app_client, rt, 
     ]
     assert all(len(v) >= 12 for v in seen.values()), seen
     assert not leaks, leaks
+
+
+async def test_no_reward_token_code_or_pin_of_a_delivery_is_stored_or_logged(make_app, caplog):
+    """Deliveries too: a card sent by email and SMS (to the outbox), its page opened, revealed,
+    resent, its balance checked. Neither the reward-link token, nor the code, nor the PIN may be
+    in the database or the logs (the access log shows `/r/[redacted]`)."""
+    from tests.functional.delivery_support import LINK, http, runtime, work
+
+    debug_everything(caplog)
+    app = make_app(public_url="http://testserver")
+    rt = runtime(app)
+    t = await factories.tenant(rt)
+    pin = secrets.token_hex(6)
+    async with http(app) as c:
+        r = await c.post(
+            "/v1/cards",
+            json={
+                "currency": "EUR",
+                "amount": 1500,
+                "pin": pin,
+                "notification": {"channel": "email", "to": "ada@example.com", "message": "hygiene"},
+            },
+            headers=t.headers,
+        )
+        assert r.status_code == 201, r.text
+        code = r.json()["code"]
+        assert await work(app) == 1
+        eml = next(rt.settings.resolved_outbox_dir.glob("*.eml")).read_text()
+        path = LINK.search(eml).group(0).replace("http://testserver", "")
+        token = path.rsplit("/", 1)[1]
+        page = await c.get(path)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        shown = await c.post(path + "/reveal", data={"csrf": csrf})
+        assert code in shown.text
+        form = await c.get("/balance")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        assert (await c.post("/balance", data={"csrf": csrf, "code": code, "pin": pin})).status_code == 200
+    # The access log line as uvicorn writes it, through the filter the app installs.
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", path, "1.1", 200)
+    dump = await dbdump.text(rt)
+    # The test's own HTTP client logs each URL it fetches: that is the browser's side, not ours.
+    records = [r for r in caplog.records if not (r.name == "httpx" and "HTTP Request" in r.getMessage())]
+    logs = "\n".join(f"{r.name}: {r.getMessage()} {r.args!r} {r.__dict__!r}" for r in records)
+    assert "hygiene" in dump
+    assert "/r/[redacted]" in logs
+    seen = {"token": token, "code": code, "normalized code": codes.normalize(code), "PIN": pin}
+    leaks = [
+        f"{k} in the {w}" for k, v in seen.items() for w, text in (("database", dump), ("logs", logs)) if v in text
+    ]
+    assert not leaks, leaks

@@ -9,7 +9,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -44,11 +46,19 @@ WRONG = "definitely not the password"
 
 @pytest.fixture
 def live(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[str, Settings]]:
+    with serve_live(db_url, tmp_path, clock) as served:
+        yield served
+
+
+@contextmanager
+def serve_live(db_url: str, tmp_path: Path, clock: FakeClock, **overrides: Any) -> Iterator[tuple[str, Settings]]:
     """`giftwell serve` in miniature: the app under uvicorn on a loopback port, in a thread,
-    sharing the test's clock."""
+    sharing the test's clock. Yields its base URL and settings."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = load_settings(database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, public_url=base)
+    settings = load_settings(
+        database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, public_url=base, **overrides
+    )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -58,9 +68,11 @@ def live(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[str, S
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield base, settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield base, settings
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 async def _seed(settings: Settings, clock: FakeClock) -> dict:

@@ -68,3 +68,10 @@ def test_dialects_are_independent():
                 if name.startswith("giftwell.dialects."):
                     assert name.split(".")[2] == pkg.name, f"{pkg.name}/{path.name} imports {name}"
                 assert not name.startswith("giftwell.api.v1"), f"{pkg.name}/{path.name} imports {name}"
+
+
+def test_adapters_import_only_the_domain_of_giftwell():
+    for path in modules("adapters"):
+        for name in imports_of(path):
+            if name.startswith("giftwell."):
+                assert name.startswith(("giftwell.domain", "giftwell.adapters")), f"adapters/{path.name} imports {name}"

@@ -33,6 +33,7 @@ clients_app = typer.Typer(help="OAuth API clients.", no_args_is_help=True)
 codes_app = typer.Typer(help="Card codes.", no_args_is_help=True)
 products_app = typer.Typer(help="The catalog of products.", no_args_is_help=True)
 funding_app = typer.Typer(help="Accounts' prepaid funding balances.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Messages written to the outbox folder instead of sent.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(tokens_app, name="tokens")
@@ -43,6 +44,7 @@ app.add_typer(jobs_cli.jobs_app, name="jobs")
 app.add_typer(codes_app, name="codes")
 app.add_typer(products_app, name="products")
 app.add_typer(funding_app, name="funding")
+app.add_typer(outbox_app, name="outbox")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 DEMO_ACCOUNT = "demo"
@@ -382,6 +384,26 @@ def codes_odds(
     emit(odds.as_dict(), as_json, human)
     if not odds.acceptable:
         raise typer.Exit(1)
+
+
+@outbox_app.command("list")
+def outbox_list(as_json: JsonOpt = False) -> None:
+    """What would have been sent: each email (.eml) and SMS (.json) in the outbox folder."""
+    from giftwell.services import transports
+
+    settings = _settings(as_json)
+    found = [e.as_dict() for e in transports.outbox_entries(settings)]
+
+    def human(rows: list[dict[str, Any]]) -> str:
+        if not rows:
+            return f"The outbox is empty ({settings.resolved_outbox_dir})."
+        lines = [f"{settings.resolved_outbox_dir}:"]
+        for r in rows:
+            what = r["subject"] if r["channel"] == "email" else "(sms)"
+            lines.append(f"  {r['at'][:19]}  {r['channel']:5}  {r['to']}  {what}  {r['file']}")
+        return "\n".join(lines)
+
+    emit({"dir": str(settings.resolved_outbox_dir), "messages": found}, as_json, lambda d: human(d["messages"]))
 
 
 @app.command()

@@ -140,3 +140,23 @@ class TooManyAttempts(RateLimited):
     """Too many failed code lookups from this client or address (the guessing guard)."""
 
     code = "too_many_attempts"
+
+
+class ResendTooSoon(RateLimited):
+    """A card was sent less than 30 seconds ago (by creation with a notification, `/send` or
+    `/resend`): retry after `retry_after` seconds."""
+
+    code = "resend_too_soon"
+
+
+class DeliveryExists(Conflict):
+    """`/send` on a card that already has a delivery under way or done: use `/resend`."""
+
+    code = "delivery_exists"
+
+
+class RewardGone(GiftwellError):
+    """A reward link whose card is blocked, disabled or expired: nothing on it may be shown."""
+
+    code = "gone"
+    status = 410

@@ -30,6 +30,7 @@ from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events, ledger
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.pagination import Page, check_limit, cursor_int, cursor_time, decode_cursor, encode_cursor
+from giftwell.store.models import Account
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import LedgerAccount as LA
 from giftwell.store.uow import UnitOfWork
@@ -111,10 +112,32 @@ async def lookup_with_pin(uow: UnitOfWork, *, account_id: str, code: str, pin: s
     guesser which codes exist. A `pin` sent for a card without one is ignored. Issuer operations
     that must find blocked cards (unblocking by code) use `lookup`.
     """
+    return await _holder_lookup(uow, [account_id], code=code, pin=pin)
+
+
+async def lookup_public(uow: UnitOfWork, *, code: str, pin: str | None) -> Card:
+    """`lookup_with_pin` for a caller who names no account (the public balance page): the code is
+    hashed for every account, since each account's codes are hashed with its own id, and looked
+    up in one query. Same answers and same work for unknown, blocked and wrong-PIN cards.
+
+    The work grows with the number of accounts (one HMAC and one key pair each): fine for the
+    issuers of one Giftwell, to revisit beyond some thousands."""
+    accounts = [str(a) for a in (await uow.conn.execute(sa.select(Account.id).order_by(Account.id))).scalars()]
+    return await _holder_lookup(uow, accounts, code=code, pin=pin)
+
+
+async def _holder_lookup(uow: UnitOfWork, account_ids: list[str], *, code: str, pin: str | None) -> Card:
     if not isinstance(code, str) or not code.strip():
         raise ValidationFailed("code is required", param="code")
-    digest = uow.rt.keys.code_hash(account_id, codes.normalize(code))
-    row = (await uow.conn.execute(_select().where(C.account_id == account_id, C.code_hash == digest))).first()
+    normalized = codes.normalize(code)
+    keys = uow.rt.keys
+    if len(account_ids) == 1:
+        digest = keys.code_hash(account_ids[0], normalized)
+        q = _select().where(C.account_id == account_ids[0], C.code_hash == digest)
+    else:
+        pairs = [(a, keys.code_hash(a, normalized)) for a in account_ids] or [("", "")]
+        q = _select().where(sa.tuple_(C.account_id, C.code_hash).in_(pairs)).limit(1)
+    row = (await uow.conn.execute(q)).first()
     blob = row.pin_encrypted if row is not None else None
     pin_ok = uow.rt.keys.pin_matches(blob, aad=f"pin:{row.id}" if row is not None else "", given=pin)
     card = card_from_row(row) if row is not None else None

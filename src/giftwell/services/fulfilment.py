@@ -23,7 +23,7 @@ from giftwell.domain.catalog import Product, add_months
 from giftwell.domain.errors import InvalidState, NotFound, ValidationFailed
 from giftwell.domain.ledger import AccountKind, TransferKind, TransferStatus, card_posting
 from giftwell.domain.orders import OrderStatus, UnitStatus, final_status
-from giftwell.services import catalog, events, ledger, suppliers
+from giftwell.services import catalog, delivery, events, ledger, suppliers
 from giftwell.services.ledger import Leg
 from giftwell.services.runtime import Runtime
 from giftwell.services.suppliers import SupplyFailed, SupplyRequest
@@ -105,6 +105,9 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             await _settle(uow, u.id, UnitStatus.FAILED, error=str(exc)[:500] or "supplier refused")
             continue
         await _settle(uow, u.id, UnitStatus.ISSUED, card_id=supplied.card_id)
+        # Its reward link, and its delivery when the item asked for one, in this same batch: a
+        # card that commits is always sent; a batch rolled back sends nothing.
+        await delivery.for_order_card(uow, order=order, unit_id=u.id, card_id=supplied.card_id, item=item)
         issued.append((u, supplied.card_id))
     charge = 0 if order.test else sum(u.price for u, _ in issued)
     if charge > 0:

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from giftwell.domain.catalog import Product, check_fields
+from giftwell.domain.delivery import Channel as DeliveryChannel
+from giftwell.domain.delivery import Notification, check_notification
 from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
@@ -107,7 +109,32 @@ def _delivery(
             raise ValidationFailed("scheduled_at needs a timezone", param=f"{p}.delivery.scheduled_at")
         if at <= now:
             raise ValidationFailed("scheduled_at must be in the future", param=f"{p}.delivery.scheduled_at")
-    return {"channel": channel.value, "scheduled_at": at.isoformat() if at else None}
+    out: dict[str, Any] = {"channel": channel.value, "scheduled_at": at.isoformat() if at else None}
+    if channel is Channel.NONE:
+        return out
+    # The rules the delivery itself will apply, checked now: a card must never fail to be sent
+    # (or a background batch abort) for a field the order could have refused.
+    field = "email" if channel is Channel.EMAIL else "phone"
+    try:
+        n = check_notification(
+            Notification(
+                channel=DeliveryChannel(channel.value),
+                to=str(recipient.get(field) or ""),
+                image_url=raw.get("image_url"),
+                scheduled_at=at,
+                locale=raw.get("locale"),
+            ),
+            now=now,
+            param=f"{p}.delivery",
+        )
+    except ValidationFailed as exc:
+        if exc.param == f"{p}.delivery.to":
+            raise ValidationFailed(
+                exc.message.replace("to ", f"recipient.{field} ", 1), param=f"{p}.recipient.{field}"
+            ) from None
+        raise
+    out.update(image_url=n.image_url, locale=n.locale)
+    return out
 
 
 async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str | None) -> _Checked:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from giftwell.services import counters
+from giftwell.services import counters, transports
 from giftwell.services.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
@@ -49,6 +49,9 @@ class Runtime:
         # Suppliers by name beyond the built-in house supplier (an entry point, or a test, adds
         # them here; `services.suppliers.get` looks here first).
         self.suppliers: dict[str, Supplier] = {}
+        # How deliveries leave: SMTP and an SMS gateway, or the outbox folder (services/transports.py).
+        self.mailer = transports.mailer(settings, clock)
+        self.sms = transports.sms(settings, clock)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)

@@ -12,8 +12,6 @@ from giftwell.api.deps import CardsRead, CardsRedeem, CardsWrite, ClientIp, Runt
 from giftwell.api.v1.schemas import (
     AdjustIn,
     AmountIn,
-    CardCreate,
-    CardCreatedOut,
     CardList,
     CardOut,
     LookupIn,
@@ -27,24 +25,47 @@ from giftwell.api.v1.schemas import (
     TransferOut,
     UtcDatetime,
 )
+from giftwell.api.v1.schemas_delivery import (
+    CardCreatedWithDeliveryOut,
+    CardCreateIn,
+    DeliveryList,
+    DeliveryOut,
+    NotificationIn,
+    ResendIn,
+)
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
+<<<<<<< HEAD
 from giftwell.services import card_money, cards, expiry, guessing
+=======
+from giftwell.services import card_money, cards, delivery, guessing
+>>>>>>> delivery
 from giftwell.services.cards import IssuedCard
+from giftwell.services.delivery import DeliveryView
+from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
 
 
-def _issued(i: IssuedCard) -> CardCreatedOut:
-    return CardCreatedOut(**CardOut.of(i.card).model_dump(), code=i.code, pin=i.pin)
+def _issued(i: IssuedCard, d: DeliveryView | None = None) -> CardCreatedWithDeliveryOut:
+    return CardCreatedWithDeliveryOut(
+        **CardOut.of(i.card).model_dump(), code=i.code, pin=i.pin, delivery=DeliveryOut.of(d) if d else None
+    )
 
 
-@router.post("", status_code=201, response_model=CardCreatedOut, summary="Issue a card")
-async def create_card(body: CardCreate, p: CardsWrite, tx: TxDep) -> Response:
+@router.post(
+    "",
+    status_code=201,
+    response_model=CardCreatedWithDeliveryOut,
+    summary="Issue a card",
+    description="With `notification`, the card is also sent to its recipient (by email or SMS, now or at "
+    "`scheduled_at`) in the same transaction: `delivery` in the answer. See docs/delivery.md.",
+)
+async def create_card(body: CardCreateIn, p: CardsWrite, tx: TxDep) -> Response:
     fmt = codes.CodeFormat(**body.code_format.model_dump()) if body.code_format else codes.DEFAULT_FORMAT
-    return await tx.run(
-        p,
-        lambda uow: cards.issue(
+
+    async def use_case(uow: UnitOfWork) -> tuple[IssuedCard, DeliveryView | None]:
+        issued = await cards.issue(
             uow,
             account_id=p.account_id,
             currency=body.currency,
@@ -57,10 +78,15 @@ async def create_card(body: CardCreate, p: CardsWrite, tx: TxDep) -> Response:
             sender=body.sender.domain() if body.sender else None,
             recipient=body.recipient.domain() if body.recipient else None,
             metadata=body.metadata,
-        ),
-        _issued,
-        status=201,
-    )
+        )
+        sent = None
+        if body.notification is not None:
+            sent = await delivery.request(
+                uow, card=issued.card, notification=body.notification.domain(), source="card", requested_by=p.account_id
+            )
+        return issued, sent
+
+    return await tx.run(p, use_case, lambda r: _issued(*r), status=201)
 
 
 @router.get("", response_model=CardList, summary="List cards")
@@ -210,3 +236,45 @@ async def card_transfers(
         )
     data = [TransferOut.of(t, card.ledger_account_id) for t in page.data]
     return json_response(TransferList(data=data, has_more=page.has_more, next_cursor=page.next_cursor))
+
+
+_SEND = (
+    "Deferred sending: deliver a card created without a `notification`. One delivery per card: a card "
+    "already scheduled, queued or sent answers 409 `delivery_exists` (use `/resend`). A card is sent at "
+    "most once per 30 seconds: sooner answers 429 `resend_too_soon` with `Retry-After`."
+)
+_RESEND = (
+    "Send the card again, as a new delivery: fields left out keep the last delivery's values, so `{}` "
+    'resends to the same address and `{"to": ...}` to another. At most once per 30 seconds per card '
+    "(counting creation and `/send`): sooner answers 429 `resend_too_soon` with `Retry-After`."
+)
+
+
+@router.post("/{card_id}/send", status_code=201, response_model=DeliveryOut, summary="Send a card", description=_SEND)
+async def send_card(card_id: Text, body: NotificationIn, p: CardsWrite, tx: TxDep) -> Response:
+    return await tx.run(
+        p,
+        lambda uow: delivery.send(uow, account_id=p.account_id, card_id=card_id, notification=body.domain()),
+        DeliveryOut.of,
+        status=201,
+    )
+
+
+@router.post(
+    "/{card_id}/resend", status_code=201, response_model=DeliveryOut, summary="Send a card again", description=_RESEND
+)
+async def resend_card(card_id: Text, p: CardsWrite, tx: TxDep, body: ResendIn | None = None) -> Response:
+    changes = (body or ResendIn()).domain()
+    return await tx.run(
+        p,
+        lambda uow: delivery.resend(uow, account_id=p.account_id, card_id=card_id, changes=changes),
+        DeliveryOut.of,
+        status=201,
+    )
+
+
+@router.get("/{card_id}/deliveries", response_model=DeliveryList, summary="List a card's deliveries, newest first")
+async def card_deliveries(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
+    async with rt.uow() as uow:
+        found = await delivery.list_for_card(uow, account_id=p.account_id, card_id=card_id)
+    return json_response(DeliveryList(data=[DeliveryOut.of(d) for d in found]))

@@ -170,8 +170,17 @@ class SenderIn(In):
 
 
 class DeliveryIn(In):
-    channel: Literal["email", "sms", "none"] = "none"
-    scheduled_at: AwareDatetime | None = None
+    channel: Literal["email", "sms", "none"] = Field(
+        default="none", description="email: to recipient.email; sms: to recipient.phone (E.164); none: you deliver."
+    )
+    scheduled_at: AwareDatetime | None = Field(default=None, description="Send at this time; absent: at once.")
+    image_url: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="A picture for the message and reward page (defaults to the product's)."
+    )
+    locale: Annotated[str, Field(max_length=35)] | None = Field(
+        default=None,
+        description="Recipient's locale for amounts and dates, like de-DE (default GIFTWELL_DEFAULT_LOCALE).",
+    )
 
 
 class ItemIn(In):

@@ -4,6 +4,7 @@ from giftwell.store.models.accounts import AccessToken, Account
 from giftwell.store.models.base import Base
 from giftwell.store.models.cards import Card
 from giftwell.store.models.catalog import Product
+from giftwell.store.models.delivery import Delivery, RewardLink
 from giftwell.store.models.events import Event
 from giftwell.store.models.idempotency import IdempotencyKey
 from giftwell.store.models.jobs import Job, JobAttempt, Schedule
@@ -18,6 +19,7 @@ __all__ = [
     "Account",
     "Base",
     "Card",
+    "Delivery",
     "Event",
     "IdempotencyKey",
     "Job",
@@ -31,6 +33,7 @@ __all__ = [
     "Product",
     "RateLimitCounter",
     "RefreshToken",
+    "RewardLink",
     "Schedule",
     "Transfer",
     "User",
