@@ -35,11 +35,7 @@ from giftwell.api.v1.schemas_delivery import (
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
-<<<<<<< HEAD
-from giftwell.services import card_money, cards, expiry, guessing
-=======
-from giftwell.services import card_money, cards, delivery, guessing
->>>>>>> delivery
+from giftwell.services import card_money, cards, delivery, expiry, guessing
 from giftwell.services.cards import IssuedCard
 from giftwell.services.delivery import DeliveryView
 from giftwell.store.uow import UnitOfWork
