@@ -168,6 +168,14 @@ async def test_send_resend_throttle_and_list(make_app, clock):
         api = await tenant_api(app, rt)
         card = await api.ok("POST", "/v1/cards", {"currency": "USD", "amount": 2500}, status=201)
         assert card["delivery"] is None
+        await api.error(
+            "POST",
+            f"/v1/cards/{card['id']}/send",
+            {"channel": "sms", "to": "12345"},
+            status=422,
+            code="validation_error",
+            param="to",
+        )
         assert (await api.ok("GET", f"/v1/cards/{card['id']}/deliveries")) == {"data": []}
         first = await api.ok(
             "POST", f"/v1/cards/{card['id']}/send", {"channel": "email", "to": "ada@example.com"}, status=201

@@ -110,6 +110,42 @@ async def test_async_order_is_fulfilled_by_the_job_queue(rt, app_client):
     await ledger_ok(rt)
 
 
+async def test_auto_mode_issues_up_to_ten_cards_in_the_request(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    ten = await place(
+        app_client, t, {"reference": "ten", "items": [{"product": "acme-usd", "amount": 1000, "quantity": 10}]}
+    )
+    assert (ten.status_code, ten.json()["status"]) == (200, "completed")
+    eleven = await place(
+        app_client, t, {"reference": "eleven", "items": [{"product": "acme-usd", "amount": 1000, "quantity": 11}]}
+    )
+    assert (eleven.status_code, eleven.json()["status"]) == (202, "pending")
+    # an order's cards over several items count together
+    split = await place(
+        app_client,
+        t,
+        {
+            "reference": "split",
+            "items": [{"product": "acme-usd", "amount": 1000, "quantity": 5}] * 2
+            + [{"product": "acme-usd", "amount": 1000}],
+        },
+    )
+    assert (split.status_code, split.json()["status"]) == (202, "pending")
+
+
+async def test_order_descriptions_in_openapi(app_client):
+    spec = (await app_client.get("/openapi.json")).json()
+    props = spec["components"]["schemas"]["OrderOut"]["properties"]
+    for status in ("pending", "processing", "completed", "partial", "failed", "cancelled"):
+        assert status in props["status"]["description"]
+    assert "recorded" in spec["components"]["schemas"]["OrderCardOut"]["properties"]["code"]["description"]
+    place_op = spec["paths"]["/v1/orders"]["post"]
+    assert "10,000 cards" in place_op["description"]
+    assert "insufficient_funds" in place_op["description"]
+    assert "reference" in spec["paths"]["/v1/orders"]["get"]["description"]
+    assert "listed cards" in spec["paths"]["/v1/orders/{order_id}/cancel"]["post"]["description"]
+
+
 async def test_async_order_of_25_cards(rt, app_client):
     t = await factories.buyer(rt, funds=START)
     r = await place(
@@ -123,6 +159,14 @@ async def test_async_order_of_25_cards(rt, app_client):
     # reserved, not yet charged
     assert await balance(rt, t.account_id) == (START, START - 25 * 1950)
     await ledger_ok(rt)
+
+    # one batch: the order and its item are processing, ten cards issued and charged
+    async with rt.uow() as uow:
+        assert await fulfilment.run_batch(uow, o["id"], limit=10) == 10
+        await uow.commit()
+    mid = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
+    assert (mid["status"], mid["items"][0]["status"], mid["charged"]) == ("processing", "processing", 10 * 1950)
+    assert [c["status"] for c in mid["items"][0]["cards"]] == ["issued"] * 10 + ["pending"] * 15
 
     assert await fulfilment.fulfil(rt, o["id"], batch_size=10) == "completed"
     done = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
@@ -231,6 +275,34 @@ async def test_test_orders_charge_nothing_and_cards_refuse_redemption(rt, app_cl
     await ledger_ok(rt)
 
 
+async def test_a_test_card_and_a_live_card_never_exchange_value(rt, app_client):
+    t = await factories.buyer(rt, funds=START)
+    o = (
+        await place(
+            app_client, t, {"reference": "t3", "test": True, "items": [{"product": "acme-usd", "amount": 5000}]}
+        )
+    ).json()
+    test_card = o["items"][0]["cards"][0]["card_id"]
+    async with rt.uow() as uow:
+        issuer = (await uow.conn.execute(sa.select(Card.account_id).where(Card.id == test_card))).scalar_one()
+    live = await factories.card(rt, issuer, currency="USD", amount=5000)
+    for src, dst, param in [(test_card, live.card.id, "card"), (live.card.id, test_card, "to_card")]:
+        async with rt.uow() as uow:
+            with pytest.raises(TestCardRefused) as exc:
+                await card_money.transfer(uow, account_id=issuer, card_id=src, to_card=dst, amount=100)
+        assert (exc.value.code, exc.value.param) == ("test_card", param)
+    async with rt.uow() as uow:
+        balances = dict(
+            (
+                await uow.conn.execute(
+                    sa.text("SELECT c.id, a.balance FROM cards c JOIN ledger_accounts a ON a.id = c.ledger_account_id")
+                )
+            ).all()
+        )
+    assert balances == {test_card: 5000, live.card.id: 5000}
+    await ledger_ok(rt)
+
+
 async def test_cancel_returns_exactly_the_unused_cards_prices(rt, app_client):
     t = await factories.buyer(rt, funds=START)
     o = (
@@ -246,10 +318,19 @@ async def test_cancel_returns_exactly_the_unused_cards_prices(rt, app_client):
         await uow.commit()
     r = await app_client.post(f"/v1/orders/{o['id']}/cancel", json={"cards": [used["id"]]}, headers=t.headers)
     assert r.status_code == 409, r.text
+    assert await balance(rt, t.account_id) == (START - 2925, START - 2925)
+    # a listed card: only its price comes back
+    listed = o["items"][0]["cards"][1]
+    r = await app_client.post(f"/v1/orders/{o['id']}/cancel", json={"cards": [listed["id"]]}, headers=t.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["cancelled"] == 1
+    assert [c["status"] for c in r.json()["order"]["items"][0]["cards"]] == ["issued", "cancelled", "issued"]
+    assert await balance(rt, t.account_id) == (START - 2925 + 975, START - 2925 + 975)
+    # the whole order: the remaining unused card
     r = await app_client.post(f"/v1/orders/{o['id']}/cancel", headers=t.headers)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["cancelled"] == 2
+    assert out["cancelled"] == 1
     assert [c["status"] for c in out["order"]["items"][0]["cards"]] == ["issued", "cancelled", "cancelled"]
     assert [c["card_status"] for c in out["order"]["items"][0]["cards"]] == ["active", "disabled", "disabled"]
     assert out["order"]["refunded"] == 2 * 975

@@ -20,7 +20,9 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 async def _link(app, api, **notification):
-    card = await send_card(api, {"channel": "email", "to": "ada@example.com", **notification}, amount=4200)
+    card = await send_card(
+        api, {"channel": "email", "to": "ada@example.com", "locale": "de-DE", **notification}, amount=4200
+    )
     rt = runtime(app)
     async with rt.uow() as uow:
         token = await reward.token_of(uow, card["id"])
@@ -44,6 +46,8 @@ async def test_reveal_is_a_csrf_checked_post_and_is_recorded(make_app, clock):
         assert page.headers["referrer-policy"] == "same-origin"
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert card["code"] not in page.text
+        assert '<html lang="de">' in page.text  # the notification's locale
+        assert "42,00" in page.text
         csrf = CSRF.search(page.text).group(1)
         # No token, a wrong one, or another site's Origin: refused, nothing shown.
         assert (await browser.post(f"/r/{token}/reveal", data={})).status_code == 403

@@ -71,3 +71,14 @@ def test_serve_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> No
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: database error:"), proc.stderr
+
+
+def test_worker_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None:
+    env = giftwell_env(f"postgresql://nobody@127.0.0.1:{free_port()}/giftwell", tmp_path, TEST_SECRET)
+    proc = subprocess.run(
+        [sys.executable, "-m", "giftwell", "worker"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: database error:"), proc.stderr

@@ -11,6 +11,7 @@ import signal
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError
@@ -64,6 +65,9 @@ def worker(
         asyncio.run(run())
     except GiftwellError as exc:
         fail(exc, False)
+    except (DBAPIError, OSError) as exc:
+        # Unreachable at start (or lost for good): one line, as `giftwell serve` says it.
+        fail(f"database error: {cli._first_line(exc)}", False, code=2)
 
 
 def _line(j: jobs.JobView) -> str:

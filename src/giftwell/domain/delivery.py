@@ -77,47 +77,51 @@ def check_notification(n: Notification, *, now: datetime, param: str = "notifica
     spaces and dashes are dropped; a message has at most 500 characters; an image is an http(s)
     URL; `scheduled_at` has a timezone and lies at most a year ahead (a past time means now).
     """
+
+    def at_(field: str) -> str:
+        return f"{param}.{field}" if param else field
+
     try:
         channel = Channel(n.channel)
     except ValueError:
-        raise ValidationFailed("channel must be email or sms", param=f"{param}.channel") from None
+        raise ValidationFailed("channel must be email or sms", param=at_("channel")) from None
     to = (n.to or "").strip() if isinstance(n.to, str) else ""
     if not to:
-        raise ValidationFailed("to is required", param=f"{param}.to", rule="required")
+        raise ValidationFailed("to is required", param=at_("to"), rule="required")
     if channel is Channel.EMAIL:
         to = to.lower()
         if len(to) > 320 or not _EMAIL_RE.match(to):
-            raise ValidationFailed("to is not a valid email address", param=f"{param}.to")
+            raise ValidationFailed("to is not a valid email address", param=at_("to"))
     else:
         to = normalize_phone(to)
         if not _PHONE_RE.match(to):
-            raise ValidationFailed("to must be a phone number in E.164 form, like +15550100123", param=f"{param}.to")
+            raise ValidationFailed("to must be a phone number in E.164 form, like +15550100123", param=at_("to"))
     names = {}
     for field in ("recipient_name", "sender_name"):
         value = getattr(n, field)
         value = value.strip() or None if isinstance(value, str) else None
         if value is not None and len(value) > MAX_NAME:
-            raise ValidationFailed(f"{field} is longer than {MAX_NAME} characters", param=f"{param}.{field}")
+            raise ValidationFailed(f"{field} is longer than {MAX_NAME} characters", param=at_(field))
         names[field] = value
     message = n.message if n.message else None
     if message is not None and len(message) > MAX_MESSAGE:
-        raise ValidationFailed(f"message is longer than {MAX_MESSAGE} characters", param=f"{param}.message")
+        raise ValidationFailed(f"message is longer than {MAX_MESSAGE} characters", param=at_("message"))
     image = n.image_url.strip() if n.image_url else None
     if image is not None:
         parts = urlsplit(image)
         if len(image) > MAX_IMAGE_URL or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValidationFailed("image_url must be an http(s) URL", param=f"{param}.image_url")
+            raise ValidationFailed("image_url must be an http(s) URL", param=at_("image_url"))
     at = n.scheduled_at
     if at is not None:
         if at.tzinfo is None:
-            raise ValidationFailed("scheduled_at needs a timezone", param=f"{param}.scheduled_at")
+            raise ValidationFailed("scheduled_at needs a timezone", param=at_("scheduled_at"))
         if at - now > MAX_SCHEDULE_AHEAD:
-            raise ValidationFailed("scheduled_at is more than a year ahead", param=f"{param}.scheduled_at")
+            raise ValidationFailed("scheduled_at is more than a year ahead", param=at_("scheduled_at"))
         if at <= now:
             at = None
     locale = n.locale.strip() if n.locale else None
     if locale is not None and not _LOCALE_RE.match(locale):
-        raise ValidationFailed("locale must look like en, de-DE or pt_BR", param=f"{param}.locale")
+        raise ValidationFailed("locale must look like en, de-DE or pt_BR", param=at_("locale"))
     return replace(
         n,
         channel=channel,

@@ -280,7 +280,9 @@ async def _movement_for(uow: UnitOfWork, t: Transfer, state: AccountState | None
 
 
 async def transfer(uow: UnitOfWork, *, account_id: str, card_id: str, to_card: str, amount: int) -> Movement:
-    """Move value from one of the account's cards to another of the same currency."""
+    """Move value from one of the account's cards to another of the same currency. A test card
+    and a live card never exchange value (`test_card`): a test card's value would otherwise buy
+    something through the live card."""
     require_positive(amount)
     if to_card == card_id:
         raise ValidationFailed("to_card must be another card", param="to_card")
@@ -290,6 +292,10 @@ async def transfer(uow: UnitOfWork, *, account_id: str, card_id: str, to_card: s
     except GiftwellError as exc:
         exc.param = "to_card"
         raise
+    if src.test != dst.test:
+        raise TestCardRefused(
+            "a test card and a live card cannot exchange value", param="to_card" if dst.test else "card"
+        )
     if src.currency != dst.currency:
         raise CurrencyMismatch(f"cards hold different currencies ({src.currency}, {dst.currency})", param="to_card")
     require_usable(src.status, src.expires_at, uow.now)

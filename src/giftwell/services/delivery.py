@@ -200,7 +200,7 @@ async def send(uow: UnitOfWork, *, account_id: str, card_id: str, notification: 
     )
     if existing is not None:
         raise DeliveryExists("this card has already been sent; use /resend to send it again", param="card")
-    return await request(uow, card=card, notification=notification, source="send", requested_by=account_id)
+    return await request(uow, card=card, notification=notification, source="send", requested_by=account_id, param="")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,11 @@ def _status(o: OrderView) -> int:
 
 @router.post("", response_model=OrderOut, summary="Place an order", responses={202: {"model": OrderOut}})
 async def place_order(body: OrderIn, p: OrdersWrite, tx: TxDep) -> Response:
+    """Checks every item (422 `validation_error`, `param` naming the item and field), reserves the
+    whole price from the funding balance (422 `insufficient_funds`, nothing else happens), then
+    issues the cards: at once for up to 10 cards in `auto` mode (200, completed), else in the
+    background (202, pending; the order is fulfilled by a job). At most 10,000 cards. `reference`
+    is unique per account (409 `conflict`); `Idempotency-Key` replays the first answer."""
     req = body.domain()
     return await tx.run(
         p, lambda uow: orders.place_order(uow, account_id=p.account_id, req=req), OrderOut.of, status=_status
@@ -42,6 +47,8 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
+    """Newest first, paginated; `reference` finds one order by your own id. Without cards (and
+    so without codes): get the order for them."""
     async with rt.uow() as uow:
         page = await order_views.list_orders(
             uow,
@@ -60,6 +67,8 @@ async def list_orders(
 
 @router.get("/{order_id}", response_model=OrderOut, summary="Get an order with its cards' codes")
 async def get_order(order_id: str, p: OrdersRead, tx: TxDep) -> Response:
+    """The order with each card's code, PIN, serial, reward link, expiry and status. Each showing
+    is recorded (per card: a reveal count and time; an `order.codes_revealed` event)."""
     # A read that writes: each showing of the codes is recorded, so it runs in a transaction.
     return await tx.run(
         p, lambda uow: order_views.get_order(uow, account_id=p.account_id, order_id=order_id), OrderOut.of
@@ -68,6 +77,10 @@ async def get_order(order_id: str, p: OrdersRead, tx: TxDep) -> Response:
 
 @router.post("/{order_id}/cancel", response_model=CancelOut, summary="Cancel an order, or some of its cards")
 async def cancel_order(order_id: str, p: OrdersWrite, tx: TxDep, body: CancelIn | None = None) -> Response:
+    """Cancel the whole order (no body) or the listed cards, in one transaction: each card never
+    redeemed is disabled and its price returned to the funding balance; cards not yet issued are
+    dropped. Naming a used card is 409 `invalid_state`; the whole order skips used cards."""
+
     async def cancel(uow: UnitOfWork) -> CancelOut:
         n = await fulfilment.cancel(
             uow, account_id=p.account_id, order_id=order_id, unit_ids=body.cards if body else None

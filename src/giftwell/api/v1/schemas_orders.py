@@ -212,23 +212,29 @@ class OrderIn(In):
     reference: Annotated[str, Field(min_length=1, max_length=200, description="Your own id, unique per account.")]
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=100)]
     test: StrictBool = False
-    mode: Mode = Field(default=Mode.AUTO, description="auto: up to 10 cards at once, more in the background.")
+    mode: Mode = Field(
+        default=Mode.AUTO,
+        description="auto: up to 10 cards are issued in the request (200), more in the background (202, pending); "
+        "sync: at most 10 cards, always in the request; async: always in the background.",
+    )
 
     def domain(self) -> OrderRequest:
         return OrderRequest(self.reference, [i.domain() for i in self.items], self.test, self.mode)
 
 
 class OrderCardOut(BaseModel):
-    id: str
-    status: str
-    card_id: str | None
-    card_status: str | None
-    code: str | None
+    id: str = Field(description="The order card's id (`oc_...`), as `POST /v1/orders/{id}/cancel` takes it.")
+    status: str = Field(description="pending, issued, failed (see `error`) or cancelled.")
+    card_id: str | None = Field(description="The card made for it, once issued.")
+    card_status: str | None = Field(description="The card's own status: active, disabled, expired, ...")
+    code: str | None = Field(
+        description="The card's code, in full: the buyer owns it. Every response that shows it is recorded."
+    )
     pin: str | None
     serial: str | None
-    link: str | None
+    link: str | None = Field(description="The reward link for the recipient's page.")
     expires_at: datetime | None
-    error: str | None
+    error: str | None = Field(description="Why the card could not be made (status failed).")
 
     @classmethod
     def of(cls, c: CardView) -> OrderCardOut:
@@ -240,8 +246,8 @@ class OrderItemOut(BaseModel):
     product: str
     amount: int
     quantity: int
-    price: int
-    status: str
+    price: int = Field(description="Price per card, in minor units: face value less discount plus fee.")
+    status: str = Field(description="pending, processing, completed, partial, failed or cancelled, from its cards.")
     country: str | None
     recipient: dict[str, Any]
     sender: dict[str, Any]
@@ -260,18 +266,21 @@ class OrderItemOut(BaseModel):
 class OrderOut(BaseModel):
     id: str
     reference: str
-    status: str
+    status: str = Field(
+        description="pending (accepted, nothing issued yet), processing (being issued), then completed, partial "
+        "(some cards failed), failed (none issued) or cancelled."
+    )
     mode: str
-    test: bool
+    test: bool = Field(description="A test order: charges nothing; its cards are marked test and never redeem.")
     currency: str
     card_count: int
     total_face_value: int
-    total_price: int
-    charged: int
-    refunded: int
+    total_price: int = Field(description="Reserved from the funding balance when the order was placed.")
+    charged: int = Field(description="Captured so far: the price of the cards issued.")
+    refunded: int = Field(description="Returned to the funding balance for cancelled cards.")
     created_at: datetime
     completed_at: datetime | None
-    items: list[OrderItemOut] | None = None
+    items: list[OrderItemOut] | None = Field(default=None, description="With their cards; absent in lists.")
 
     @classmethod
     def of(cls, o: OrderView) -> OrderOut:
