@@ -13,7 +13,7 @@ from giftwell import __version__
 from giftwell.api import errors, oauth
 from giftwell.api.deps import RATELIMIT_STATE
 from giftwell.api.middleware import RateLimitHeadersMiddleware, RequestIdMiddleware
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers
+from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
 
@@ -60,6 +60,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     app.include_router(products.router)
     app.include_router(account.router)
     app.include_router(orders.router)
+    app.include_router(webhooks.endpoints)
+    app.include_router(webhooks.events_router)
     app.include_router(oauth.router)
     app.include_router(ping.router)
 
