@@ -239,6 +239,8 @@ async def post(rt: Runtime, url: str, headers: dict[str, str], body: bytes) -> A
     """POST the body: redirects not followed, no proxy from the environment, the whole attempt
     within `webhook_timeout_seconds`; at most MAX_RESPONSE_BODY bytes of the answer are kept."""
     timeout = rt.settings.webhook_timeout_seconds
+    # Built (once, it loads the CA bundle: slow) before the clock of the attempt starts.
+    tls = _tls()
     started = time.monotonic()
 
     def ms() -> int:
@@ -248,7 +250,7 @@ async def post(rt: Runtime, url: str, headers: dict[str, str], body: bytes) -> A
         async with asyncio.timeout(timeout):
             target, extra, extensions = await destination(url, allow_private=rt.settings.webhooks_private_allowed)
             async with (
-                httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()) as client,
+                httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls) as client,
                 client.stream("POST", target, content=body, headers={**headers, **extra}, extensions=extensions) as r,
             ):
                 kept = bytearray()
