@@ -175,11 +175,11 @@ async def recover(
     uow: UnitOfWork, *, account_id: str, endpoint_id: str, since: datetime, until: datetime | None = None
 ) -> Recovered:
     """Send again every event whose delivery to this endpoint failed, among the events created
-    in [since, until) (until: now), oldest first, at most MAX_RECOVER per call (`has_more` says
+    in [since, until] (until: now), oldest first, at most MAX_RECOVER per call (`has_more` says
     to call again: the ones sent are pending now, so the next call takes the next ones)."""
     until = until or uow.now
-    if since >= until:
-        raise ValidationFailed("since must be before until", param="since")
+    if since > until:
+        raise ValidationFailed("since must not be after until", param="since")
     endpoint = await webhooks.access_endpoint(uow, account_id=account_id, endpoint_id=endpoint_id)
     if not endpoint.enabled:
         raise InvalidState("the endpoint is disabled; enable it first", param="endpoint", state="disabled")
@@ -190,7 +190,7 @@ async def recover(
                 D.endpoint_id == endpoint.id,
                 D.status == DeliveryStatus.FAILED.value,
                 D.event_created_at >= since,
-                D.event_created_at < until,
+                D.event_created_at <= until,
             )
             .order_by(D.event_created_at, D.id)
             .limit(MAX_RECOVER + 1)
