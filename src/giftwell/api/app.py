@@ -23,6 +23,10 @@ Authenticate with `Authorization: Bearer <token>` (create one with `giftwell tok
 Amounts are integers in the currency's minor units (EUR cents; JPY has none; KWD has three).
 Every POST honours `Idempotency-Key`. Errors have the shape
 `{"error": {"type", "code", "message", "param", "request_id"}}`.
+
+Webhooks (`/v1/webhook-endpoints`, `/v1/events`) are signed twice: `X-Signature` (hex HMAC-SHA256
+of the body keyed with the `whsec_...` string) and the Standard Webhooks headers `webhook-id`,
+`webhook-timestamp`, `webhook-signature`; retried for about three days. See docs/webhooks.md.
 """
 
 
