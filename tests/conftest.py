@@ -123,7 +123,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return load_settings(database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET)
+    # Webhooks go to receivers on loopback in the tests: private destinations allowed on both
+    # databases (the PostgreSQL default refuses them).
+    return load_settings(
+        database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, webhooks_allow_private=True
+    )
 
 
 @pytest.fixture

@@ -148,3 +148,17 @@ async def buyer(rt: Runtime, *, funds: int = 100_000, currency: str = "USD") -> 
     if funds:
         await fund(rt, t.account_id, funds, currency)
     return t
+
+
+async def webhook_endpoint(
+    rt: Runtime, account_id: str, url: str, *, events: list[str] | None = None, format: str = "native"
+) -> tuple[str, str]:
+    """A webhook endpoint through the service: (its id, its secret)."""
+    from giftwell.services import webhooks
+
+    async with rt.uow() as uow:
+        made = await webhooks.create_endpoint(
+            uow, account_id=account_id, url=url, events=events or ["*"], format=format
+        )
+        await uow.commit()
+    return made.endpoint.id, made.secret

@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # The guessing guard: failed code lookups allowed per client and per IP in each window.
     guess_max_failures: int = Field(default=10, ge=1)
     guess_window_seconds: int = Field(default=3600, ge=1)
+    # Webhooks. Private, loopback and link-local destinations (and plain http) are refused unless
+    # allowed; unset: allowed in the embedded SQLite default only (a developer's own machine).
+    webhooks_allow_private: bool | None = None
+    # One attempt's whole budget: connecting, sending, and reading the answer.
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    # An endpoint whose attempts have all failed for this long is disabled (and the account told).
+    webhook_disable_after_days: float = Field(default=5.0, gt=0)
+    # After a secret rotation, deliveries are signed with both secrets for this long by default.
+    webhook_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
 
     # Delivery. Email through SMTP: smtp://user:pass@host:587?starttls=true (smtps:// for TLS from
     # the first byte). SMS through an HTTP gateway speaking Twilio's Messages API. A channel left
@@ -192,6 +201,12 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """The embedded default: SQLite under the data dir (one process, nothing to install)."""
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def webhooks_private_allowed(self) -> bool:
+        if self.webhooks_allow_private is None:
+            return self.embedded
+        return self.webhooks_allow_private
 
     @property
     def worker_in_process(self) -> bool:

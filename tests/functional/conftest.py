@@ -56,6 +56,7 @@ async def make_app(db_url: str, tmp_path: Path, clock: Any) -> AsyncIterator[Mak
     apps: list[FastAPI] = []
 
     def make(**overrides: Any) -> FastAPI:
+        overrides.setdefault("webhooks_allow_private", True)
         settings = load_settings(database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, **overrides)
         app = create_app(settings, clock=clock)
         apps.append(app)

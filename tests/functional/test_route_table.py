@@ -172,6 +172,22 @@ async def make_order(api: Api) -> Objects:
     return {"order_id": made["id"], "order_reference": reference}
 
 
+ENDPOINT_BODY = {"url": "https://hooks.example.com/giftwell", "events": ["*"]}
+
+
+async def make_endpoint(api: Api) -> Objects:
+    made = await api.post("/v1/webhook-endpoints", ENDPOINT_BODY, status=201)
+    return {"endpoint_id": made["id"]}
+
+
+async def make_event(api: Api) -> Objects:
+    card = await api.new_card()
+    page = await api.get("/v1/events", params={"type": "card.created", "limit": 1})
+    (event,) = page["data"]
+    assert event["data"]["card"] == card["id"], event
+    return {"event_id": event["id"]}
+
+
 # Path parameter -> how to make such an object in a tenant. A route with a parameter missing
 # here fails the matrix: add a factory for it.
 FACTORIES: dict[str, Factory] = {
@@ -179,6 +195,8 @@ FACTORIES: dict[str, Factory] = {
     "transfer_id": make_hold,
     "client_id": make_client,
     "order_id": make_order,
+    "endpoint_id": make_endpoint,
+    "event_id": make_event,
 }
 # Routes whose object must be in a particular state for the owner's own call to succeed.
 ROUTE_FACTORIES: dict[tuple[str, str], dict[str, Factory]] = {
@@ -204,6 +222,12 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
     # The same reference from both tenants (references are unique per account): names no object.
     ("POST", "/v1/orders"): lambda o: order_body("route-table"),
+    # The same URL from both tenants: names no object.
+    ("POST", "/v1/webhook-endpoints"): lambda o: ENDPOINT_BODY,
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): lambda o: {"description": "changed by the route table"},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/recover"): lambda o: {"since": "2000-01-01T00:00:00Z"},
+    # Replayed to one endpoint: the body names it, so another tenant's endpoint there is a 404.
+    ("POST", "/v1/events/{event_id}/replay"): lambda o: {"endpoint": o["endpoint_id"]},
     # SHARED (the operator's): a new product each time, a harmless change.
     ("POST", "/v1/products"): lambda o: {**factories.PRODUCT, "id": f"route-table-{uuid.uuid4().hex[:12]}"},
     ("PATCH", "/v1/products/{product_id}"): lambda o: {"description": "changed by the route table"},

@@ -219,3 +219,48 @@ async def test_no_reward_token_code_or_pin_of_a_delivery_is_stored_or_logged(mak
         f"{k} in the {w}" for k, v in seen.items() for w, text in (("database", dump), ("logs", logs)) if v in text
     ]
     assert not leaks, leaks
+
+
+async def test_no_webhook_secret_is_stored_or_logged(app_client, rt, clock, caplog):
+    """Webhook secrets (as shown, their base64 part, their key bytes) appear nowhere in the
+    database or the logs, through create, rotation and deliveries that succeed and fail."""
+    import base64
+
+    from tests.integration.webhook_support import drive
+    from tests.receivers import Receiver, Reply
+
+    debug_everything(caplog)
+    rx = Receiver({"/fails": [Reply(500, body=b"nope")] * 3}).start()
+    try:
+        t = await factories.tenant(rt)
+        seen: dict[str, str] = {}
+        for name in ("ok", "fails"):
+            r = await app_client.post(
+                "/v1/webhook-endpoints", json={"url": rx.url(f"/{name}"), "events": ["*"]}, headers=t.headers
+            )
+            assert r.status_code == 201, r.text
+            seen[f"{name} secret"] = r.json()["secret"]
+            rotated = await app_client.post(f"/v1/webhook-endpoints/{r.json()['id']}/rotate-secret", headers=t.headers)
+            assert rotated.status_code == 200, rotated.text
+            seen[f"{name} rotated secret"] = rotated.json()["secret"]
+        assert (
+            await app_client.post("/v1/cards", json={"currency": "EUR", "amount": 100}, headers=t.headers)
+        ).is_success
+        await drive(rt, clock)
+        assert rx.by_path("/ok")
+        assert len(rx.by_path("/fails")) >= 4  # three failures, then delivered
+    finally:
+        rx.stop()
+    for label, secret in list(seen.items()):
+        seen[f"{label}, base64"] = secret.removeprefix("whsec_")
+        seen[f"{label}, key bytes (hex)"] = base64.b64decode(secret.removeprefix("whsec_")).hex()
+    dump = await dbdump.text(rt)
+    logs = log_text(caplog)
+    assert "webhook.deliver" in dump
+    leaks = [
+        f"{label} in the {where}"
+        for label, value in seen.items()
+        for where, text in (("database", dump), ("logs", logs))
+        if value in text
+    ]
+    assert not leaks, leaks

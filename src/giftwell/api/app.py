@@ -13,7 +13,7 @@ from giftwell import __version__
 from giftwell.api import errors, oauth
 from giftwell.api.deps import RATELIMIT_STATE
 from giftwell.api.middleware import RateLimitHeadersMiddleware, RequestIdMiddleware
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers
+from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.settings import Settings
 
@@ -23,6 +23,10 @@ Authenticate with `Authorization: Bearer <token>` (create one with `giftwell tok
 Amounts are integers in the currency's minor units (EUR cents; JPY has none; KWD has three).
 Every POST honours `Idempotency-Key`. Errors have the shape
 `{"error": {"type", "code", "message", "param", "request_id"}}`.
+
+Webhooks (`/v1/webhook-endpoints`, `/v1/events`) are signed twice: `X-Signature` (hex HMAC-SHA256
+of the body keyed with the `whsec_...` string) and the Standard Webhooks headers `webhook-id`,
+`webhook-timestamp`, `webhook-signature`; retried for about three days. See docs/webhooks.md.
 """
 
 
@@ -60,6 +64,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     app.include_router(products.router)
     app.include_router(account.router)
     app.include_router(orders.router)
+    app.include_router(webhooks.endpoints)
+    app.include_router(webhooks.events_router)
     app.include_router(oauth.router)
     app.include_router(ping.router)
 

@@ -128,6 +128,7 @@ AccountWrite = Annotated[Principal, Depends(require("account:write"))]
 ProductsRead = Annotated[Principal, Depends(require("products:read"))]
 OrdersRead = Annotated[Principal, Depends(require("orders:read"))]
 OrdersWrite = Annotated[Principal, Depends(require("orders:write"))]
+WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 

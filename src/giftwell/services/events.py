@@ -1,4 +1,5 @@
-"""Record domain events in the transaction of the change they describe."""
+"""Record domain events in the transaction of the change they describe, and fan each one out to
+the account's webhook endpoints in that same transaction (`webhook_fanout`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from giftwell.domain.ids import new_id
+from giftwell.services import webhook_fanout
 from giftwell.store.models import Event
 from giftwell.store.uow import UnitOfWork
 
@@ -26,4 +28,5 @@ async def record(uow: UnitOfWork, *, account_id: str, type: str, subject_id: str
             "created_at": uow.now,
         },
     )
+    await webhook_fanout.fan_out(uow, event_id=event_id, account_id=account_id, event_type=type, created_at=uow.now)
     return event_id

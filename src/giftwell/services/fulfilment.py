@@ -209,7 +209,14 @@ async def finish(uow: UnitOfWork, order_id: str) -> OrderStatus | None:
         account_id=row.account_id,
         type=f"order.{status.value}",
         subject_id=order_id,
-        data={"order": order_id, "reference": row.reference, "status": status.value, "charged": int(row.charged)},
+        data={
+            "order": order_id,
+            "reference": row.reference,
+            "status": status.value,
+            "charged": int(row.charged),
+            "issued": counts.get(UnitStatus.ISSUED.value, 0),
+            "failed": counts.get(UnitStatus.FAILED.value, 0),
+        },
     )
     return status
 

@@ -53,6 +53,19 @@ class Keys:
     def _aead(self) -> AESGCM:
         return AESGCM(self.derive("card-code-encryption"))
 
+    @cached_property
+    def _webhook_aead(self) -> AESGCM:
+        return AESGCM(self.derive("webhook-secret-encryption"))
+
+    def seal_webhook_secret(self, secret: str, *, endpoint_id: str) -> bytes:
+        """A webhook endpoint's signing secret, encrypted under its own subkey (the endpoint id as
+        associated data, so a ciphertext copied to another endpoint does not decrypt)."""
+        nonce = os.urandom(_NONCE)
+        return nonce + self._webhook_aead.encrypt(nonce, secret.encode(), f"webhook:{endpoint_id}".encode())
+
+    def open_webhook_secret(self, blob: bytes, *, endpoint_id: str) -> str:
+        return self._webhook_aead.decrypt(blob[:_NONCE], blob[_NONCE:], f"webhook:{endpoint_id}".encode()).decode()
+
     def code_hash(self, account_id: str, normalized_code: str) -> str:
         """Keyed hash of a normalised code, scoped to the account that owns it."""
         msg = f"{account_id}:{normalized_code}".encode()

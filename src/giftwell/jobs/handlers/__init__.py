@@ -44,7 +44,11 @@ from giftwell.services.runtime import Runtime
 Handler = Callable[[Runtime, ClaimedJob], Awaitable[None]]
 
 # Modules that register handlers when imported. Features add theirs here.
-_MODULES: list[str] = ["giftwell.jobs.handlers.orders", "giftwell.jobs.handlers.delivery"]
+_MODULES: list[str] = [
+    "giftwell.jobs.handlers.orders",
+    "giftwell.jobs.handlers.delivery",
+    "giftwell.jobs.handlers.webhooks",
+]
 # Registered only when GIFTWELL_TEST_HANDLERS=1: the test suite's slow, idempotent handler used to
 # check crash recovery with real worker processes.
 _TEST_MODULES = ["giftwell.jobs.handlers.testing"]

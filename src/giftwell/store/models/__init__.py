@@ -13,6 +13,7 @@ from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.orders import Order, OrderCard, OrderItem
 from giftwell.store.models.ratelimits import RateLimitCounter
 from giftwell.store.models.users import User, WebSession
+from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessToken",
@@ -38,4 +39,7 @@ __all__ = [
     "Transfer",
     "User",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,0 +1,68 @@
+"""The order webhook body exactly as WizzGift sends it (seed 000):
+
+    {"id", "referenceId", "status", "orderedQuantity", "redeemInfos": [{"link", "rewardId",
+     "instruction", "pin", "code", "serial", "transactionId", "expiryDate", "status"}]}
+
+`status` is `completed`, `failed` or `partial` for the order and `completed` or `failed` for each
+card. "Depending on the gift card provider, some fields may be present while others might be
+absent": a field we have no value for is left out, never sent as null; `status` always is there.
+Our names map as: `rewardId` the order card (`oc_...`), `transactionId` the card (`card_...`),
+`instruction` the product's redemption instructions, `expiryDate` the card's expiry (YYYY-MM-DD).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from giftwell.services import catalog, order_views
+from giftwell.services.order_views import CardView, OrderView
+from giftwell.store.uow import UnitOfWork
+
+# A card cancelled after the order ended is no longer a card the buyer holds.
+_CARD_STATUS = {"issued": "completed"}
+
+
+def redeem_info(card: CardView, instruction: str) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    if card.status == "issued":
+        fields = {
+            "link": card.link,
+            "rewardId": card.id,
+            "instruction": instruction or None,
+            "pin": card.pin,
+            "code": card.code,
+            "serial": card.serial,
+            "transactionId": card.card_id,
+            "expiryDate": card.expires_at.date().isoformat() if card.expires_at else None,
+        }
+        info = {k: v for k, v in fields.items() if v is not None}
+    else:
+        info = {"rewardId": card.id}
+    info["status"] = _CARD_STATUS.get(card.status, "failed")
+    return info
+
+
+def order_body(order: OrderView, instructions: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "referenceId": order.reference,
+        "status": order.status.value,
+        "orderedQuantity": order.card_count,
+        "redeemInfos": [
+            redeem_info(card, instructions.get(item.product, "")) for item in order.items or [] for card in item.cards
+        ],
+    }
+
+
+async def event_body(uow: UnitOfWork, event: Any) -> dict[str, Any]:
+    """The body for an order result event (`order.completed`, `order.failed`, `order.partial`):
+    the order as it is now, with its codes (the showing is recorded, as every showing is)."""
+    order = await order_views.get_order(uow, account_id=event.account_id, order_id=event.subject_id)
+    instructions: dict[str, str] = {}
+    for item in order.items or []:
+        if item.product not in instructions:
+            instructions[item.product] = (await catalog.get(uow, item.product)).redemption_instructions
+    body = order_body(order, instructions)
+    # The event says which result this is; the order may have moved on since (cancelled cards).
+    body["status"] = str(event.data.get("status", body["status"]))
+    return body

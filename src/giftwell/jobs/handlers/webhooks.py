@@ -1,0 +1,28 @@
+"""Webhook delivery: one job per (event, endpoint) and generation, ten attempts on the Standard
+Webhooks schedule (the delay after each failed attempt comes from `webhook_delivery.attempt`)."""
+
+from __future__ import annotations
+
+import random
+
+from giftwell.dialects.wizzgift import webhook as wizzgift
+from giftwell.domain.jobs import RetryLater
+from giftwell.domain.webhooks import Format
+from giftwell.jobs.handlers import handler
+from giftwell.services import webhook_delivery
+from giftwell.services.job_queue import ClaimedJob
+from giftwell.services.runtime import Runtime
+from giftwell.services.webhook_fanout import DELIVER_JOB
+
+BODIES: dict[str, webhook_delivery.BodyBuilder] = {
+    Format.NATIVE.value: webhook_delivery.native_body,
+    Format.WIZZGIFT.value: wizzgift.event_body,
+}
+_rng = random.SystemRandom()
+
+
+@handler(DELIVER_JOB)
+async def deliver(rt: Runtime, job: ClaimedJob) -> None:
+    outcome = await webhook_delivery.attempt(rt, job, bodies=BODIES, rand=_rng.random())
+    if outcome.retry_in is not None:
+        raise RetryLater(outcome.retry_in, f"webhook attempt {job.attempt} failed: {outcome.reason}")
