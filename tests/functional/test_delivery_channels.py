@@ -152,3 +152,53 @@ async def test_an_order_items_delivery_sends_each_of_its_cards(make_app):
         code="validation_error",
         param="items[0].recipient.phone",
     )
+
+
+async def test_a_product_with_code_in_message_puts_the_code_in_email_and_sms(make_app):
+    """The link is the default; a product that says so (`code_in_message`) sends the code too."""
+    app = make_app(public_url="http://testserver")
+    rt = runtime(app)
+    buyer = await factories.buyer(rt)
+    await factories.product(rt, id="acme-codes", code_in_message=True)
+    from tests.functional.support import Api
+
+    api = Api(http(app), buyer)
+    shown = await api.ok("GET", "/v1/products/acme-codes")
+    assert shown["code_in_message"] is True
+    assert (await api.ok("GET", "/v1/products/acme-usd"))["code_in_message"] is False
+    order = await api.ok(
+        "POST",
+        "/v1/orders",
+        {
+            "reference": "po-codes",
+            "items": [
+                {
+                    "product": product,
+                    "amount": 1000,
+                    "country": "US",
+                    "recipient": {"name": "Ada", "email": f"{product}@example.com", "phone": "+15550100123"},
+                    "delivery": {"channel": channel},
+                }
+                for product in ("acme-codes", "acme-usd")
+                for channel in ("email", "sms")
+            ],
+        },
+    )
+    assert order["status"] == "completed"
+    assert await work(app) == 4
+    code = {(i["product"], i["delivery"]["channel"]): i["cards"][0]["code"] for i in order["items"]}
+    outbox = rt.settings.resolved_outbox_dir
+    emls = {p.read_text(): p for p in outbox.glob("*.eml")}
+    smses = [json.loads(p.read_text()) for p in outbox.glob("*.json")]
+    assert len(emls) == 2
+    assert len(smses) == 2
+    [with_code] = [t for t in emls if "acme-codes@example.com" in t]
+    [without] = [t for t in emls if "acme-usd@example.com" in t]
+    # Both MIME parts carry it (quoted-printable or not, the code's symbols survive as they are).
+    assert with_code.count(code["acme-codes", "email"]) >= 2
+    assert code["acme-usd", "email"] not in without
+    sms_bodies = " | ".join(json.dumps(s) for s in smses)
+    assert code["acme-codes", "sms"] in sms_bodies
+    assert code["acme-usd", "sms"] not in sms_bodies
+    # The link is still there in every message.
+    assert all(LINK.search(t) for t in emls)

@@ -186,6 +186,8 @@ class Product:
     expiry_months: int | None = None
     code_format: dict[str, Any] | None = None
     redemption_instructions: str = ""
+    # Whether email and SMS carry the code (and PIN) itself; by default they carry only the reward link.
+    code_in_message: bool = False
     supplier: str = "house"
     issuer_account_id: str | None = None
     active: bool = True

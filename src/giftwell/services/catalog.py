@@ -45,6 +45,7 @@ FIELDS = frozenset(
         "expiry_months",
         "code_format",
         "redemption_instructions",
+        "code_in_message",
         "supplier",
         "issuer",
         "active",
@@ -146,6 +147,9 @@ def check_product(data: dict[str, Any]) -> Product:
     active = data.get("active", True)
     if not isinstance(active, bool):
         raise ValidationFailed("active must be true or false", param="active")
+    code_in_message = data.get("code_in_message", False)
+    if not isinstance(code_in_message, bool):
+        raise ValidationFailed("code_in_message must be true or false", param="code_in_message")
     issuer = data.get("issuer")
     if issuer is not None and not isinstance(issuer, str):
         raise ValidationFailed("issuer must be an account id", param="issuer")
@@ -167,6 +171,7 @@ def check_product(data: dict[str, Any]) -> Product:
         expiry_months=expiry,
         code_format=fmt,
         redemption_instructions=_str(data, "redemption_instructions", max_len=5000),
+        code_in_message=code_in_message,
         supplier=_str(data, "supplier", default="house", max_len=40) or "house",
         issuer_account_id=issuer,
         active=active,
@@ -190,6 +195,7 @@ def as_dict(p: Product) -> dict[str, Any]:
         "expiry_months": p.expiry_months,
         "code_format": p.code_format,
         "redemption_instructions": p.redemption_instructions,
+        "code_in_message": p.code_in_message,
         "supplier": p.supplier,
         "issuer": p.issuer_account_id,
         "active": p.active,
@@ -212,6 +218,7 @@ def product_from_row(r: Any) -> Product:
         "expiry_months": r.expiry_months,
         "code_format": r.code_format,
         "redemption_instructions": r.redemption_instructions,
+        "code_in_message": bool(r.code_in_message),
         "supplier": r.supplier,
         "issuer": r.issuer_account_id,
         "active": bool(r.active),

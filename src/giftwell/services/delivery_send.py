@@ -108,6 +108,10 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
         image_url=d.image_url,
     )
     link = reward.url(uow, token)
+    secret = None
+    if p.code_in_message:  # the product says so; otherwise the link is the only way to the code
+        code, pin = await cards.reveal_code(uow, account_id=d.card_account_id, card_id=d.card_id)
+        secret = messages.Secret(code, pin)
     channel = Channel(d.channel)
     res = await uow.conn.execute(
         sa.update(D)
@@ -127,9 +131,10 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
             link=link,
             balance_url=f"{s.base_url}/balance",
             delivery_id=d.id,
+            secret=secret,
         )
         return _Prepared(d.id, channel, d.to_address, n, mail, None)
-    return _Prepared(d.id, channel, d.to_address, n, None, messages.sms(p, link=link))
+    return _Prepared(d.id, channel, d.to_address, n, None, messages.sms(p, link=link, secret=secret))
 
 
 async def _finish(uow: UnitOfWork, delivery_id: str, status: DeliveryStatus, **values: Any) -> None:

@@ -3,7 +3,8 @@ locale, expiry, instructions, message and sender), and the email and SMS built f
 
 Amounts and dates are formatted with Babel (CLDR): `format_currency` knows each currency's digits
 and each locale's symbol placement. Email templates are Jinja2 with autoescaping on for HTML, so
-a personal message is always text, never markup. Messages carry the reward link, not the code.
+a personal message is always text, never markup. Messages carry the reward link, not the code,
+unless the card's product sets `code_in_message`.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Presentation:
     message: str | None
     has_pin: bool
     status: str
+    code_in_message: bool = False
 
 
 async def present(
@@ -100,7 +102,7 @@ async def present(
     """The card as its recipient sees it. Brand, image and instructions come from the card's
     product when it was ordered (else the issuing account's name and a default text); message,
     names and image from the delivery, else the order item, else the card's own parties."""
-    brand, product_image, instructions = await _brand(uow, card)
+    brand, product_image, instructions, code_in_message = await _brand(uow, card)
     if message is None and sender_name is None:
         item = await _order_item(uow, card)
         if item is not None:
@@ -127,10 +129,11 @@ async def present(
         message=message,
         has_pin=card.has_pin,
         status=card.status.value,
+        code_in_message=code_in_message,
     )
 
 
-async def _brand(uow: UnitOfWork, card: Card) -> tuple[str, str | None, str]:
+async def _brand(uow: UnitOfWork, card: Card) -> tuple[str, str | None, str, bool]:
     product_id = card.metadata.get("product") if isinstance(card.metadata, dict) else None
     if isinstance(product_id, str):
         try:
@@ -138,9 +141,9 @@ async def _brand(uow: UnitOfWork, card: Card) -> tuple[str, str | None, str]:
         except NotFound:
             pass
         else:
-            return p.brand or p.name, p.image_url, p.redemption_instructions
+            return p.brand or p.name, p.image_url, p.redemption_instructions, p.code_in_message
     name = await uow.conn.scalar(sa.select(Account.name).where(Account.id == card.account_id))
-    return str(name or "Gift card"), None, ""
+    return str(name or "Gift card"), None, "", False
 
 
 async def _order_item(uow: UnitOfWork, card: Card) -> Any:
@@ -154,13 +157,30 @@ def subject(p: Presentation) -> str:
     return f"Your {p.amount_text} {p.brand} gift card"
 
 
-def _context(p: Presentation, link: str, balance_url: str) -> dict[str, Any]:
-    return {"p": p, "link": link, "balance_url": balance_url, "subject": subject(p)}
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """The code and PIN, for a message whose product puts them in it (`code_in_message`)."""
+
+    code: str
+    pin: str | None
 
 
-def email(p: Presentation, *, to: str, mail_from: str, link: str, balance_url: str, delivery_id: str) -> EmailMessage:
+def _context(p: Presentation, link: str, balance_url: str, secret: Secret | None) -> dict[str, Any]:
+    return {"p": p, "link": link, "balance_url": balance_url, "subject": subject(p), "secret": secret}
+
+
+def email(
+    p: Presentation,
+    *,
+    to: str,
+    mail_from: str,
+    link: str,
+    balance_url: str,
+    delivery_id: str,
+    secret: Secret | None = None,
+) -> EmailMessage:
     """A multipart/alternative email: plain text first, then HTML (what mail clients prefer)."""
-    ctx = _context(p, link, balance_url)
+    ctx = _context(p, link, balance_url, secret)
     msg = EmailMessage()
     display, address = parseaddr(mail_from)
     from_name = f"{p.sender_name} via {display or p.brand}" if p.sender_name else (display or p.brand)
@@ -177,5 +197,5 @@ def email(p: Presentation, *, to: str, mail_from: str, link: str, balance_url: s
     return msg
 
 
-def sms(p: Presentation, *, link: str) -> str:
-    return " ".join(_env.get_template("sms.txt").render(_context(p, link, "")).split())
+def sms(p: Presentation, *, link: str, secret: Secret | None = None) -> str:
+    return " ".join(_env.get_template("sms.txt").render(_context(p, link, "", secret)).split())

@@ -65,6 +65,10 @@ class ProductIn(In):
     expiry_months: StrictInt | None = None
     code_format: CodeFormatIn | None = None
     redemption_instructions: Annotated[str, Field(max_length=5000)] = ""
+    code_in_message: StrictBool = Field(
+        default=False,
+        description="Email and SMS deliveries carry the code (and PIN) itself; by default only the reward link.",
+    )
     supplier: Annotated[str, Field(max_length=40)] = "house"
     issuer: Annotated[str, Field(max_length=40)] | None = Field(
         default=None, description="The issuing account's id; absent: the operator's own account."
@@ -92,6 +96,7 @@ class ProductPatch(In):
     expiry_months: StrictInt | None = None
     code_format: CodeFormatIn | None = None
     redemption_instructions: Annotated[str, Field(max_length=5000)] | None = None
+    code_in_message: StrictBool | None = None
     supplier: Annotated[str, Field(max_length=40)] | None = None
     issuer: Annotated[str, Field(max_length=40)] | None = None
     active: StrictBool | None = None
@@ -118,6 +123,7 @@ class ProductOut(BaseModel):
     expiry_months: int | None
     code_format: dict[str, Any] | None
     redemption_instructions: str
+    code_in_message: bool
     supplier: str
     issuer: str | None
     active: bool

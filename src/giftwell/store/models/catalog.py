@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from giftwell.store.models.base import Base, JsonType
@@ -34,6 +34,8 @@ class Product(Base):
     expiry_months: Mapped[int | None] = mapped_column(Integer)
     code_format: Mapped[dict[str, Any] | None]
     redemption_instructions: Mapped[str] = mapped_column(Text)
+    # Email and SMS carry the code itself (default: only the reward link).
+    code_in_message: Mapped[bool] = mapped_column(server_default=false())
     supplier: Mapped[str] = mapped_column(String(40))
     # NULL: the operator's own account issues the cards.
     issuer_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
