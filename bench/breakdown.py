@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tests import factories, pg
 
 from giftwell.api.app import create_app
-from giftwell.services import access, card_money
+from giftwell.services.access import tokens
+from giftwell.services.cards import money as card_money
 from giftwell.services.runtime import Runtime
 from giftwell.settings import load_settings
 from giftwell.store import migrate
@@ -151,7 +152,7 @@ async def measure(url: str, *, migrate_first: bool) -> list[tuple[str, float]]:
 
     async def auth() -> None:
         async with rt.uow() as uow:
-            await access.authenticate(uow, t.token)
+            await tokens.authenticate(uow, t.token)
 
     async def redeem() -> None:
         async with rt.uow() as uow:

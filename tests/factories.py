@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from giftwell.domain.access import ACCOUNT_SCOPES, SCOPES
-from giftwell.services import access, cards, clients, users
-from giftwell.services.cards import IssuedCard
+from giftwell.services.access import accounts, clients, tokens, users
+from giftwell.services.cards import issuing
+from giftwell.services.cards.issuing import IssuedCard
 from giftwell.services.runtime import Runtime
 
 _n = 0
@@ -33,8 +34,8 @@ async def tenant(
     name = name or f"shop-{_n}"
     default = SCOPES if operator else ACCOUNT_SCOPES
     async with rt.uow() as uow:
-        acct = await access.create_account(uow, name=name, operator=operator)
-        tok = await access.create_token(uow, account_id=acct.id, scopes=scopes or list(default))
+        acct = await accounts.create_account(uow, name=name, operator=operator)
+        tok = await tokens.create_token(uow, account_id=acct.id, scopes=scopes or list(default))
         await uow.commit()
     return Tenant(acct.id, name, tok.token)
 
@@ -43,7 +44,7 @@ async def card(
     rt: Runtime, account_id: str, *, currency: str = "EUR", amount: int | None = 5000, **kw: Any
 ) -> IssuedCard:
     async with rt.uow() as uow:
-        issued = await cards.issue(uow, account_id=account_id, currency=currency, amount=amount, **kw)
+        issued = await issuing.issue(uow, account_id=account_id, currency=currency, amount=amount, **kw)
         await uow.commit()
     return issued
 
@@ -114,7 +115,7 @@ async def operator(rt: Runtime, name: str = "giftwell-operator") -> Tenant:
 
 async def product(rt: Runtime, **overrides: Any) -> dict[str, Any]:
     """A product in the catalog (the operator account must exist)."""
-    from giftwell.services import catalog
+    from giftwell.services.orders import catalog
 
     data = {**PRODUCT, **overrides}
     async with rt.uow() as uow:
@@ -124,7 +125,7 @@ async def product(rt: Runtime, **overrides: Any) -> dict[str, Any]:
 
 
 async def fund(rt: Runtime, account_id: str, amount: int, currency: str = "USD") -> None:
-    from giftwell.services import funding
+    from giftwell.services.ledger import funding
 
     async with rt.uow() as uow:
         await funding.add(uow, account_id=account_id, currency=currency, amount=amount)
@@ -133,11 +134,11 @@ async def fund(rt: Runtime, account_id: str, amount: int, currency: str = "USD")
 
 async def buyer(rt: Runtime, *, funds: int = 100_000, currency: str = "USD") -> Tenant:
     """An operator (if none yet), the acme-usd product, and a funded buyer account."""
-    from giftwell.services import access
+    from giftwell.services.access import accounts
 
     async with rt.uow() as uow:
         try:
-            await access.operator_account(uow)
+            await accounts.operator_account(uow)
             has_operator = True
         except Exception:
             has_operator = False
@@ -154,10 +155,10 @@ async def webhook_endpoint(
     rt: Runtime, account_id: str, url: str, *, events: list[str] | None = None, format: str = "native"
 ) -> tuple[str, str]:
     """A webhook endpoint through the service: (its id, its secret)."""
-    from giftwell.services import webhooks
+    from giftwell.services.webhooks import endpoints as webhook_endpoints
 
     async with rt.uow() as uow:
-        made = await webhooks.create_endpoint(
+        made = await webhook_endpoints.create_endpoint(
             uow, account_id=account_id, url=url, events=events or ["*"], format=format
         )
         await uow.commit()

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from giftwell.services import oauth
+from giftwell.services.access import oauth
+from giftwell.services.access.users import UserInfo
 from giftwell.services.runtime import Runtime
-from giftwell.services.users import UserInfo
 
 REDIRECT = "https://client.example/cb"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from giftwell.services import verify
+from giftwell.services.ledger import verify
 from giftwell.services.runtime import Runtime
 from tests.factories import Tenant
 

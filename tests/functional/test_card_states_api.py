@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from giftwell.jobs.sweeper import sweep_once
 from giftwell.services.runtime import Runtime
+from giftwell.services.sweep import sweep_once
 from tests.conftest import FakeClock
 from tests.functional.support import (
     Api,

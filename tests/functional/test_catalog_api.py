@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from giftwell.services import verify
+from giftwell.services.ledger import verify
 from tests import factories
 from tests.conftest import TEST_SECRET
 
@@ -99,16 +99,16 @@ async def test_product_validation(rt, app_client):
 
 async def test_admin_scope_only_for_the_operator(rt):
     from giftwell.domain.errors import Forbidden
-    from giftwell.services import access
+    from giftwell.services.access import tokens
 
     t = await factories.tenant(rt)
     async with rt.uow() as uow:
         with pytest.raises(Forbidden) as exc:
-            await access.create_token(uow, account_id=t.account_id, scopes=["admin"])
+            await tokens.create_token(uow, account_id=t.account_id, scopes=["admin"])
     assert exc.value.param == "scope"
     op = await factories.operator(rt)
     async with rt.uow() as uow:
-        assert (await access.create_token(uow, account_id=op.account_id, scopes=["admin"])).scopes == ("admin",)
+        assert (await tokens.create_token(uow, account_id=op.account_id, scopes=["admin"])).scopes == ("admin",)
 
 
 def _cli(*args: str):

@@ -155,7 +155,7 @@ async def test_a_permanent_refusal_ends_failed_with_the_reason(make_app, clock):
         failed = await events(rt, "delivery.failed")
         assert [e["reason"] for _, e in failed] == [d["reason"]]
         # The job itself is done (the delivery's failure is the outcome), not dead.
-        from giftwell.services import jobs
+        from giftwell.services.queue import jobs
 
         async with rt.uow() as uow:
             assert [j.state for j in await jobs.list_jobs(uow, kind="delivery.send")] == ["done"]

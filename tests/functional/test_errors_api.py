@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from giftwell.domain.access import SCOPES
-from giftwell.services import access
+from giftwell.services.access import tokens
 from giftwell.services.runtime import Runtime
 from tests import factories
 from tests.conftest import FakeClock
@@ -135,15 +135,15 @@ async def test_unknown_revoked_or_expired_token_is_401_invalid_token(
     api: Api, rt: Runtime, clock: FakeClock, app_client: httpx.AsyncClient
 ) -> None:
     async with rt.uow() as uow:
-        revoked = await access.create_token(uow, account_id=api.tenant.account_id, scopes=TENANT_SCOPES)
-        expiring = await access.create_token(
+        revoked = await tokens.create_token(uow, account_id=api.tenant.account_id, scopes=TENANT_SCOPES)
+        expiring = await tokens.create_token(
             uow, account_id=api.tenant.account_id, scopes=TENANT_SCOPES, expires_at=clock.now + timedelta(hours=1)
         )
         await uow.commit()
     assert (await app_client.get("/v1/cards", headers={"Authorization": f"Bearer {revoked.token}"})).status_code == 200
     assert (await app_client.get("/v1/cards", headers={"Authorization": f"Bearer {expiring.token}"})).status_code == 200
     async with rt.uow() as uow:
-        await access.revoke_token(uow, account_id=api.tenant.account_id, token_id=revoked.id)
+        await tokens.revoke_token(uow, account_id=api.tenant.account_id, token_id=revoked.id)
         await uow.commit()
     clock.advance(hours=2)
 
@@ -161,7 +161,7 @@ async def test_unknown_revoked_or_expired_token_is_401_invalid_token(
 async def with_scopes(owner: Api, rt: Runtime, scopes: list[str]) -> Api:
     """The same account, through a token carrying only `scopes`."""
     async with rt.uow() as uow:
-        tok = await access.create_token(uow, account_id=owner.tenant.account_id, scopes=scopes)
+        tok = await tokens.create_token(uow, account_id=owner.tenant.account_id, scopes=scopes)
         await uow.commit()
     return Api(owner.client, factories.Tenant(owner.tenant.account_id, owner.tenant.name, tok.token))
 

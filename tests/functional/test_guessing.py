@@ -9,7 +9,7 @@ import re
 from pydantic import TypeAdapter
 
 from giftwell.domain.cards import CardAction
-from giftwell.services import cards
+from giftwell.services.cards import lifecycle
 from tests import factories
 from tests.functional.limits_helpers import client, without_request_id
 from tests.functional.test_route_table import BODIES, api_routes, sanctum_routes
@@ -81,7 +81,7 @@ async def test_unknown_blocked_and_wrong_pin_look_the_same(rt, make_app):
     t = await factories.tenant(rt)
     blocked = await factories.card(rt, t.account_id)
     async with rt.uow() as uow:
-        await cards.change_status(uow, account_id=t.account_id, card_id=blocked.card.id, action=CardAction.BLOCK)
+        await lifecycle.change_status(uow, account_id=t.account_id, card_id=blocked.card.id, action=CardAction.BLOCK)
         await uow.commit()
     pinned = await factories.card(rt, t.account_id, pin="4321")
     async with client(app) as c:

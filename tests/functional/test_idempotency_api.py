@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from giftwell.jobs.sweeper import sweep_once
-from giftwell.services import idempotency
+from giftwell.services.access import idempotency
 from giftwell.services.runtime import Runtime
+from giftwell.services.sweep import sweep_once
 from tests.conftest import FakeClock
 from tests.functional.support import Api, assert_ledger_ok, expect_error
 

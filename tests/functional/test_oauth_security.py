@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from giftwell.services import oauth
+from giftwell.services.access import oauth
 from tests import factories
 from tests.oauth_flow import REDIRECT, authorize, code_for, pkce, redirect_params, token, token_form
 

@@ -7,7 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from giftwell.domain.errors import TestCardRefused
-from giftwell.services import card_money, fulfilment, funding, verify
+from giftwell.services.cards import money as card_money
+from giftwell.services.ledger import funding, verify
+from giftwell.services.orders import fulfilment
 from giftwell.store.models import Card, Event, OrderCard
 from tests import factories
 
@@ -91,7 +93,7 @@ async def test_sync_order_of_three_cards(rt, app_client):
 async def test_async_order_is_fulfilled_by_the_job_queue(rt, app_client):
     # The order commits together with its fulfilment job (the outbox): a worker completes it.
     from giftwell.jobs.worker import Worker
-    from giftwell.services import jobs
+    from giftwell.services.queue import jobs
 
     t = await factories.buyer(rt, funds=START)
     r = await place(
@@ -203,7 +205,7 @@ async def test_insufficient_funds_changes_nothing(rt, app_client):
 async def test_validation_names_item_and_field(rt, app_client):
     t = await factories.buyer(rt, funds=START)
     async with rt.uow() as uow:
-        from giftwell.services import catalog
+        from giftwell.services.orders import catalog
 
         await catalog.save(
             uow,

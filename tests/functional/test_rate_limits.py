@@ -3,7 +3,7 @@ windows that end, the Sanctum dialect's throttle answer, and counts shared throu
 
 from __future__ import annotations
 
-from giftwell.jobs import sweeper
+from giftwell.services import sweep
 from tests import factories
 from tests.functional.limits_helpers import client
 
@@ -112,5 +112,5 @@ async def test_database_storage_is_shared_between_processes(rt, make_app, clock)
 
         # The sweeper forgets ended windows.
         clock.advance(minutes=1)
-        assert (await sweeper.sweep_once(one.state.runtime)).counters_purged == 1
+        assert (await sweep.sweep_once(one.state.runtime)).counters_purged == 1
         assert (await c2.get("/v1/cards", headers=t.headers)).status_code == 200

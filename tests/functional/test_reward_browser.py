@@ -14,7 +14,7 @@ import pytest
 import segno
 
 from giftwell.jobs.worker import Worker
-from giftwell.services import reward
+from giftwell.services.delivery import reward
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings
 from tests import factories
@@ -37,11 +37,11 @@ async def _seed(settings: Settings, clock: FakeClock) -> dict:
     try:
         t = await factories.tenant(rt, name="Northwind Books")
         from giftwell.domain.delivery import Channel, Notification
-        from giftwell.services import delivery
+        from giftwell.services.delivery import deliveries
 
         issued = await factories.card(rt, t.account_id, amount=7550, pin="2468")
         async with rt.uow() as uow:
-            await delivery.request(
+            await deliveries.request(
                 uow,
                 card=issued.card,
                 notification=Notification(

@@ -11,7 +11,8 @@ import re
 import sqlalchemy as sa
 
 from giftwell.domain.cards import CardAction
-from giftwell.services import cards, reward
+from giftwell.services.cards import lifecycle
+from giftwell.services.delivery import reward
 from giftwell.store.models import RewardLink
 from tests import factories
 from tests.functional.delivery_support import events, http, runtime, send_card, tenant_api
@@ -75,8 +76,10 @@ async def test_bad_tokens_are_404_and_unusable_cards_410_without_the_code(make_a
     blocked, blocked_token = await _link(app, api)
     disabled, disabled_token = await _link(app, api, to="grace@example.com")
     async with rt.uow() as uow:
-        await cards.change_status(uow, account_id=api.tenant.account_id, card_id=blocked["id"], action=CardAction.BLOCK)
-        await cards.change_status(
+        await lifecycle.change_status(
+            uow, account_id=api.tenant.account_id, card_id=blocked["id"], action=CardAction.BLOCK
+        )
+        await lifecycle.change_status(
             uow, account_id=api.tenant.account_id, card_id=disabled["id"], action=CardAction.DISABLE
         )
         await uow.commit()
@@ -131,7 +134,7 @@ async def test_balance_page_has_one_answer_for_every_failure_and_refuses_past_th
     with_pin = await factories.card(rt, other.account_id, amount=777, currency="JPY", pin="4321")
     blocked = await factories.card(rt, t.account_id)
     async with rt.uow() as uow:
-        await cards.change_status(uow, account_id=t.account_id, card_id=blocked.card.id, action=CardAction.BLOCK)
+        await lifecycle.change_status(uow, account_id=t.account_id, card_id=blocked.card.id, action=CardAction.BLOCK)
         await uow.commit()
     async with http(app, "198.51.100.9") as browser:
         ok = await _balance(browser, plain.code.lower().replace("-", " "))

@@ -28,7 +28,7 @@ from starlette.routing import Mount
 
 from giftwell.dialects import sanctum
 from giftwell.domain.access import ACCOUNT_SCOPES, OPERATOR_SCOPES, SCOPES
-from giftwell.services import access
+from giftwell.services.access import tokens
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Transfer
 from tests import dbdump, factories
@@ -272,7 +272,7 @@ async def objects_for(route: Route, api: Api) -> Objects:
 
 async def token(rt: Runtime, account_id: str, scopes: list[str]) -> dict[str, str]:
     async with rt.uow() as uow:
-        made = await access.create_token(uow, account_id=account_id, scopes=scopes)
+        made = await tokens.create_token(uow, account_id=account_id, scopes=scopes)
         await uow.commit()
     return {"Authorization": f"Bearer {made.token}"}
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from giftwell.domain.cards import CardAction
-from giftwell.services import cards, verify
+from giftwell.services.cards import lifecycle
+from giftwell.services.cards import reads as cards
+from giftwell.services.ledger import verify
 from tests import factories
 
 CODE = "6064362450282800076"
@@ -109,7 +111,7 @@ async def issue(rt, account_id: str, amount: int | None = 5000):
 
 async def set_status(rt, t, card_id: str, action: CardAction) -> None:
     async with rt.uow() as uow:
-        await cards.change_status(uow, account_id=t.account_id, card_id=card_id, action=action)
+        await lifecycle.change_status(uow, account_id=t.account_id, card_id=card_id, action=action)
         await uow.commit()
 
 

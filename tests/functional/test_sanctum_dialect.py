@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from giftwell.domain.cards import CardAction
-from giftwell.services import card_money, cards, verify
+from giftwell.services.cards import expiry, history, lifecycle
+from giftwell.services.ledger import verify
 from tests import factories
 
 CODE = "6064362450282800076"
@@ -25,7 +26,7 @@ async def ledger_ok(rt) -> None:
 
 async def transfer_count(rt, t, card_id: str) -> int:
     async with rt.uow() as uow:
-        page = await card_money.list_transfers(uow, account_id=t.account_id, card_id=card_id, limit=100)
+        page = await history.list_transfers(uow, account_id=t.account_id, card_id=card_id, limit=100)
     return len(page.data)
 
 
@@ -218,11 +219,11 @@ async def test_states_as_the_vendor_names_them(rt, app_client, clock):
     disabled = await factories.card(rt, t.account_id, amount=100, code="DISABLED-0001")
     await factories.card(rt, t.account_id, amount=100, code="EXPIRED-00001", expires_at=clock.now + timedelta(days=1))
     async with rt.uow() as uow:
-        await cards.change_status(uow, account_id=t.account_id, card_id=disabled.card.id, action=CardAction.DISABLE)
+        await lifecycle.change_status(uow, account_id=t.account_id, card_id=disabled.card.id, action=CardAction.DISABLE)
         await uow.commit()
     clock.advance(days=2)
     async with rt.uow() as uow:
-        assert await card_money.expire_due(uow) == 1
+        assert await expiry.expire_due(uow) == 1
         await uow.commit()
     expected = {
         "INACTIVE-0001": ("Inactive", False, 0),
@@ -247,7 +248,7 @@ async def test_activate_disabled_card_fails(rt, app_client):
     t = await factories.tenant(rt)
     c = await factories.card(rt, t.account_id, amount=None, code=CODE)
     async with rt.uow() as uow:
-        await cards.change_status(uow, account_id=t.account_id, card_id=c.card.id, action=CardAction.DISABLE)
+        await lifecycle.change_status(uow, account_id=t.account_id, card_id=c.card.id, action=CardAction.DISABLE)
         await uow.commit()
     r = await post(app_client, t, "activate", {"giftcard_code": CODE, "amount": 50})
     assert (r.status_code, r.json()) == (422, {"message": "Activating giftcard failed"})

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from giftwell.services import card_money
+from giftwell.services.cards import money as card_money
 from tests import factories
 
 CODE = "6064362450282800076"

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from giftwell.domain import codes
-from giftwell.services import access
+from giftwell.services.access import tokens as acce_tokens
 from tests import dbdump, factories
 from tests.functional.test_web_pages import authorize_url, csrf_of
 from tests.oauth_flow import REDIRECT, pkce, token
@@ -53,7 +53,7 @@ async def test_no_secret_of_the_access_flow_is_stored_or_logged(app_client, rt, 
     seen["password"] = password
     await factories.user(rt, t.account_id, email="hygiene@shop.example", password=password)
     async with rt.uow() as uow:
-        personal = await access.create_token(uow, account_id=t.account_id, scopes=["cards:read"], name="till")
+        personal = await acce_tokens.create_token(uow, account_id=t.account_id, scopes=["cards:read"], name="till")
         await uow.commit()
     seen["personal token"] = personal.token
 

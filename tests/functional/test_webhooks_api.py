@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from giftwell.services import webhook_delivery
+from giftwell.services.webhooks import sending as webhook_sending
 from tests.functional.limits_helpers import client
 from tests.functional.support import Api
 from tests.integration.webhook_support import drive
@@ -198,11 +198,11 @@ async def test_deliveries_to_private_addresses_are_refused_at_send_time(make_app
     assert receiver.received == []
     log = await api.get(f"{BASE}/{made['id']}/attempts")
     assert log["data"][0]["error"].startswith("localhost resolves to a private, loopback or link-local address")
-    with pytest.raises(webhook_delivery.Refused):
-        await webhook_delivery.destination("http://169.254.169.254/latest", allow_private=False)
-    with pytest.raises(webhook_delivery.Refused):
-        await webhook_delivery.destination("https://[::ffff:10.0.0.1]/", allow_private=False)
-    target, headers, ext = await webhook_delivery.destination("https://93.184.216.34:8443/p?q=1", allow_private=False)
+    with pytest.raises(webhook_sending.Refused):
+        await webhook_sending.destination("http://169.254.169.254/latest", allow_private=False)
+    with pytest.raises(webhook_sending.Refused):
+        await webhook_sending.destination("https://[::ffff:10.0.0.1]/", allow_private=False)
+    target, headers, ext = await webhook_sending.destination("https://93.184.216.34:8443/p?q=1", allow_private=False)
     assert (target, headers, ext) == (
         "https://93.184.216.34:8443/p?q=1",
         {"Host": "93.184.216.34:8443"},

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from limits.storage import storage_from_string
 
-from giftwell.services.counters import DatabaseCounters, LimitsCounters, MemoryCounters, Slot, build
+from giftwell.services.access.counters import DatabaseCounters, LimitsCounters, MemoryCounters, Slot, build
 
 A = Slot("ip:203.0.113.1", 600, 60)
 B = Slot("tok:abc", 600, 60)

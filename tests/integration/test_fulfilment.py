@@ -9,8 +9,9 @@ import asyncio
 import sqlalchemy as sa
 
 from giftwell.domain.orders import Mode
-from giftwell.services import fulfilment, funding, orders, suppliers, verify
-from giftwell.services.orders import ItemRequest, OrderRequest
+from giftwell.services.ledger import funding, verify
+from giftwell.services.orders import fulfilment, placing, suppliers
+from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.store.models import Card, OrderCard
 from tests import factories
 
@@ -47,7 +48,7 @@ async def setup(rt, supplier=None):
 async def place(rt, t, *, product="acme-usd", quantity=1, mode=Mode.ASYNC, reference="r1", test=False):
     req = OrderRequest(reference, [ItemRequest(product, 2000, quantity)], test=test, mode=mode)
     async with rt.uow() as uow:
-        view = await orders.place_order(uow, account_id=t.account_id, req=req)
+        view = await placing.place_order(uow, account_id=t.account_id, req=req)
         await uow.commit()
     return view
 
@@ -72,7 +73,7 @@ async def test_partial_order_charges_only_the_issued_cards(rt):
     assert await fulfilment.fulfil(rt, view.id, batch_size=2) == "partial"
     assert await state(rt, t, view.id) == (START - 3 * PRICE, START - 3 * PRICE, 3, 3)
     async with rt.uow() as uow:
-        from giftwell.services import order_views
+        from giftwell.services.orders import views as order_views
 
         done = await order_views.get_order(uow, account_id=t.account_id, order_id=view.id)
     assert done.charged == 3 * PRICE
@@ -133,9 +134,9 @@ async def test_an_expired_reservation_issues_nothing(rt, clock):
     view = await place(rt, t, quantity=2)
     clock.advance(days=31)
     async with rt.uow() as uow:
-        from giftwell.services import card_money
+        from giftwell.services.cards import expiry
 
-        assert await card_money.expire_holds(uow) == 1
+        assert await expiry.expire_holds(uow) == 1
         await uow.commit()
     assert await fulfilment.fulfil(rt, view.id) == "failed"
     assert await state(rt, t, view.id) == (START, START, 0, 0)

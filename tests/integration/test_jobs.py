@@ -14,7 +14,7 @@ from giftwell.domain.errors import InvalidState
 from giftwell.domain.jobs import PermanentFailure, RetryLater, backoff_ceiling
 from giftwell.jobs.schedules import PERIODIC, Periodic
 from giftwell.jobs.worker import Worker
-from giftwell.services import job_queue, jobs
+from giftwell.services.queue import claims, jobs
 from giftwell.store.models import Job, Schedule
 
 
@@ -177,7 +177,7 @@ async def test_a_dead_workers_job_is_reclaimed_after_its_lease_and_its_late_resu
     h = Recorder()
     job_id = await enqueue(rt)
     # A worker claims the job, then hangs (or dies): it never reports back in time.
-    [ghost_job] = await job_queue.claim(rt, worker="ghost", limit=10)
+    [ghost_job] = await claims.claim(rt, worker="ghost", limit=10)
     live = worker(rt, {"test.kind": h})
     assert await live.run_once() == 0  # leased: nobody else may take it
     clock.advance(seconds=settings.job_lease_seconds - 1)
@@ -186,9 +186,9 @@ async def test_a_dead_workers_job_is_reclaimed_after_its_lease_and_its_late_resu
     assert await live.run_once() == 1
     assert h.ran == [(job_id, 2)]
     # The ghost wakes up and reports: the fence refuses it, whatever it says.
-    assert not await job_queue.complete(rt, ghost_job)
-    assert await job_queue.fail(rt, ghost_job, error="late", retry_in=None) is None
-    assert await job_queue.heartbeat(rt, [ghost_job]) == set()
+    assert not await claims.complete(rt, ghost_job)
+    assert await claims.fail(rt, ghost_job, error="late", retry_in=None) is None
+    assert await claims.heartbeat(rt, [ghost_job]) == set()
     job = await get(rt, job_id)
     assert (job.state, job.attempts, job.locked_by, job.last_error) == ("done", 2, live.id, None)
     async with rt.uow() as uow:
@@ -198,7 +198,7 @@ async def test_a_dead_workers_job_is_reclaimed_after_its_lease_and_its_late_resu
 
 async def test_a_job_whose_last_attempt_lost_its_worker_goes_dead(rt, clock, settings):
     job_id = await enqueue(rt, max_attempts=1)
-    await job_queue.claim(rt, worker="ghost", limit=1)
+    await claims.claim(rt, worker="ghost", limit=1)
     clock.advance(seconds=settings.job_lease_seconds + 1)
     h = Recorder()
     await worker(rt, {"test.kind": h}).run_once()
@@ -210,15 +210,15 @@ async def test_a_job_whose_last_attempt_lost_its_worker_goes_dead(rt, clock, set
 
 async def test_heartbeat_extends_the_lease_and_release_hands_the_job_back(rt, clock, settings):
     job_id = await enqueue(rt)
-    [held] = await job_queue.claim(rt, worker="w1", limit=1)
+    [held] = await claims.claim(rt, worker="w1", limit=1)
     clock.advance(seconds=settings.job_lease_seconds - 1)
-    assert await job_queue.heartbeat(rt, [held]) == {job_id}
+    assert await claims.heartbeat(rt, [held]) == {job_id}
     clock.advance(seconds=settings.job_lease_seconds - 1)
-    assert await job_queue.claim(rt, worker="w2", limit=1) == []
-    assert await job_queue.release(rt, [held]) == 1
+    assert await claims.claim(rt, worker="w2", limit=1) == []
+    assert await claims.release(rt, [held]) == 1
     job = await get(rt, job_id)
     assert (job.state, job.attempts, job.run_at, job.lease_until) == ("queued", 0, clock.now, None)
-    [again] = await job_queue.claim(rt, worker="w2", limit=1)
+    [again] = await claims.claim(rt, worker="w2", limit=1)
     assert again.attempt == 1
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from giftwell.cli.main import app
 from giftwell.jobs.worker import Worker
-from giftwell.services import jobs
+from giftwell.services.queue import jobs
 from giftwell.services.runtime import Runtime
 from tests.conftest import TEST_SECRET
 

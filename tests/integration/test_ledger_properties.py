@@ -50,18 +50,18 @@ from giftwell.domain.errors import (
     ValidationFailed,
 )
 from giftwell.domain.ledger import TransferKind, TransferStatus
-from giftwell.services import card_money, cards, verify
+from giftwell.services.cards import expiry, issuing, lifecycle
+from giftwell.services.cards import money as card_money
+from giftwell.services.ledger import verify
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings
 from giftwell.store.models import Card as CardRow
-from giftwell.store.models import LedgerAccount as LA
-from giftwell.store.models import Transfer as TR
+from giftwell.store.models import LedgerAccount, Transfer
 from giftwell.store.uow import UnitOfWork
 from tests import factories
 from tests.conftest import FakeClock
 
 T = TypeVar("T")
-S = CardStatus
 CURRENCIES = ("EUR", "JPY", "KWD")
 MAX_AMOUNT = 3000
 DEFAULT_TTL = object()  # the hold TTL from settings (7 days)
@@ -161,19 +161,19 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def unusable(self, c: MCard) -> Err:
         """Why money may not move on `c` now (the order in which the services judge it)."""
-        if c.status is S.DISABLED:
+        if c.status is CardStatus.DISABLED:
             return CardDisabled
-        if c.status is S.EXPIRED or self.past(c):
+        if c.status is CardStatus.EXPIRED or self.past(c):
             return CardExpired
-        if c.status is S.BLOCKED:
+        if c.status is CardStatus.BLOCKED:
             return CardBlocked
-        if c.status is S.INACTIVE:
+        if c.status is CardStatus.INACTIVE:
             return CardInactive
         return None
 
     def holds_value(self, c: MCard) -> bool:
         """Refunds and adjustments are allowed on active and blocked cards."""
-        return c.status in (S.ACTIVE, S.BLOCKED)
+        return c.status in (CardStatus.ACTIVE, CardStatus.BLOCKED)
 
     def amount_of(self, limit: int, spend: int | str) -> int:
         if spend == "all":
@@ -209,9 +209,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def issue(self, currency: str, amount: int, expiry_days: int | None) -> str:
         expires = None if expiry_days is None else self.now + timedelta(days=expiry_days)
         issued = self.op(
-            lambda u: cards.issue(u, account_id=self.account, currency=currency, amount=amount, expires_at=expires)
+            lambda u: issuing.issue(u, account_id=self.account, currency=currency, amount=amount, expires_at=expires)
         )
-        c = MCard(issued.card.id, currency, amount, S.ACTIVE if amount else S.INACTIVE, amount > 0, expires)
+        c = MCard(
+            issued.card.id, currency, amount, CardStatus.ACTIVE if amount else CardStatus.INACTIVE, amount > 0, expires
+        )
         self.model[c.id] = c
         self.transfers += 1 if amount else 0
         self.check_card(issued.card, c)
@@ -222,17 +224,17 @@ class LedgerMachine(RuleBasedStateMachine):
     def activate(self, card: str, amount: int) -> None:
         c = self.model[card]
         error: Err = {
-            S.ACTIVE: InvalidState,
-            S.BLOCKED: CardBlocked,
-            S.DISABLED: CardDisabled,
-            S.EXPIRED: CardExpired,
+            CardStatus.ACTIVE: InvalidState,
+            CardStatus.BLOCKED: CardBlocked,
+            CardStatus.DISABLED: CardDisabled,
+            CardStatus.EXPIRED: CardExpired,
         }.get(c.status)
         if error is None and self.past(c):
             error = CardExpired
         m = self.expect(error, lambda u: card_money.activate(u, account_id=self.account, card_id=card, amount=amount))
         if m is None:
             return
-        c.status, c.activated, c.balance = S.ACTIVE, True, c.balance + amount
+        c.status, c.activated, c.balance = CardStatus.ACTIVE, True, c.balance + amount
         self.transfers += 1
         self.check_card(m.card, c)
         assert (m.transfer.kind, m.transfer.amount) == (TransferKind.ACTIVATE, amount)
@@ -455,30 +457,32 @@ class LedgerMachine(RuleBasedStateMachine):
         c = self.model[card]
         outcome: dict[CardStatus, CardStatus | type[GiftwellError]] = {
             CardAction.BLOCK: {
-                S.INACTIVE: S.BLOCKED,
-                S.ACTIVE: S.BLOCKED,
-                S.BLOCKED: CardBlocked,
-                S.DISABLED: CardDisabled,
-                S.EXPIRED: CardExpired,
+                CardStatus.INACTIVE: CardStatus.BLOCKED,
+                CardStatus.ACTIVE: CardStatus.BLOCKED,
+                CardStatus.BLOCKED: CardBlocked,
+                CardStatus.DISABLED: CardDisabled,
+                CardStatus.EXPIRED: CardExpired,
             },
             CardAction.UNBLOCK: {
-                S.INACTIVE: CardInactive,
-                S.ACTIVE: InvalidState,
-                S.BLOCKED: S.ACTIVE if c.activated else S.INACTIVE,
-                S.DISABLED: CardDisabled,
-                S.EXPIRED: CardExpired,
+                CardStatus.INACTIVE: CardInactive,
+                CardStatus.ACTIVE: InvalidState,
+                CardStatus.BLOCKED: CardStatus.ACTIVE if c.activated else CardStatus.INACTIVE,
+                CardStatus.DISABLED: CardDisabled,
+                CardStatus.EXPIRED: CardExpired,
             },
             CardAction.DISABLE: {
-                S.INACTIVE: S.DISABLED,
-                S.ACTIVE: S.DISABLED,
-                S.BLOCKED: S.DISABLED,
-                S.DISABLED: CardDisabled,
-                S.EXPIRED: CardExpired,
+                CardStatus.INACTIVE: CardStatus.DISABLED,
+                CardStatus.ACTIVE: CardStatus.DISABLED,
+                CardStatus.BLOCKED: CardStatus.DISABLED,
+                CardStatus.DISABLED: CardDisabled,
+                CardStatus.EXPIRED: CardExpired,
             },
         }[action]
         target = outcome[c.status]
         error = None if isinstance(target, CardStatus) else target
-        got = self.expect(error, lambda u: cards.change_status(u, account_id=self.account, card_id=card, action=action))
+        got = self.expect(
+            error, lambda u: lifecycle.change_status(u, account_id=self.account, card_id=card, action=action)
+        )
         if got is None:
             return
         assert isinstance(target, CardStatus)
@@ -493,7 +497,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def expire_holds(self) -> None:
         due = [h for h in self.model_holds.values() if h.status is TransferStatus.PENDING and h.expires_at <= self.now]
-        n = self.op(card_money.expire_holds)
+        n = self.op(expiry.expire_holds)
         assert n == len(due)
         for h in due:
             h.status = TransferStatus.VOIDED
@@ -501,8 +505,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def expire_due(self) -> None:
-        due = [c for c in self.model.values() if c.status in (S.INACTIVE, S.ACTIVE, S.BLOCKED) and self.past(c)]
-        n = self.op(card_money.expire_due)
+        due = [
+            c
+            for c in self.model.values()
+            if c.status in (CardStatus.INACTIVE, CardStatus.ACTIVE, CardStatus.BLOCKED) and self.past(c)
+        ]
+        n = self.op(expiry.expire_due)
         assert n == len(due)
         for c in due:
             for hid in c.holds:
@@ -510,7 +518,7 @@ class LedgerMachine(RuleBasedStateMachine):
             c.holds.clear()
             self.transfers += 1 if c.balance else 0
             c.balance = 0
-            c.status = S.EXPIRED
+            c.status = CardStatus.EXPIRED
 
     # -- after every step -----------------------------------------------------------------------
 
@@ -520,21 +528,23 @@ class LedgerMachine(RuleBasedStateMachine):
             report = await verify.verify(uow)
             card_rows = (
                 await uow.conn.execute(
-                    sa.select(CardRow.id, CardRow.status, LA.balance, LA.pending_out)
-                    .join(LA, LA.id == CardRow.ledger_account_id)
+                    sa.select(CardRow.id, CardRow.status, LedgerAccount.balance, LedgerAccount.pending_out)
+                    .join(LedgerAccount, LedgerAccount.id == CardRow.ledger_account_id)
                     .where(CardRow.account_id == self.account)
                 )
             ).all()
             transfer_rows = (
                 await uow.conn.execute(
-                    sa.select(TR.id, TR.status, TR.amount, TR.refunded_amount).where(TR.account_id == self.account)
+                    sa.select(Transfer.id, Transfer.status, Transfer.amount, Transfer.refunded_amount).where(
+                        Transfer.account_id == self.account
+                    )
                 )
             ).all()
             return report, card_rows, transfer_rows
 
         report, card_rows, transfer_rows = self.op(read)
         assert report.ok, report.problems
-        got_cards = {r.id: (S(r.status), r.balance, r.balance - r.pending_out) for r in card_rows}
+        got_cards = {r.id: (CardStatus(r.status), r.balance, r.balance - r.pending_out) for r in card_rows}
         assert got_cards == {c.id: (c.status, c.balance, c.available) for c in self.model.values()}
         assert len(transfer_rows) == self.transfers
         got = {r.id: (r.status, r.amount, r.refunded_amount) for r in transfer_rows}
@@ -549,18 +559,20 @@ class LedgerMachine(RuleBasedStateMachine):
 
         async def clean(uow: UnitOfWork) -> None:
             pending = await uow.conn.execute(
-                sa.select(TR.id).where(TR.account_id == self.account, TR.status == TransferStatus.PENDING.value)
+                sa.select(Transfer.id).where(
+                    Transfer.account_id == self.account, Transfer.status == TransferStatus.PENDING.value
+                )
             )
             for (tid,) in pending.all():
                 await card_money.void(uow, account_id=self.account, transfer_id=tid)
             live = await uow.conn.execute(
                 sa.select(CardRow.id).where(
                     CardRow.account_id == self.account,
-                    CardRow.status.in_([S.INACTIVE.value, S.ACTIVE.value, S.BLOCKED.value]),
+                    CardRow.status.in_([CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.BLOCKED.value]),
                 )
             )
             for (cid,) in live.all():
-                await cards.change_status(uow, account_id=self.account, card_id=cid, action=CardAction.DISABLE)
+                await lifecycle.change_status(uow, account_id=self.account, card_id=cid, action=CardAction.DISABLE)
 
         self.op(clean)
 

@@ -19,7 +19,11 @@ import sqlalchemy as sa
 from giftwell.domain.cards import CardAction, CardStatus
 from giftwell.domain.errors import CardBlocked, CardExpired, InsufficientFunds, InvalidState, ValidationFailed
 from giftwell.domain.ledger import AccountKind, TransferKind, TransferStatus
-from giftwell.services import card_money, cards, ledger, verify
+from giftwell.services.cards import expiry, lifecycle
+from giftwell.services.cards import money as card_money
+from giftwell.services.cards import reads as cards
+from giftwell.services.ledger import accounts as ledger_accounts
+from giftwell.services.ledger import transfers, verify
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Event, LedgerAccount, Transfer
 from giftwell.store.uow import UnitOfWork
@@ -65,7 +69,7 @@ async def get_card(rt: Runtime, account_id: str, card_id: str):
 
 async def get_transfer(rt: Runtime, account_id: str, transfer_id: str):
     async with rt.uow() as uow:
-        return await ledger.get(uow, account_id=account_id, transfer_id=transfer_id)
+        return await transfers.get(uow, account_id=account_id, transfer_id=transfer_id)
 
 
 def successes(results: list[Any]) -> list[Any]:
@@ -210,7 +214,7 @@ async def test_a_redemption_racing_a_block_either_happens_before_it_or_is_refuse
     results = await race(
         rt,
         lambda u: card_money.redeem(u, account_id=acct, card_id=c.id, amount=250),
-        lambda u: cards.change_status(u, account_id=acct, card_id=c.id, action=CardAction.BLOCK),
+        lambda u: lifecycle.change_status(u, account_id=acct, card_id=c.id, action=CardAction.BLOCK),
     )
 
     assert not isinstance(results[1], BaseException), results
@@ -240,7 +244,7 @@ async def test_an_expired_hold_cannot_be_captured_and_expire_holds_releases_it(r
 
     clock.advance(minutes=59)
     async with rt.uow() as uow:
-        assert await card_money.expire_holds(uow) == 0
+        assert await expiry.expire_holds(uow) == 0
 
     clock.advance(minutes=1)  # exactly at the TTL the hold is over
     with pytest.raises(InvalidState, match="expired"):
@@ -250,7 +254,7 @@ async def test_an_expired_hold_cannot_be_captured_and_expire_holds_releases_it(r
     still = await get_card(rt, acct, c.id)
     assert (still.balance, still.available) == (5000, 2500)
 
-    assert await run(rt, card_money.expire_holds) == 1
+    assert await run(rt, expiry.expire_holds) == 1
     tr = await get_transfer(rt, acct, hid)
     assert (tr.status, tr.reason, tr.amount) == (TransferStatus.VOIDED, "expired", 2000)
     after = await get_card(rt, acct, c.id)
@@ -259,7 +263,7 @@ async def test_an_expired_hold_cannot_be_captured_and_expire_holds_releases_it(r
     assert (await get_transfer(rt, acct, other.transfer.id)).status is TransferStatus.PENDING
     with pytest.raises(InvalidState, match="voided"):
         await run(rt, lambda u: card_money.capture(u, account_id=acct, transfer_id=hid))
-    assert await run(rt, card_money.expire_holds) == 0
+    assert await run(rt, expiry.expire_holds) == 0
     async with rt.uow() as uow:
         types = (await uow.conn.execute(sa.select(Event.type).where(Event.subject_id == hid))).scalars().all()
     assert types == ["hold.expired"]
@@ -279,12 +283,12 @@ async def test_concurrent_hold_sweeps_void_each_hold_once(rt, clock):
         )
     clock.advance(minutes=5)
 
-    results = await race(rt, card_money.expire_holds, card_money.expire_holds)
+    results = await race(rt, expiry.expire_holds, expiry.expire_holds)
 
     # Both sweeps succeed (a hold the other one voided first is skipped) and each hold is voided once.
     assert not failures(results), results
     assert sum(results) == 3, results
-    assert await run(rt, card_money.expire_holds) == 0
+    assert await run(rt, expiry.expire_holds) == 0
     async with rt.uow() as uow:
         n_events = (
             await uow.conn.execute(sa.select(sa.func.count()).select_from(Event).where(Event.type == "hold.expired"))
@@ -311,7 +315,7 @@ async def test_a_sweep_skips_a_hold_voided_by_a_caller_meanwhile(rt, clock):
     clock.advance(minutes=10)
     first = holds[0].transfer.id
 
-    results = await race(rt, lambda u: card_money.void(u, account_id=acct, transfer_id=first), card_money.expire_holds)
+    results = await race(rt, lambda u: card_money.void(u, account_id=acct, transfer_id=first), expiry.expire_holds)
 
     # The sweep never fails; the caller's void fails only if the sweep voided that hold first.
     caller, swept = results
@@ -343,7 +347,7 @@ async def test_card_expiry_and_hold_sweep_racing_over_the_same_holds_both_succee
         )
     clock.advance(days=2)
 
-    results = await race(rt, card_money.expire_due, card_money.expire_holds)
+    results = await race(rt, expiry.expire_due, expiry.expire_holds)
 
     assert not failures(results), results
     assert results[0] == 1
@@ -378,7 +382,7 @@ async def test_card_expiry_moves_the_remainder_to_breakage_and_voids_holds(rt, c
     with pytest.raises(CardExpired):
         await run(rt, lambda u: card_money.reload(u, account_id=acct, card_id=c.id, amount=1))
 
-    assert await run(rt, card_money.expire_due) == 2
+    assert await run(rt, expiry.expire_due) == 2
 
     after = await get_card(rt, acct, c.id)
     assert after.status is CardStatus.EXPIRED
@@ -390,7 +394,7 @@ async def test_card_expiry_moves_the_remainder_to_breakage_and_voids_holds(rt, c
 
     async with rt.uow() as uow:
         expiries = (await uow.conn.execute(sa.select(Transfer).where(Transfer.kind == TransferKind.EXPIRE.value))).all()
-        breakage = await ledger.system_account(uow, account_id=acct, kind=AccountKind.BREAKAGE, currency="KWD")
+        breakage = await ledger_accounts.system_account(uow, account_id=acct, kind=AccountKind.BREAKAGE, currency="KWD")
         kind = (await uow.conn.execute(sa.select(LedgerAccount.kind).where(LedgerAccount.id == breakage))).scalar_one()
         events = (await uow.conn.execute(sa.select(Event.data).where(Event.type == "card.expired"))).scalars().all()
     assert len(expiries) == 1, "an empty card expires without a transfer"
@@ -402,7 +406,7 @@ async def test_card_expiry_moves_the_remainder_to_breakage_and_voids_holds(rt, c
     assert sorted(d["breakage"] for d in events) == [0, 3500]
 
     # Expired is final: a second sweep does nothing, and the hold cannot be captured.
-    assert await run(rt, card_money.expire_due) == 0
+    assert await run(rt, expiry.expire_due) == 0
     with pytest.raises(InvalidState):
         await run(rt, lambda u: card_money.capture(u, account_id=acct, transfer_id=held.transfer.id))
     await assert_ledger_ok(rt)
@@ -415,7 +419,7 @@ async def test_concurrent_card_sweeps_expire_a_card_once(rt, clock):
     await run(rt, lambda u: card_money.redeem(u, account_id=acct, card_id=c.id, amount=100, capture=False))
     clock.advance(days=2)
 
-    results = await race(rt, card_money.expire_due, card_money.expire_due, card_money.expire_due)
+    results = await race(rt, expiry.expire_due, expiry.expire_due, expiry.expire_due)
 
     assert not failures(results), results
     assert sorted(results) == [0, 0, 1]
@@ -437,7 +441,7 @@ async def test_an_adjustment_beyond_a_blocked_cards_funds_is_refused_for_funds(r
     acct = t.account_id
     c = (await factories.card(rt, acct, amount=500)).card
     await run(rt, lambda u: card_money.redeem(u, account_id=acct, card_id=c.id, amount=200, capture=False))
-    await run(rt, lambda u: cards.change_status(u, account_id=acct, card_id=c.id, action=CardAction.BLOCK))
+    await run(rt, lambda u: lifecycle.change_status(u, account_id=acct, card_id=c.id, action=CardAction.BLOCK))
 
     with pytest.raises(InsufficientFunds) as exc:
         await run(rt, lambda u: card_money.adjust(u, account_id=acct, card_id=c.id, amount=-301, reason="chargeback"))

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from giftwell.cli.main import app
-from giftwell.services import card_money
+from giftwell.services.cards import money as card_money
 from giftwell.services.runtime import Runtime
 from tests import factories
 from tests.conftest import TEST_SECRET

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from giftwell.domain.orders import Mode
-from giftwell.services import orders
-from giftwell.services.orders import ItemRequest, OrderRequest
+from giftwell.services.orders import placing
+from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.store.models import Card, Job, JobAttempt, Order, OrderCard, Transfer
 from tests import factories
 from tests.servers import cli, giftwell_env
@@ -40,7 +40,7 @@ LEASE = 4.0
 async def place(rt, t, quantity: int, reference: str) -> str:
     req = OrderRequest(reference, [ItemRequest("acme-usd", 2000, quantity)], mode=Mode.ASYNC)
     async with rt.uow() as uow:
-        view = await orders.place_order(uow, account_id=t.account_id, req=req)
+        view = await placing.place_order(uow, account_id=t.account_id, req=req)
         await uow.commit()
     assert view.status == "pending"
     return view.id

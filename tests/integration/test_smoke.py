@@ -1,4 +1,4 @@
-from giftwell.services import verify
+from giftwell.services.ledger import verify
 from tests import factories
 
 

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from giftwell.domain.webhooks import JITTER, SCHEDULE
-from giftwell.services import webhook_delivery
 from giftwell.services.runtime import Runtime
+from giftwell.services.webhooks import sending as webhook_sending
 from giftwell.store.models import Event, Job
 from tests import factories
 from tests.integration.webhook_support import attempts, delivery, drive, endpoint, gaps
@@ -140,7 +140,7 @@ async def test_the_whole_schedule_then_disabled_after_five_days(rt, clock):
         assert tried[-1].retry_at is None
         assert all(a.retry_at is not None for a in tried[:-1])
         # The answer is kept, truncated.
-        assert len(tried[0].response_body) == webhook_delivery.MAX_RESPONSE_BODY
+        assert len(tried[0].response_body) == webhook_sending.MAX_RESPONSE_BODY
         d = await delivery(rt, ep, first.id)
         assert (d.status, d.attempts, d.last_response_status) == ("failed", 10, 500)
         # About three days of trying: the endpoint is still enabled, failing since the first attempt.

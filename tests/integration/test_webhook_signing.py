@@ -9,8 +9,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from giftwell.domain.orders import Mode
-from giftwell.services import fulfilment, order_views, orders, suppliers, webhooks
-from giftwell.services.orders import ItemRequest, OrderRequest
+from giftwell.services.orders import fulfilment, placing, suppliers
+from giftwell.services.orders import views as order_views
+from giftwell.services.orders.placing import ItemRequest, OrderRequest
+from giftwell.services.webhooks import endpoints as webhook_endpoints
 from tests import factories
 from tests.integration.webhook_support import drive
 from tests.receivers import Receiver, node_verify
@@ -32,7 +34,7 @@ class RefuseSecond:
 async def place(rt, account_id, product, quantity, reference, mode):
     req = OrderRequest(reference, [ItemRequest(product, 2000, quantity)], mode=mode)
     async with rt.uow() as uow:
-        view = await orders.place_order(uow, account_id=account_id, req=req)
+        view = await placing.place_order(uow, account_id=account_id, req=req)
         await uow.commit()
     return view
 
@@ -126,7 +128,9 @@ async def test_during_a_rotation_both_secrets_sign(rt, clock, receiver, tmp_path
     t = await factories.tenant(rt)
     ep, old = await factories.webhook_endpoint(rt, t.account_id, receiver.url("/r"), events=["card.created"])
     async with rt.uow() as uow:
-        new = (await webhooks.rotate_secret(uow, account_id=t.account_id, endpoint_id=ep, overlap_seconds=3600)).secret
+        new = (
+            await webhook_endpoints.rotate_secret(uow, account_id=t.account_id, endpoint_id=ep, overlap_seconds=3600)
+        ).secret
         await uow.commit()
     assert new != old
     await factories.card(rt, t.account_id)

@@ -12,7 +12,7 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 
-from giftwell.services import jobs
+from giftwell.services.queue import jobs
 from tests.workers import scalar, start_worker, stop, wait_for, wait_started
 
 pytestmark = pytest.mark.slow

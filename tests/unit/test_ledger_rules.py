@@ -19,17 +19,15 @@ from giftwell.domain.ledger import (
 )
 from giftwell.domain.money import MAX_AMOUNT
 
-K = TransferKind
-
 
 @pytest.mark.parametrize(
     ("kind", "side", "system"),
     [
-        (K.ACTIVATE, Side.CREDIT, AccountKind.ISSUANCE),
-        (K.RELOAD, Side.CREDIT, AccountKind.ISSUANCE),
-        (K.REDEEM, Side.DEBIT, AccountKind.REDEMPTION),
-        (K.REFUND, Side.CREDIT, AccountKind.REDEMPTION),
-        (K.EXPIRE, Side.DEBIT, AccountKind.BREAKAGE),
+        (TransferKind.ACTIVATE, Side.CREDIT, AccountKind.ISSUANCE),
+        (TransferKind.RELOAD, Side.CREDIT, AccountKind.ISSUANCE),
+        (TransferKind.REDEEM, Side.DEBIT, AccountKind.REDEMPTION),
+        (TransferKind.REFUND, Side.CREDIT, AccountKind.REDEMPTION),
+        (TransferKind.EXPIRE, Side.DEBIT, AccountKind.BREAKAGE),
     ],
 )
 def test_card_posting_for_each_kind(kind, side, system):
@@ -37,7 +35,7 @@ def test_card_posting_for_each_kind(kind, side, system):
 
 
 def test_refund_reverses_redeem_through_the_same_system_account():
-    redeem, refund = card_posting(K.REDEEM), card_posting(K.REFUND)
+    redeem, refund = card_posting(TransferKind.REDEEM), card_posting(TransferKind.REFUND)
     assert redeem.system is refund.system
     assert redeem.card_side is not refund.card_side
 
@@ -46,17 +44,17 @@ def test_refund_reverses_redeem_through_the_same_system_account():
     ("signed", "side"), [(1, Side.CREDIT), (500, Side.CREDIT), (-1, Side.DEBIT), (-500, Side.DEBIT)]
 )
 def test_adjustment_takes_its_side_from_the_sign(signed, side):
-    assert card_posting(K.ADJUST, signed_amount=signed) == CardPosting(side, AccountKind.ADJUSTMENT)
+    assert card_posting(TransferKind.ADJUST, signed_amount=signed) == CardPosting(side, AccountKind.ADJUSTMENT)
 
 
 @pytest.mark.parametrize("signed", [0, None])
 def test_adjustment_of_nothing_is_refused(signed):
     with pytest.raises(ValidationFailed) as exc:
-        card_posting(K.ADJUST, signed_amount=signed)
+        card_posting(TransferKind.ADJUST, signed_amount=signed)
     assert exc.value.param == "amount"
 
 
-@pytest.mark.parametrize("kind", [K.TRANSFER, K.FUND, K.CHARGE])
+@pytest.mark.parametrize("kind", [TransferKind.TRANSFER, TransferKind.FUND, TransferKind.CHARGE])
 def test_kinds_without_a_system_side_are_not_card_postings(kind):
     with pytest.raises(ValueError, match="not a card posting"):
         card_posting(kind)

@@ -15,7 +15,7 @@ from giftwell.api.errors import domain_error_response
 from giftwell.domain.access import SCOPES, Principal
 from giftwell.domain.errors import GiftwellError, RateLimited, Unauthenticated
 from giftwell.domain.ratelimit import client_address
-from giftwell.services import access, idempotency, ratelimit
+from giftwell.services.access import idempotency, ratelimit, tokens
 from giftwell.services.runtime import Runtime
 from giftwell.store.uow import UnitOfWork
 
@@ -100,7 +100,7 @@ async def authenticate(request: Request) -> Principal:
     if token is None:
         raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
     async with rt.reader() as uow:
-        return await access.authenticate(uow, token)
+        return await tokens.authenticate(uow, token)
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:

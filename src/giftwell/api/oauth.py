@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from giftwell.api.deps import get_runtime, ip_limited
 from giftwell.domain.errors import RateLimited
-from giftwell.services import oauth
+from giftwell.services.access import oauth
 
 router = APIRouter(tags=["oauth"])
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError
-from giftwell.services import jobs
+from giftwell.services.queue import jobs
 from giftwell.services.runtime import Runtime
 from giftwell.store.uow import UnitOfWork
 

@@ -16,7 +16,10 @@ from giftwell.cli import jobs as jobs_cli
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError, NotFound
 from giftwell.domain.guessing import DEFAULT_ATTACKERS
-from giftwell.services import access, cards, clients, guessing, users, verify
+from giftwell.services.access import accounts as acce_accounts
+from giftwell.services.access import clients, guessing, tokens, users
+from giftwell.services.cards import reads as cards
+from giftwell.services.ledger import verify
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import migrate
@@ -143,7 +146,9 @@ def accounts_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an account."""
-    acct = _run(lambda rt: _in_tx(rt, lambda uow: access.create_account(uow, name=name, operator=operator)), as_json)
+    acct = _run(
+        lambda rt: _in_tx(rt, lambda uow: acce_accounts.create_account(uow, name=name, operator=operator)), as_json
+    )
     emit(
         {"id": acct.id, "name": acct.name, "is_operator": acct.is_operator, "created_at": acct.created_at.isoformat()},
         as_json,
@@ -159,7 +164,7 @@ def products_import(
     """Add or replace products (an upsert by id), all in one transaction."""
     import json
 
-    from giftwell.services import catalog
+    from giftwell.services.orders import catalog
 
     try:
         items = json.loads(file.read_text())
@@ -182,10 +187,10 @@ def funding_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Top up an account's prepaid balance (a `fund` transfer from the operator's funding source)."""
-    from giftwell.services import funding
+    from giftwell.services.ledger import funding
 
     async def add(uow: UnitOfWork) -> dict[str, Any]:
-        acct = await access.account_by_name(uow, account)
+        acct = await acce_accounts.account_by_name(uow, account)
         p = await funding.add(uow, account_id=acct.id, currency=currency, amount=amount, reference=reference)
         assert p.credit is not None
         return {
@@ -213,9 +218,9 @@ def tokens_create(
 ) -> None:
     """Create a personal API token (shown once)."""
 
-    async def create(uow: UnitOfWork) -> access.NewToken:
-        acct = await access.account_by_name(uow, account)
-        return await access.create_token(uow, account_id=acct.id, scopes=scope, name=name)
+    async def create(uow: UnitOfWork) -> tokens.NewToken:
+        acct = await acce_accounts.account_by_name(uow, account)
+        return await tokens.create_token(uow, account_id=acct.id, scopes=scope, name=name)
 
     tok = _run(lambda rt: _in_tx(rt, create), as_json)
     emit(
@@ -241,7 +246,7 @@ def users_create(
     password = sys.stdin.readline().rstrip("\r\n")
 
     async def create(uow: UnitOfWork) -> users.UserInfo:
-        acct = await access.account_by_name(uow, account)
+        acct = await acce_accounts.account_by_name(uow, account)
         return await users.create_user(uow, account_id=acct.id, email=email, password=password, role=role)
 
     user = _run(lambda rt: _in_tx(rt, create), as_json)
@@ -289,7 +294,7 @@ def clients_create(
     grants = grant or ["authorization_code", "refresh_token"]
 
     async def create(uow: UnitOfWork) -> clients.NewClient:
-        acct = await access.account_by_name(uow, account)
+        acct = await acce_accounts.account_by_name(uow, account)
         return await clients.create_client(
             uow,
             account_id=acct.id,
@@ -389,7 +394,7 @@ def codes_odds(
 @outbox_app.command("list")
 def outbox_list(as_json: JsonOpt = False) -> None:
     """What would have been sent: each email (.eml) and SMS (.json) in the outbox folder."""
-    from giftwell.services import transports
+    from giftwell.services.delivery import transports
 
     settings = _settings(as_json)
     found = [e.as_dict() for e in transports.outbox_entries(settings)]
@@ -410,7 +415,7 @@ def outbox_list(as_json: JsonOpt = False) -> None:
 def sweep(as_json: JsonOpt = False) -> None:
     """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys
     and ended rate-limit windows."""
-    from giftwell.jobs.sweeper import sweep_once
+    from giftwell.services.sweep import sweep_once
 
     r = _run(sweep_once, as_json)
     emit(vars(r), as_json, lambda d: ", ".join(f"{k}: {v}" for k, v in d.items()))
@@ -425,7 +430,7 @@ def demo(as_json: JsonOpt = False) -> None:
     async def setup(rt: Runtime) -> dict[str, Any]:
         async with rt.uow() as uow:
             try:
-                await access.account_by_name(uow, DEMO_ACCOUNT)
+                await acce_accounts.account_by_name(uow, DEMO_ACCOUNT)
                 exists = True
             except GiftwellError:
                 exists = False
@@ -433,9 +438,9 @@ def demo(as_json: JsonOpt = False) -> None:
             token = token_file.read_text().strip() if token_file.exists() else None
             return {"created": False, "account": DEMO_ACCOUNT, "token": token}
 
-        async def create(uow: UnitOfWork) -> access.NewToken:
-            acct = await access.create_account(uow, name=DEMO_ACCOUNT)
-            return await access.create_token(uow, account_id=acct.id, scopes=DEMO_SCOPES, name="demo")
+        async def create(uow: UnitOfWork) -> tokens.NewToken:
+            acct = await acce_accounts.create_account(uow, name=DEMO_ACCOUNT)
+            return await tokens.create_token(uow, account_id=acct.id, scopes=DEMO_SCOPES, name="demo")
 
         tok = await _in_tx(rt, create)
         _write_private(token_file, tok.token)

@@ -44,14 +44,21 @@ class CardAction(enum.StrEnum):
     EXPIRE = "expire"
 
 
-S = CardStatus
 TRANSITIONS: dict[CardAction, dict[CardStatus, CardStatus | None]] = {
     # None as target: "back to where it was before blocking", resolved by `next_status`.
-    CardAction.ACTIVATE: {S.INACTIVE: S.ACTIVE},
-    CardAction.BLOCK: {S.ACTIVE: S.BLOCKED, S.INACTIVE: S.BLOCKED},
-    CardAction.UNBLOCK: {S.BLOCKED: None},
-    CardAction.DISABLE: {S.INACTIVE: S.DISABLED, S.ACTIVE: S.DISABLED, S.BLOCKED: S.DISABLED},
-    CardAction.EXPIRE: {S.INACTIVE: S.EXPIRED, S.ACTIVE: S.EXPIRED, S.BLOCKED: S.EXPIRED},
+    CardAction.ACTIVATE: {CardStatus.INACTIVE: CardStatus.ACTIVE},
+    CardAction.BLOCK: {CardStatus.ACTIVE: CardStatus.BLOCKED, CardStatus.INACTIVE: CardStatus.BLOCKED},
+    CardAction.UNBLOCK: {CardStatus.BLOCKED: None},
+    CardAction.DISABLE: {
+        CardStatus.INACTIVE: CardStatus.DISABLED,
+        CardStatus.ACTIVE: CardStatus.DISABLED,
+        CardStatus.BLOCKED: CardStatus.DISABLED,
+    },
+    CardAction.EXPIRE: {
+        CardStatus.INACTIVE: CardStatus.EXPIRED,
+        CardStatus.ACTIVE: CardStatus.EXPIRED,
+        CardStatus.BLOCKED: CardStatus.EXPIRED,
+    },
 }
 
 
@@ -59,13 +66,13 @@ def next_status(action: CardAction, current: CardStatus, *, was_activated: bool)
     """The state after `action`, or `InvalidState` (or the card error for that state)."""
     table = TRANSITIONS[action]
     if current not in table:
-        if action is CardAction.ACTIVATE and current is S.ACTIVE:
+        if action is CardAction.ACTIVATE and current is CardStatus.ACTIVE:
             raise InvalidState("card is already active", param="card")
         raise_for_status(current, None, wanted=action.value)
         raise InvalidState(f"cannot {action.value} a card that is {current.value}", param="card")
     target = table[current]
     if target is None:
-        return S.ACTIVE if was_activated else S.INACTIVE
+        return CardStatus.ACTIVE if was_activated else CardStatus.INACTIVE
     return target
 
 
@@ -77,20 +84,20 @@ def raise_for_status(
     status: CardStatus, expires_at: datetime | None, *, now: datetime | None = None, wanted: str
 ) -> None:
     """Raise the card error explaining why a card in `status` cannot take money movements."""
-    if status is S.DISABLED:
+    if status is CardStatus.DISABLED:
         raise CardDisabled("card is disabled", param="card")
-    if status is S.EXPIRED or (expires_at is not None and now is not None and expires_at <= now):
+    if status is CardStatus.EXPIRED or (expires_at is not None and now is not None and expires_at <= now):
         raise CardExpired("card has expired", param="card")
-    if status is S.BLOCKED:
+    if status is CardStatus.BLOCKED:
         raise CardBlocked("card is blocked", param="card")
-    if status is S.INACTIVE and wanted != CardAction.ACTIVATE.value:
+    if status is CardStatus.INACTIVE and wanted != CardAction.ACTIVATE.value:
         raise CardInactive("card is not active", param="card")
 
 
 def require_usable(status: CardStatus, expires_at: datetime | None, now: datetime) -> None:
     """Money may move on a card only when it is active and not past its expiry."""
     raise_for_status(status, expires_at, now=now, wanted="use")
-    if status is not S.ACTIVE:  # pragma: no cover - every other state raised above
+    if status is not CardStatus.ACTIVE:  # pragma: no cover - every other state raised above
         raise CardError(f"card is {status.value}", param="card")
 
 

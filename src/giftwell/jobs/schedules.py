@@ -13,8 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from giftwell.jobs import sweeper
-from giftwell.services import job_queue
+from giftwell.services import sweep as service_sweep
+from giftwell.services.queue import claims
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings
 
@@ -30,7 +30,7 @@ class Periodic:
 
 async def sweep(rt: Runtime) -> object:
     """Expire cards due, void stale holds, purge old idempotency keys."""
-    r = await sweeper.sweep_once(rt)
+    r = await service_sweep.sweep_once(rt)
     if r.cards_expired or r.holds_expired:
         log.info("swept: %d cards expired, %d holds expired", r.cards_expired, r.holds_expired)
     return r
@@ -41,7 +41,7 @@ async def purge_jobs(rt: Runtime) -> object:
     total = 0
     while True:
         async with rt.uow() as uow:
-            n = await job_queue.purge_finished(uow)
+            n = await claims.purge_finished(uow)
             await uow.commit()
         total += n
         if n == 0:

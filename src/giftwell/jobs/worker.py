@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from giftwell.domain.jobs import PermanentFailure, RetryLater, backoff_delay, describe_error, redact
 from giftwell.jobs.handlers import Handler, registry
 from giftwell.jobs.schedules import PERIODIC, Periodic
-from giftwell.services import job_queue
-from giftwell.services.job_queue import ClaimedJob
+from giftwell.services.queue import claims
+from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 
 log = logging.getLogger("giftwell.worker")
@@ -70,7 +70,7 @@ class Worker:
         await self._run_periodic()
         done = 0
         for _ in range(MAX_ROUNDS):
-            batch = await job_queue.claim(self.rt, worker=self.id, limit=self.concurrency)
+            batch = await claims.claim(self.rt, worker=self.id, limit=self.concurrency)
             if not batch:
                 break
             await asyncio.gather(*(self._execute(job) for job in batch))
@@ -96,7 +96,7 @@ class Worker:
                 claimed = 0
                 if free > 0:
                     try:
-                        batch = await job_queue.claim(self.rt, worker=self.id, limit=free)
+                        batch = await claims.claim(self.rt, worker=self.id, limit=free)
                     except Exception:
                         log.exception("claiming jobs failed; retrying in %.1fs", self.poll_interval)
                         batch = []
@@ -134,7 +134,7 @@ class Worker:
                     t.cancel()
                 await asyncio.gather(*still, return_exceptions=True)
                 if unfinished:
-                    n = await job_queue.release(self.rt, unfinished)
+                    n = await claims.release(self.rt, unfinished)
                     log.warning("released %d unfinished job(s) to other workers", n)
 
     # -- one attempt --------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class Worker:
             await self._record_failure(job, tag, error, retry_in=self._backoff(job))
         else:
             elapsed = time.monotonic() - started
-            if await job_queue.complete(self.rt, job):
+            if await claims.complete(self.rt, job):
                 log.info("%s done in %.2fs", tag, elapsed)
             else:
                 log.warning("%s finished after its lease was taken over; its result was refused", tag)
@@ -193,7 +193,7 @@ class Worker:
         )
 
     async def _record_failure(self, job: ClaimedJob, tag: str, error: str, *, retry_in: float | None) -> None:
-        outcome = await job_queue.fail(self.rt, job, error=error, retry_in=retry_in)
+        outcome = await claims.fail(self.rt, job, error=error, retry_in=retry_in)
         if outcome == "retry":
             log.warning("%s failed, retrying in %.1fs: %s", tag, retry_in, error)
         elif outcome == "dead":
@@ -213,7 +213,7 @@ class Worker:
             if not held:
                 continue
             try:
-                kept = await job_queue.heartbeat(self.rt, list(held.values()))
+                kept = await claims.heartbeat(self.rt, list(held.values()))
             except Exception:
                 log.exception("renewing job leases failed")
                 continue
@@ -236,7 +236,7 @@ class Worker:
         for task in self.periodic:
             try:
                 interval = task.interval(self.rt.settings)
-                if not await job_queue.claim_schedule(self.rt, task.name, interval=interval, worker=self.id):
+                if not await claims.claim_schedule(self.rt, task.name, interval=interval, worker=self.id):
                     continue
             except Exception:
                 log.exception("claiming periodic task %s failed", task.name)
@@ -247,4 +247,4 @@ class Worker:
                 log.exception("periodic task %s failed; next run in %.0fs", task.name, interval)
             finally:
                 with contextlib.suppress(Exception):
-                    await job_queue.finish_schedule(self.rt, task.name, worker=self.id)
+                    await claims.finish_schedule(self.rt, task.name, worker=self.id)

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from giftwell.services import counters, transports
-from giftwell.services.keys import Keys
+from giftwell.keys import Keys
+from giftwell.services.access import counters
+from giftwell.services.delivery import transports
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from giftwell.services.suppliers import Supplier
+    from giftwell.services.orders.suppliers import Supplier
 
 Clock = Callable[[], datetime]
 

@@ -10,7 +10,7 @@ from giftwell.api.deps import get_runtime
 from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPES
 from giftwell.domain.clients import GRANT_TYPES
 from giftwell.domain.errors import GiftwellError
-from giftwell.services import clients, users
+from giftwell.services.access import clients, users
 from giftwell.web import session as ws
 from giftwell.web.routes import error_page, forbidden, page
 

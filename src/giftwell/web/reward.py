@@ -14,7 +14,9 @@ from starlette.responses import Response
 
 from giftwell.api.deps import client_ip, get_runtime, ip_limited
 from giftwell.domain.errors import CodeNotFound, NotFound, RewardGone, TooManyAttempts, ValidationFailed
-from giftwell.services import cards, guessing, messages, reward
+from giftwell.services.access import guessing
+from giftwell.services.cards import reads as cards
+from giftwell.services.delivery import messages, reward
 from giftwell.web import session as ws
 from giftwell.web.routes import PAGE_HEADERS, error_page, forbidden, templates, too_many
 

@@ -16,7 +16,7 @@ from giftwell.api.deps import get_runtime, ip_limited
 from giftwell.api.oauth import oauth_request, query_params, render
 from giftwell.domain.errors import RateLimited
 from giftwell.domain.users import LockoutPolicy
-from giftwell.services import oauth, users
+from giftwell.services.access import oauth, users
 from giftwell.web import session as ws
 
 router = APIRouter(include_in_schema=False)

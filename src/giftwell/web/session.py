@@ -15,7 +15,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from giftwell.api.deps import get_runtime
-from giftwell.services import users
+from giftwell.services.access import users
 from giftwell.services.runtime import Runtime
 
 SESSION_COOKIE = "gw_session"

@@ -10,7 +10,8 @@ from starlette.responses import Response
 from giftwell.api.deps import AccountRead, RuntimeDep, json_response
 from giftwell.api.v1.schemas import TransferOut
 from giftwell.api.v1.schemas_orders import AccountOut, StatementOut
-from giftwell.services import access, funding
+from giftwell.services.access import accounts
+from giftwell.services.ledger import funding
 
 router = APIRouter(prefix="/v1/account", tags=["account"])
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/account", tags=["account"])
 @router.get("", response_model=AccountOut, summary="The account and its prepaid balances")
 async def get_account(p: AccountRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
-        acct = await access.get_account(uow, p.account_id)
+        acct = await accounts.get_account(uow, p.account_id)
         balances = await funding.balances(uow, account_id=p.account_id)
     return json_response(AccountOut.of(acct, balances))
 

@@ -35,9 +35,13 @@ from giftwell.api.v1.schemas_delivery import (
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
-from giftwell.services import card_money, cards, delivery, expiry, guessing
-from giftwell.services.cards import IssuedCard
-from giftwell.services.delivery import DeliveryView
+from giftwell.services.access import guessing
+from giftwell.services.cards import expiry, history, issuing, lifecycle
+from giftwell.services.cards import money as card_money
+from giftwell.services.cards import search as card_search
+from giftwell.services.cards.issuing import IssuedCard
+from giftwell.services.delivery import deliveries
+from giftwell.services.delivery.deliveries import DeliveryView
 from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
@@ -61,7 +65,7 @@ async def create_card(body: CardCreateIn, p: CardsWrite, tx: TxDep) -> Response:
     fmt = codes.CodeFormat(**body.code_format.model_dump()) if body.code_format else codes.DEFAULT_FORMAT
 
     async def use_case(uow: UnitOfWork) -> tuple[IssuedCard, DeliveryView | None]:
-        issued = await cards.issue(
+        issued = await issuing.issue(
             uow,
             account_id=p.account_id,
             currency=body.currency,
@@ -77,7 +81,7 @@ async def create_card(body: CardCreateIn, p: CardsWrite, tx: TxDep) -> Response:
         )
         sent = None
         if body.notification is not None:
-            sent = await delivery.request(
+            sent = await deliveries.request(
                 uow, card=issued.card, notification=body.notification.domain(), source="card", requested_by=p.account_id
             )
         return issued, sent
@@ -100,10 +104,12 @@ async def list_cards(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    filters = cards.CardFilters(status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte)
+    filters = card_search.CardFilters(
+        status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte
+    )
     await expiry.settle_account(rt, account_id=p.account_id)
     async with rt.reader() as uow:
-        page = await cards.list_cards(
+        page = await card_search.list_cards(
             uow, account_id=p.account_id, filters=filters, sort=sort, limit=limit, cursor=cursor
         )
     return json_response(
@@ -200,7 +206,7 @@ def _status_route(action: CardAction, summary: str) -> None:
         reason = body.reason if body else None
         return await tx.run(
             p,
-            lambda uow: cards.change_status(
+            lambda uow: lifecycle.change_status(
                 uow, account_id=p.account_id, card_id=card_id, action=action, reason=reason
             ),
             CardOut.of,
@@ -227,9 +233,7 @@ async def card_transfers(
 ) -> Response:
     card = await expiry.get(rt, account_id=p.account_id, card_id=card_id)
     async with rt.reader() as uow:
-        page = await card_money.list_transfers(
-            uow, account_id=p.account_id, card_id=card_id, limit=limit, cursor=cursor
-        )
+        page = await history.list_transfers(uow, account_id=p.account_id, card_id=card_id, limit=limit, cursor=cursor)
     data = [TransferOut.of(t, card.ledger_account_id) for t in page.data]
     return json_response(TransferList(data=data, has_more=page.has_more, next_cursor=page.next_cursor))
 
@@ -250,7 +254,7 @@ _RESEND = (
 async def send_card(card_id: Text, body: NotificationIn, p: CardsWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
-        lambda uow: delivery.send(uow, account_id=p.account_id, card_id=card_id, notification=body.domain()),
+        lambda uow: deliveries.send(uow, account_id=p.account_id, card_id=card_id, notification=body.domain()),
         DeliveryOut.of,
         status=201,
     )
@@ -263,7 +267,7 @@ async def resend_card(card_id: Text, p: CardsWrite, tx: TxDep, body: ResendIn | 
     changes = (body or ResendIn()).domain()
     return await tx.run(
         p,
-        lambda uow: delivery.resend(uow, account_id=p.account_id, card_id=card_id, changes=changes),
+        lambda uow: deliveries.resend(uow, account_id=p.account_id, card_id=card_id, changes=changes),
         DeliveryOut.of,
         status=201,
     )
@@ -272,5 +276,5 @@ async def resend_card(card_id: Text, p: CardsWrite, tx: TxDep, body: ResendIn | 
 @router.get("/{card_id}/deliveries", response_model=DeliveryList, summary="List a card's deliveries, newest first")
 async def card_deliveries(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
-        found = await delivery.list_for_card(uow, account_id=p.account_id, card_id=card_id)
+        found = await deliveries.list_for_card(uow, account_id=p.account_id, card_id=card_id)
     return json_response(DeliveryList(data=[DeliveryOut.of(d) for d in found]))

@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from giftwell.api.deps import AccountRead, AccountWrite, RuntimeDep, TxDep, json_response
 from giftwell.api.v1.schemas import In
-from giftwell.services import clients
-from giftwell.services.clients import ClientInfo, NewClient
+from giftwell.services.access import clients
+from giftwell.services.access.clients import ClientInfo, NewClient
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 

@@ -11,8 +11,9 @@ from starlette.responses import Response
 from giftwell.api.deps import OrdersRead, OrdersWrite, RuntimeDep, TxDep, json_response
 from giftwell.api.v1.schemas_orders import CancelIn, CancelOut, OrderIn, OrderList, OrderOut
 from giftwell.domain.orders import OrderStatus
-from giftwell.services import fulfilment, order_views, orders
-from giftwell.services.order_views import OrderView
+from giftwell.services.orders import cancelling, placing
+from giftwell.services.orders import views as order_views
+from giftwell.services.orders.views import OrderView
 from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -32,7 +33,7 @@ async def place_order(body: OrderIn, p: OrdersWrite, tx: TxDep) -> Response:
     is unique per account (409 `conflict`); `Idempotency-Key` replays the first answer."""
     req = body.domain()
     return await tx.run(
-        p, lambda uow: orders.place_order(uow, account_id=p.account_id, req=req), OrderOut.of, status=_status
+        p, lambda uow: placing.place_order(uow, account_id=p.account_id, req=req), OrderOut.of, status=_status
     )
 
 
@@ -82,7 +83,7 @@ async def cancel_order(order_id: str, p: OrdersWrite, tx: TxDep, body: CancelIn 
     dropped. Naming a used card is 409 `invalid_state`; the whole order skips used cards."""
 
     async def cancel(uow: UnitOfWork) -> CancelOut:
-        n = await fulfilment.cancel(
+        n = await cancelling.cancel(
             uow, account_id=p.account_id, order_id=order_id, unit_ids=body.cards if body else None
         )
         return CancelOut(

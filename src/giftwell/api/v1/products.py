@@ -10,7 +10,7 @@ from starlette.responses import Response
 from giftwell.api.deps import Admin, ProductsRead, RuntimeDep, TxDep, json_response
 from giftwell.api.v1.schemas_orders import ProductIn, ProductList, ProductOut, ProductPatch
 from giftwell.domain.catalog import Product
-from giftwell.services import catalog
+from giftwell.services.orders import catalog
 from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/products", tags=["products"])

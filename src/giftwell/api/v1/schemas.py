@@ -20,7 +20,7 @@ from pydantic import (
 from giftwell.domain.cards import Card, CardStatus, Party
 from giftwell.domain.ledger import Transfer
 from giftwell.domain.money import MAX_AMOUNT
-from giftwell.services.card_money import MAX_HOLD_TTL, Movement
+from giftwell.services.cards.money import MAX_HOLD_TTL, Movement
 
 Amount = Annotated[
     StrictInt, Field(le=MAX_AMOUNT, description="Integer amount in the currency's minor units (cents for EUR).")

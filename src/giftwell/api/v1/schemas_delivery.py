@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from giftwell.api.v1.schemas import CardCreate, CardCreatedOut, In, UtcDatetime
 from giftwell.domain.delivery import MAX_MESSAGE, Channel, Notification
-from giftwell.services.delivery import DeliveryView, Resend
+from giftwell.services.delivery.deliveries import DeliveryView, Resend
 
 _TO = "Email address (channel email) or phone number in E.164 form, like +15550100123 (channel sms)."
 _AT = "Send at this time (with a timezone); absent or past: now."

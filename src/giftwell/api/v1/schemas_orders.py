@@ -10,11 +10,11 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 from giftwell.api.v1.schemas import In, TransferOut
 from giftwell.domain.catalog import Product
 from giftwell.domain.orders import Mode
-from giftwell.services import catalog
-from giftwell.services.access import AccountInfo
-from giftwell.services.funding import Balance
-from giftwell.services.order_views import CardView, ItemView, OrderView
-from giftwell.services.orders import ItemRequest, OrderRequest
+from giftwell.services.access.accounts import AccountInfo
+from giftwell.services.ledger.funding import Balance
+from giftwell.services.orders import catalog
+from giftwell.services.orders.placing import ItemRequest, OrderRequest
+from giftwell.services.orders.views import CardView, ItemView, OrderView
 
 Str200 = Annotated[str, Field(max_length=200)]
 

@@ -7,7 +7,8 @@ from starlette.responses import Response
 
 from giftwell.api.deps import CardsRead, CardsRedeem, RuntimeDep, TxDep, json_response
 from giftwell.api.v1.schemas import MovementOut, OptionalAmountIn, Text, TransferOut
-from giftwell.services import card_money, ledger
+from giftwell.services.cards import money as card_money
+from giftwell.services.ledger import transfers
 
 router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1/transfers", tags=["transfers"])
 @router.get("/{transfer_id}", response_model=TransferOut, summary="Get a transfer")
 async def get_transfer(transfer_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
     async with rt.reader() as uow:
-        t = await ledger.get(uow, account_id=p.account_id, transfer_id=transfer_id)
+        t = await transfers.get(uow, account_id=p.account_id, transfer_id=transfer_id)
     return json_response(TransferOut.of(t))
 
 

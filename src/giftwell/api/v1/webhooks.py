@@ -13,9 +13,12 @@ from starlette.responses import Response
 from giftwell.api.deps import RuntimeDep, TxDep, WebhooksWrite, json_response, page_out
 from giftwell.api.v1.schemas import In, UtcDatetime
 from giftwell.domain.webhooks import EVENT_TYPES, Format
-from giftwell.services import webhook_events, webhooks
-from giftwell.services.webhook_events import AttemptView, DeliveryView, EventView, Recovered
-from giftwell.services.webhooks import EndpointView, WithSecret
+from giftwell.services.webhooks import endpoints as webhook_endpoints
+from giftwell.services.webhooks import events as webhook_events
+from giftwell.services.webhooks import replay
+from giftwell.services.webhooks.endpoints import EndpointView, WithSecret
+from giftwell.services.webhooks.events import EventView
+from giftwell.services.webhooks.replay import AttemptView, DeliveryView, Recovered
 
 endpoints = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 events_router = APIRouter(prefix="/v1/events", tags=["webhooks"])
@@ -199,7 +202,7 @@ class AttemptList(BaseModel):
 async def create_endpoint(body: EndpointIn, p: WebhooksWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
-        lambda uow: webhooks.create_endpoint(
+        lambda uow: webhook_endpoints.create_endpoint(
             uow,
             account_id=p.account_id,
             url=body.url,
@@ -216,14 +219,14 @@ async def create_endpoint(body: EndpointIn, p: WebhooksWrite, tx: TxDep) -> Resp
 @endpoints.get("", response_model=EndpointList, summary="List the account's webhook endpoints")
 async def list_endpoints(p: WebhooksWrite, rt: RuntimeDep) -> Response:
     async with rt.reader() as uow:
-        found = await webhooks.list_endpoints(uow, account_id=p.account_id)
+        found = await webhook_endpoints.list_endpoints(uow, account_id=p.account_id)
     return json_response(EndpointList(data=[EndpointOut.of(e) for e in found]))
 
 
 @endpoints.get("/{endpoint_id}", response_model=EndpointOut, summary="Get a webhook endpoint")
 async def get_endpoint(endpoint_id: str, p: WebhooksWrite, rt: RuntimeDep) -> Response:
     async with rt.reader() as uow:
-        found = await webhooks.access_endpoint(uow, account_id=p.account_id, endpoint_id=endpoint_id)
+        found = await webhook_endpoints.access_endpoint(uow, account_id=p.account_id, endpoint_id=endpoint_id)
     return json_response(EndpointOut.of(found))
 
 
@@ -234,7 +237,9 @@ async def update_endpoint(endpoint_id: str, body: EndpointPatch, p: WebhooksWrit
         patch["format"] = patch["format"].value
     return await tx.run(
         p,
-        lambda uow: webhooks.update_endpoint(uow, account_id=p.account_id, endpoint_id=endpoint_id, patch=patch),
+        lambda uow: webhook_endpoints.update_endpoint(
+            uow, account_id=p.account_id, endpoint_id=endpoint_id, patch=patch
+        ),
         EndpointOut.of,
     )
 
@@ -242,7 +247,9 @@ async def update_endpoint(endpoint_id: str, body: EndpointPatch, p: WebhooksWrit
 @endpoints.delete("/{endpoint_id}", response_model=EndpointOut, summary="Delete a webhook endpoint")
 async def delete_endpoint(endpoint_id: str, p: WebhooksWrite, tx: TxDep) -> Response:
     return await tx.run(
-        p, lambda uow: webhooks.delete_endpoint(uow, account_id=p.account_id, endpoint_id=endpoint_id), EndpointOut.of
+        p,
+        lambda uow: webhook_endpoints.delete_endpoint(uow, account_id=p.account_id, endpoint_id=endpoint_id),
+        EndpointOut.of,
     )
 
 
@@ -255,7 +262,7 @@ async def rotate_secret(endpoint_id: str, p: WebhooksWrite, tx: TxDep, body: Rot
     overlap = body.overlap_seconds if body is not None else None
     return await tx.run(
         p,
-        lambda uow: webhooks.rotate_secret(
+        lambda uow: webhook_endpoints.rotate_secret(
             uow, account_id=p.account_id, endpoint_id=endpoint_id, overlap_seconds=overlap
         ),
         EndpointWithSecretOut.new,
@@ -273,7 +280,7 @@ async def list_attempts(
     cursor: str | None = None,
 ) -> Response:
     async with rt.reader() as uow:
-        page = await webhook_events.list_attempts(
+        page = await replay.list_attempts(
             uow,
             account_id=p.account_id,
             endpoint_id=endpoint_id,
@@ -293,7 +300,7 @@ async def list_attempts(
 async def recover(endpoint_id: str, body: RecoverIn, p: WebhooksWrite, tx: TxDep) -> Response:
     return await tx.run(
         p,
-        lambda uow: webhook_events.recover(
+        lambda uow: replay.recover(
             uow, account_id=p.account_id, endpoint_id=endpoint_id, since=body.since, until=body.until
         ),
         RecoverOut.of,
@@ -339,6 +346,6 @@ async def replay_event(event_id: str, p: WebhooksWrite, tx: TxDep, body: ReplayI
     endpoint = body.endpoint if body is not None else None
     return await tx.run(
         p,
-        lambda uow: webhook_events.replay_event(uow, account_id=p.account_id, event_id=event_id, endpoint_id=endpoint),
+        lambda uow: replay.replay_event(uow, account_id=p.account_id, event_id=event_id, endpoint_id=endpoint),
         lambda found: ReplayOut(data=[DeliveryOut.of(d) for d in found]),
     )

@@ -22,7 +22,10 @@ from giftwell.api.deps import authenticate, client_ip, get_runtime
 from giftwell.dialects.sanctum import errors, mapping, wire
 from giftwell.domain.cards import Card, CardAction
 from giftwell.domain.money import to_minor
-from giftwell.services import access, card_money, cards, expiry, guessing
+from giftwell.services.access import accounts, guessing
+from giftwell.services.cards import expiry, lifecycle
+from giftwell.services.cards import money as card_money
+from giftwell.services.cards import reads as cards
 from giftwell.services.currencies import currency
 from giftwell.services.runtime import Runtime
 from giftwell.store.uow import UnitOfWork
@@ -70,7 +73,7 @@ async def _redeem(uow: UnitOfWork, call: Call) -> Card:
 
 def _status(action: CardAction) -> Operation:
     async def change(uow: UnitOfWork, call: Call) -> Card:
-        return await cards.change_status(
+        return await lifecycle.change_status(
             uow, account_id=call.account_id, card_id=call.card.id, action=action, reason=call.reason
         )
 
@@ -173,7 +176,7 @@ async def _execute(rt: Runtime, ep: Endpoint, account_id: str, req: wire.Giftcar
         after = await ep.operation(uow, Call(account_id, card, amount, req.reason))
         brand = ""
         if ep.shape != "message":
-            brand = mapping.brand_name(after) or (await access.get_account(uow, account_id)).name
+            brand = mapping.brand_name(after) or (await accounts.get_account(uow, account_id)).name
         response = _success(ep, after, code=req.code, brand=brand)
         if ep.writes or card is not found:
             await uow.commit()

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from giftwell.services import catalog, order_views
-from giftwell.services.order_views import CardView, OrderView
+from giftwell.services.orders import catalog
+from giftwell.services.orders import views as order_views
+from giftwell.services.orders.views import CardView, OrderView
 from giftwell.store.uow import UnitOfWork
 
 # A card cancelled after the order ended is no longer a card the buyer holds.

@@ -38,7 +38,7 @@ import importlib
 import os
 from collections.abc import Awaitable, Callable
 
-from giftwell.services.job_queue import ClaimedJob
+from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 
 Handler = Callable[[Runtime, ClaimedJob], Awaitable[None]]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from giftwell.jobs.handlers import handler
-from giftwell.services import delivery_send
-from giftwell.services.delivery import SEND_JOB
-from giftwell.services.job_queue import ClaimedJob
+from giftwell.services.delivery import sending as delivery_sending
+from giftwell.services.delivery.deliveries import SEND_JOB
+from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 
 
@@ -13,4 +13,4 @@ from giftwell.services.runtime import Runtime
 async def send_delivery(rt: Runtime, job: ClaimedJob) -> None:
     # Idempotent: a delivery already sent or failed is left alone, and the outcome is written by
     # a guarded update. A transient failure raises SendFailed: retried with backoff.
-    await delivery_send.attempt(rt, str(job.payload["delivery_id"]), final=job.attempt >= job.max_attempts)
+    await delivery_sending.attempt(rt, str(job.payload["delivery_id"]), final=job.attempt >= job.max_attempts)

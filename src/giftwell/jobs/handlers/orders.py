@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from giftwell.domain.jobs import RetryLater
 from giftwell.jobs.handlers import handler
-from giftwell.services import fulfilment
-from giftwell.services.job_queue import ClaimedJob
-from giftwell.services.orders import FULFIL_JOB
+from giftwell.services.orders import fulfilment
+from giftwell.services.orders.placing import FULFIL_JOB
+from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 
 # While another worker holds the order's remaining units, look again after this long.

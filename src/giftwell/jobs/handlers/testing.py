@@ -15,7 +15,7 @@ import time
 import sqlalchemy as sa
 
 from giftwell.jobs.handlers import handler
-from giftwell.services.job_queue import ClaimedJob
+from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 
 SCHEMA = (

@@ -1,0 +1,76 @@
+"""Accounts and personal API tokens.
+
+A token is `gw_` plus 43 random url-safe characters (256 bits). Only its keyed hash is stored;
+the token itself is returned once, at creation. OAuth access tokens will share the table and
+the scope model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
+from giftwell.domain.ids import new_id
+from giftwell.store.models import Account
+from giftwell.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    id: str
+    name: str
+    created_at: datetime
+    is_operator: bool = False
+
+
+async def create_account(uow: UnitOfWork, *, name: str, operator: bool = False) -> AccountInfo:
+    """Create an account. `operator=True` makes it the operator's (there is one: it issues house
+    products, receives sales, and is the only account whose tokens may hold `admin`)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("account name must be 1 to 200 characters", param="name")
+    acct = AccountInfo(new_id("acct"), name, uow.now, operator)
+    exists = await uow.conn.execute(sa.select(Account.id).where(Account.name == name))
+    if exists.first() is not None:
+        raise Conflict(f"an account named {name!r} already exists", param="name")
+    if operator:
+        other = await uow.conn.execute(sa.select(Account.name).where(Account.is_operator.is_(True)))
+        taken = other.first()
+        if taken is not None:
+            raise Conflict(f"the operator account already exists ({taken.name!r})", param="operator")
+    try:
+        await uow.conn.execute(
+            sa.insert(Account).values(id=acct.id, name=acct.name, is_operator=operator, created_at=acct.created_at)
+        )
+    except IntegrityError:
+        raise Conflict(f"an account named {name!r} already exists", param="name") from None
+    return acct
+
+
+async def operator_account(uow: UnitOfWork) -> AccountInfo:
+    """The operator's account, or `NotFound` telling the operator how to create it."""
+    row = (await uow.conn.execute(sa.select(Account).where(Account.is_operator.is_(True)))).first()
+    if row is None:
+        raise NotFound(
+            "no operator account: create one with `giftwell accounts create NAME --operator`", param="operator"
+        )
+    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator))
+
+
+async def get_account(uow: UnitOfWork, account_id: str) -> AccountInfo:
+    """The account itself (its name is what a dialect shows as the issuer's brand)."""
+    row = (await uow.conn.execute(sa.select(Account).where(Account.id == account_id))).first()
+    if row is None:
+        raise NotFound("no such account", param="account")
+    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator))
+
+
+async def account_by_name(uow: UnitOfWork, name: str) -> AccountInfo:
+    row = (await uow.conn.execute(sa.select(Account).where(Account.name == name))).first()
+    if row is None:
+        raise NotFound(f"no account named {name!r}", param="account")
+    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator))

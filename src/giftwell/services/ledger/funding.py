@@ -1,0 +1,107 @@
+"""Funding: an account's prepaid balance, one guarded ledger account per currency.
+
+The operator tops it up (`fund`: from the operator's funding-source system account); orders
+reserve from it (a hold), charge it as cards are issued (`charge`, to the operator's sales
+account) and get cancelled cards' prices back (`refund`, from sales). Every movement is a
+transfer through `services.ledger`; nothing here writes a balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.ledger import MAX_BALANCE, AccountKind, Transfer, TransferKind, require_positive
+from giftwell.services.access import accounts
+from giftwell.services.currencies import currency as check_currency
+from giftwell.services.ledger import accounts as ledger_accounts
+from giftwell.services.ledger import transfers
+from giftwell.services.ledger.transfers import Leg, LegRefused, Posting
+from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.webhooks import events
+from giftwell.store.models import LedgerAccount
+from giftwell.store.models import Transfer as TransferRow
+from giftwell.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    balance: int
+    available: int
+
+
+async def add(uow: UnitOfWork, *, account_id: str, currency: str, amount: int, reference: str | None = None) -> Posting:
+    """Top up an account's funding balance (the operator received the money outside Giftwell)."""
+    cur = check_currency(currency)
+    require_positive(amount)
+    await accounts.get_account(uow, account_id)
+    op = await accounts.operator_account(uow)
+    if op.id == account_id:
+        raise ValidationFailed("the operator account is not funded: it is paid", param="account")
+    source = await ledger_accounts.system_account(
+        uow, account_id=op.id, kind=AccountKind.FUNDING_SOURCE, currency=cur.code
+    )
+    fund = await ledger_accounts.funding_account(uow, account_id=account_id, currency=cur.code)
+    try:
+        p = await transfers.post(
+            uow,
+            account_id=account_id,
+            kind=TransferKind.FUND,
+            currency=cur.code,
+            amount=amount,
+            debit=Leg(source, guarded=False),
+            credit=Leg(fund, guarded=True),
+            reference=reference,
+        )
+    except LegRefused:
+        # The funding leg is the only guarded one, and a credit is refused only at the ceiling.
+        raise ValidationFailed(
+            f"the funding balance may not exceed {MAX_BALANCE}", param="amount", rule="max_balance", max=MAX_BALANCE
+        ) from None
+    await events.record(
+        uow,
+        account_id=account_id,
+        type="funding.added",
+        subject_id=p.transfer.id,
+        data={"transfer": p.transfer.id, "amount": amount, "currency": cur.code},
+    )
+    return p
+
+
+async def balances(uow: UnitOfWork, *, account_id: str) -> list[Balance]:
+    """The account's funding balances, one per currency it has ever been funded in."""
+    rows = await uow.conn.execute(
+        sa.select(LedgerAccount.currency, LedgerAccount.balance, LedgerAccount.pending_out)
+        .where(LedgerAccount.account_id == account_id, LedgerAccount.kind == AccountKind.FUNDING.value)
+        .order_by(LedgerAccount.currency)
+    )
+    return [Balance(r.currency, int(r.balance), int(r.balance) - int(r.pending_out)) for r in rows]
+
+
+async def statement(uow: UnitOfWork, *, account_id: str, limit: int = 50, cursor: str | None = None) -> Page[Transfer]:
+    """Every transfer touching the account's funding balances (top-ups, holds, charges,
+    refunds), newest first."""
+    check_limit(limit)
+    mine = sa.select(LedgerAccount.id).where(
+        LedgerAccount.account_id == account_id, LedgerAccount.kind == AccountKind.FUNDING.value
+    )
+    q = sa.select(TransferRow).where(
+        sa.or_(TransferRow.debit_account_id.in_(mine), TransferRow.credit_account_id.in_(mine))
+    )
+    if cursor:
+        value, last_id = decode_cursor(cursor, "-created_at")
+        at = datetime.fromisoformat(value)
+        q = q.where(
+            sa.or_(TransferRow.created_at < at, sa.and_(TransferRow.created_at == at, TransferRow.id < last_id))
+        )
+    rows = (
+        await uow.conn.execute(q.order_by(TransferRow.created_at.desc(), TransferRow.id.desc()).limit(limit + 1))
+    ).all()
+    items = [transfers.transfer_from_row(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    nxt = encode_cursor("-created_at", items[-1].created_at.isoformat(), items[-1].id) if more and items else None
+    return Page(items, more, nxt)

@@ -1,0 +1,340 @@
+"""Placing an order: check every item, reserve the funds, record the units, fulfil small orders
+at once and leave larger ones to the background.
+
+Money: the whole order's price is reserved first as one hold on the buyer's funding account
+(`insufficient_funds` and nothing else happens when it is not there). Each fulfilment batch then
+captures the price of the cards it issued from that hold (`ledger.capture_part`) in the same
+transaction that issues them, and the order's end releases what is left. So the funding balance
+moves exactly by the price of the cards issued, at every commit. See docs/orders.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from giftwell.domain.catalog import Product, check_fields
+from giftwell.domain.delivery import Channel as DeliveryChannel
+from giftwell.domain.delivery import Notification, check_notification
+from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
+from giftwell.domain.ids import new_id
+from giftwell.domain.ledger import AccountKind, TransferKind
+from giftwell.domain.orders import (
+    MAX_CARDS_PER_ORDER,
+    MAX_ITEMS_PER_ORDER,
+    MAX_MESSAGE,
+    Channel,
+    Mode,
+    OrderStatus,
+    UnitStatus,
+    sync_allowed,
+)
+from giftwell.services.access import accounts
+from giftwell.services.ledger import accounts as ledger_accounts
+from giftwell.services.ledger import transfers
+from giftwell.services.ledger.transfers import Leg, LegRefused
+from giftwell.services.orders import catalog, fulfilment
+from giftwell.services.orders import views as order_views
+from giftwell.services.orders.views import OrderView
+from giftwell.services.queue import jobs
+from giftwell.services.webhooks import events
+from giftwell.store.models import Order, OrderCard, OrderItem
+from giftwell.store.uow import UnitOfWork
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,24}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRequest:
+    product: str
+    amount: int
+    quantity: int = 1
+    country: str | None = None
+    recipient: dict[str, str | None] = field(default_factory=dict)
+    sender: dict[str, str | None] = field(default_factory=dict)
+    message: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    delivery: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    reference: str
+    items: list[ItemRequest]
+    test: bool = False
+    mode: Mode = Mode.AUTO
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    req: ItemRequest
+    product: Product
+    price: int
+    fields: dict[str, str]
+    recipient: dict[str, str | None]
+    sender: dict[str, str | None]
+    delivery: dict[str, Any] | None
+
+
+def _party(raw: dict[str, str | None], param: str, *, phone: bool) -> dict[str, str | None]:
+    out: dict[str, str | None] = {"name": (raw.get("name") or "").strip() or None}
+    email = (raw.get("email") or "").strip().lower() or None
+    if email is not None and not _EMAIL_RE.match(email):
+        raise ValidationFailed(f"{param}.email is not a valid email address", param=f"{param}.email")
+    out["email"] = email
+    if phone:
+        number = (raw.get("phone") or "").strip() or None
+        if number is not None and not _PHONE_RE.match(number):
+            raise ValidationFailed(f"{param}.phone is not a valid phone number", param=f"{param}.phone")
+        out["phone"] = number
+    return out
+
+
+def _delivery(
+    raw: dict[str, Any] | None, recipient: dict[str, str | None], p: str, now: datetime
+) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        channel = Channel(raw.get("channel", "none"))
+    except ValueError:
+        raise ValidationFailed("delivery.channel must be email, sms or none", param=f"{p}.delivery.channel") from None
+    if channel is Channel.EMAIL and not recipient.get("email"):
+        raise ValidationFailed("email delivery needs recipient.email", param=f"{p}.recipient.email", rule="required")
+    if channel is Channel.SMS and not recipient.get("phone"):
+        raise ValidationFailed("sms delivery needs recipient.phone", param=f"{p}.recipient.phone", rule="required")
+    at = raw.get("scheduled_at")
+    if at is not None:
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise ValidationFailed("scheduled_at needs a timezone", param=f"{p}.delivery.scheduled_at")
+        if at <= now:
+            raise ValidationFailed("scheduled_at must be in the future", param=f"{p}.delivery.scheduled_at")
+    out: dict[str, Any] = {"channel": channel.value, "scheduled_at": at.isoformat() if at else None}
+    if channel is Channel.NONE:
+        return out
+    # The rules the delivery itself will apply, checked now: a card must never fail to be sent
+    # (or a background batch abort) for a field the order could have refused.
+    field = "email" if channel is Channel.EMAIL else "phone"
+    try:
+        n = check_notification(
+            Notification(
+                channel=DeliveryChannel(channel.value),
+                to=str(recipient.get(field) or ""),
+                image_url=raw.get("image_url"),
+                scheduled_at=at,
+                locale=raw.get("locale"),
+            ),
+            now=now,
+            param=f"{p}.delivery",
+        )
+    except ValidationFailed as exc:
+        if exc.param == f"{p}.delivery.to":
+            raise ValidationFailed(
+                exc.message.replace("to ", f"recipient.{field} ", 1), param=f"{p}.recipient.{field}"
+            ) from None
+        raise
+    out.update(image_url=n.image_url, locale=n.locale)
+    return out
+
+
+async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str | None) -> _Checked:
+    p = f"items[{i}]"
+    try:
+        product = await catalog.get(uow, item.product)
+    except NotFound:
+        raise ValidationFailed(f"no such product {item.product!r}", param=f"{p}.product", rule="unknown") from None
+    product.check_orderable(country=item.country, param=f"{p}.product")
+    if currency is not None and product.currency != currency:
+        raise ValidationFailed(
+            f"all items of an order share one currency ({currency}); {product.id} is {product.currency}",
+            param=f"{p}.product",
+            rule="currency",
+        )
+    if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity < 1:
+        raise ValidationFailed("quantity must be at least 1", param=f"{p}.quantity")
+    product.denominations.check(item.amount, param=f"{p}.amount")
+    if item.message is not None and len(item.message) > MAX_MESSAGE:
+        raise ValidationFailed(f"message is longer than {MAX_MESSAGE} characters", param=f"{p}.message")
+    fields = check_fields(product.required_fields, item.fields, param=f"{p}.fields")
+    recipient = _party(item.recipient, f"{p}.recipient", phone=True)
+    sender = _party(item.sender, f"{p}.sender", phone=False)
+    delivery = _delivery(item.delivery, recipient, p, uow.now)
+    return _Checked(item, product, product.price.price(item.amount), fields, recipient, sender, delivery)
+
+
+async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
+    """Every rule an order must pass before anything is charged; errors name item and field."""
+    if not isinstance(req.reference, str) or not req.reference.strip() or len(req.reference) > 200:
+        raise ValidationFailed("reference must be 1 to 200 characters", param="reference")
+    if not req.items:
+        raise ValidationFailed("an order needs at least one item", param="items")
+    if len(req.items) > MAX_ITEMS_PER_ORDER:
+        raise ValidationFailed(f"an order has at most {MAX_ITEMS_PER_ORDER} items", param="items")
+    checked: list[_Checked] = []
+    for i, item in enumerate(req.items):
+        checked.append(await _check_item(uow, i, item, checked[0].product.currency if checked else None))
+    cards = sum(c.req.quantity for c in checked)
+    if cards > MAX_CARDS_PER_ORDER:
+        raise ValidationFailed(f"an order makes at most {MAX_CARDS_PER_ORDER} cards ({cards} asked)", param="items")
+    if req.mode is Mode.SYNC and not sync_allowed(req.mode, cards):
+        raise ValidationFailed("a synchronous order makes at most 10 cards; use mode auto or async", param="mode")
+    return checked
+
+
+async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> OrderView:
+    """Check, reserve, record; fulfil at once when small (or `mode=sync`), else leave it `pending`
+    for the background (`_schedule_fulfilment`). Returns the order as it stands at commit."""
+    checked = await check_order(uow, req)
+    reference = req.reference.strip()
+    taken = await uow.conn.execute(
+        sa.select(Order.id).where(Order.account_id == account_id, Order.reference == reference)
+    )
+    if taken.first() is not None:
+        raise Conflict("an order with this reference already exists", param="reference")
+    currency = checked[0].product.currency
+    cards = sum(c.req.quantity for c in checked)
+    total_face = sum(c.req.amount * c.req.quantity for c in checked)
+    total_price = sum(c.price * c.req.quantity for c in checked)
+    order_id = new_id("ord")
+    try:
+        await uow.conn.execute(
+            sa.insert(Order).values(
+                id=order_id,
+                account_id=account_id,
+                reference=reference,
+                status=OrderStatus.PENDING.value,
+                mode=req.mode.value,
+                test=req.test,
+                currency=currency,
+                card_count=cards,
+                total_face_value=total_face,
+                total_price=total_price,
+                charged=0,
+                refunded=0,
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+        )
+    except IntegrityError:
+        raise Conflict("an order with this reference already exists", param="reference") from None
+    if not req.test and total_price > 0:
+        await _reserve(uow, account_id=account_id, order_id=order_id, currency=currency, amount=total_price)
+    await _record_units(uow, order_id, checked)
+    await events.record(
+        uow,
+        account_id=account_id,
+        type="order.created",
+        subject_id=order_id,
+        data={"order": order_id, "reference": reference, "cards": cards, "total_price": total_price, "test": req.test},
+    )
+    if sync_allowed(req.mode, cards):
+        # Small orders are issued in the request's own transaction: the order, its hold, its cards
+        # and their charges commit together or not at all.
+        await fulfilment.run_batch(uow, order_id, limit=cards)
+        await fulfilment.finish(uow, order_id)
+    else:
+        await _schedule_fulfilment(uow, order_id, account_id=account_id)
+    return await order_views.get_order(uow, account_id=account_id, order_id=order_id)
+
+
+FULFIL_JOB = "order.fulfil"
+
+
+async def _schedule_fulfilment(uow: UnitOfWork, order_id: str, *, account_id: str) -> None:
+    """Hand an order to the background: a job in this same transaction (the outbox), so an order
+    that commits is always fulfilled, whatever crashes after. The handler is
+    `jobs/handlers/orders.py`, calling `fulfilment.fulfil`, which is safe to run twice."""
+    await jobs.enqueue(
+        uow, FULFIL_JOB, {"order_id": order_id}, dedupe_key=f"{FULFIL_JOB}:{order_id}", account_id=account_id
+    )
+
+
+async def _reserve(uow: UnitOfWork, *, account_id: str, order_id: str, currency: str, amount: int) -> None:
+    fund = await ledger_accounts.funding_account(uow, account_id=account_id, currency=currency)
+    op = await accounts.operator_account(uow)
+    sales = await ledger_accounts.system_account(uow, account_id=op.id, kind=AccountKind.SALES, currency=currency)
+    try:
+        held = await transfers.hold(
+            uow,
+            account_id=account_id,
+            kind=TransferKind.CHARGE,
+            currency=currency,
+            amount=amount,
+            debit=Leg(fund, guarded=True),
+            credit=Leg(sales, guarded=False),
+            ttl=timedelta(seconds=uow.rt.settings.order_hold_ttl_seconds),
+            reference=order_id,
+        )
+    except LegRefused:
+        state = next((b for b in await _funding(uow, account_id) if b[0] == currency), (currency, 0, 0))
+        raise InsufficientFunds(
+            f"insufficient funds: available {state[2]} {currency}, order costs {amount}",
+            param="items",
+            available=state[2],
+            required=amount,
+            currency=currency,
+        ) from None
+    await uow.conn.execute(
+        sa.update(Order).where(Order.id == order_id).values(funding_account_id=fund, hold_transfer_id=held.transfer.id)
+    )
+
+
+async def _funding(uow: UnitOfWork, account_id: str) -> list[tuple[str, int, int]]:
+    from giftwell.services.ledger import funding
+
+    return [(b.currency, b.balance, b.available) for b in await funding.balances(uow, account_id=account_id)]
+
+
+async def _record_units(uow: UnitOfWork, order_id: str, checked: list[_Checked]) -> None:
+    operator: str | None = None
+    keys = uow.rt.keys
+    for pos, c in enumerate(checked):
+        issuer = c.product.issuer_account_id
+        if issuer is None:
+            if operator is None:
+                operator = (await accounts.operator_account(uow)).id
+            issuer = operator
+        item_id = new_id("oi")
+        await uow.conn.execute(
+            sa.insert(OrderItem).values(
+                id=item_id,
+                order_id=order_id,
+                position=pos,
+                product_id=c.product.id,
+                amount=c.req.amount,
+                quantity=c.req.quantity,
+                price=c.price,
+                country=c.req.country,
+                recipient=c.recipient,
+                sender=c.sender,
+                message=c.req.message,
+                fields=c.fields,
+                delivery=c.delivery,
+            )
+        )
+        rows = []
+        for index in range(c.req.quantity):
+            unit_id = new_id("oc")
+            rows.append(
+                {
+                    "id": unit_id,
+                    "order_id": order_id,
+                    "item_id": item_id,
+                    "position": pos * MAX_CARDS_PER_ORDER + index,
+                    # The supplier's idempotency key: the same unit always asks for the same card.
+                    "supply_key": f"{item_id}:{index}",
+                    "status": UnitStatus.PENDING.value,
+                    "issuer_account_id": issuer,
+                    "price": c.price,
+                    "link_token_hash": keys.link_hash(keys.link_token(unit_id)),
+                    "updated_at": uow.now,
+                }
+            )
+        for start in range(0, len(rows), 500):
+            await uow.conn.execute(sa.insert(OrderCard), rows[start : start + 500])

@@ -1,0 +1,211 @@
+"""Reading orders: one order with its items and cards (codes, PINs and reward links shown to
+the buyer, who owns them, and every showing recorded), by id or reference, and a filtered list.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from giftwell.domain.errors import NotFound, ValidationFailed
+from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
+from giftwell.services.cards import reads as cards
+from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.webhooks import events
+from giftwell.store.models import Card, Order, OrderCard, OrderItem
+from giftwell.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    id: str
+    status: str
+    card_id: str | None
+    card_status: str | None
+    code: str | None
+    pin: str | None
+    serial: str | None
+    link: str | None
+    expires_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    id: str
+    product: str
+    amount: int
+    quantity: int
+    price: int
+    status: str
+    country: str | None
+    recipient: dict[str, Any]
+    sender: dict[str, Any]
+    message: str | None
+    fields: dict[str, Any]
+    delivery: dict[str, Any] | None
+    cards: list[CardView]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: str
+    reference: str
+    status: OrderStatus
+    mode: str
+    test: bool
+    currency: str
+    card_count: int
+    total_face_value: int
+    total_price: int
+    charged: int
+    refunded: int
+    created_at: datetime
+    completed_at: datetime | None
+    items: list[ItemView] | None
+
+
+def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
+    return OrderView(
+        id=r.id,
+        reference=r.reference,
+        status=OrderStatus(r.status),
+        mode=r.mode,
+        test=bool(r.test),
+        currency=r.currency,
+        card_count=int(r.card_count),
+        total_face_value=int(r.total_face_value),
+        total_price=int(r.total_price),
+        charged=int(r.charged),
+        refunded=int(r.refunded),
+        created_at=r.created_at,
+        completed_at=r.completed_at,
+        items=items,
+    )
+
+
+async def get_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+    """The caller's order with every card. Showing codes is recorded: each issued card's
+    `reveal_count` goes up and one `order.codes_revealed` event names how many were shown."""
+    row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
+    if row is None:
+        raise NotFound("no such order", param="order")
+    return _summary(row, await _items(uow, row))
+
+
+async def order_by_reference(uow: UnitOfWork, *, account_id: str, reference: str) -> OrderView:
+    row = (
+        await uow.conn.execute(sa.select(Order.id).where(Order.account_id == account_id, Order.reference == reference))
+    ).first()
+    if row is None:
+        raise NotFound("no such order", param="reference")
+    return await get_order(uow, account_id=account_id, order_id=row.id)
+
+
+async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
+    units = (
+        await uow.conn.execute(
+            sa.select(OrderCard, Card.status.label("card_status"), Card.serial, Card.expires_at)
+            .outerjoin(Card, Card.id == OrderCard.card_id)
+            .where(OrderCard.order_id == order.id)
+            .order_by(OrderCard.position)
+        )
+    ).all()
+    base = uow.rt.settings.base_url
+    keys = uow.rt.keys
+    by_item: dict[str, list[CardView]] = defaultdict(list)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    shown: list[str] = []
+    for u in units:
+        counts[u.item_id][u.status] += 1
+        code = pin = link = None
+        if u.card_id is not None and u.status == UnitStatus.ISSUED.value:
+            code, pin = await cards.reveal_code(uow, account_id=u.issuer_account_id, card_id=u.card_id)
+            link = f"{base}/r/{keys.link_token(u.id)}"
+            shown.append(u.id)
+        by_item[u.item_id].append(
+            CardView(u.id, u.status, u.card_id, u.card_status, code, pin, u.serial, link, u.expires_at, u.error)
+        )
+    if shown:
+        await uow.conn.execute(
+            sa.update(OrderCard)
+            .where(OrderCard.order_id == order.id, OrderCard.status == UnitStatus.ISSUED.value)
+            .values(reveal_count=OrderCard.reveal_count + 1, last_revealed_at=uow.now)
+        )
+        await events.record(
+            uow,
+            account_id=order.account_id,
+            type="order.codes_revealed",
+            subject_id=order.id,
+            data={"order": order.id, "cards": len(shown)},
+        )
+    rows = (
+        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position))
+    ).all()
+    out = []
+    for it in rows:
+        c = counts[it.id]
+        status = item_status(
+            pending=c[UnitStatus.PENDING.value],
+            issued=c[UnitStatus.ISSUED.value],
+            failed=c[UnitStatus.FAILED.value],
+            cancelled=c[UnitStatus.CANCELLED.value],
+        )
+        out.append(
+            ItemView(
+                id=it.id,
+                product=it.product_id,
+                amount=int(it.amount),
+                quantity=int(it.quantity),
+                price=int(it.price),
+                status=status,
+                country=it.country,
+                recipient=it.recipient,
+                sender=it.sender,
+                message=it.message,
+                fields=it.fields,
+                delivery=it.delivery,
+                cards=by_item[it.id],
+            )
+        )
+    return out
+
+
+async def list_orders(
+    uow: UnitOfWork,
+    *,
+    account_id: str,
+    status: OrderStatus | None = None,
+    reference: str | None = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[OrderView]:
+    """The account's orders, newest first, without their cards (fetch one order for those)."""
+    check_limit(limit)
+    q = sa.select(Order).where(Order.account_id == account_id)
+    if status is not None:
+        q = q.where(Order.status == status.value)
+    if reference is not None:
+        q = q.where(Order.reference == reference)
+    if created_gte is not None:
+        q = q.where(Order.created_at >= created_gte)
+    if created_lte is not None:
+        q = q.where(Order.created_at <= created_lte)
+    if cursor:
+        value, last_id = decode_cursor(cursor, "-created_at")
+        try:
+            at = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise ValidationFailed("cursor is not valid", param="cursor") from None
+        q = q.where(sa.or_(Order.created_at < at, sa.and_(Order.created_at == at, Order.id < last_id)))
+    rows = (await uow.conn.execute(q.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1))).all()
+    data = [_summary(r, None) for r in rows[:limit]]
+    more = len(rows) > limit
+    nxt = encode_cursor("-created_at", data[-1].created_at.isoformat(), data[-1].id) if more and data else None
+    return Page(data, more, nxt)

@@ -1,0 +1,44 @@
+"""Periodic sweeps: expire cards past their date, void holds past their TTL, purge old
+idempotency keys and ended rate-limit windows. Each batch is its own transaction; every step is
+guarded, so several processes may sweep at once without doing anything twice. The workers run it
+every `sweep_interval_seconds` as the periodic task "sweep" (jobs/schedules.py); `giftwell sweep`
+runs it once by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from giftwell.services.access import idempotency, ratelimit
+from giftwell.services.cards import expiry
+from giftwell.services.runtime import Runtime
+
+
+@dataclass
+class SweepResult:
+    cards_expired: int = 0
+    holds_expired: int = 0
+    keys_purged: int = 0
+    counters_purged: int = 0
+
+
+async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
+    result = SweepResult()
+    while True:
+        async with rt.uow() as uow:
+            n = await expiry.expire_due(uow, limit=batch)
+            await uow.commit()
+        result.cards_expired += n
+        if n < batch:
+            break
+    while True:
+        async with rt.uow() as uow:
+            n = await expiry.expire_holds(uow, limit=batch)
+            await uow.commit()
+        result.holds_expired += n
+        if n < batch:
+            break
+    async with rt.uow() as uow:
+        result.keys_purged = await idempotency.purge(uow)
+        await uow.commit()
+    result.counters_purged = await ratelimit.purge(rt)
+    return result
