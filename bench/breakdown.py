@@ -33,7 +33,7 @@ import uvloop
 from sqlalchemy.ext.asyncio import AsyncConnection
 from tests import factories, pg
 
-from giftwell.api.app import create_app
+from giftwell.app import create_app
 from giftwell.services.access import tokens
 from giftwell.services.cards import money as card_money
 from giftwell.services.runtime import Runtime

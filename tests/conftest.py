@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from giftwell.app import build_runtime
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, load_settings
 from giftwell.store import migrate
@@ -132,7 +133,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def rt(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
-    runtime = Runtime(settings, clock=clock)
+    runtime = build_runtime(settings, clock=clock)
     yield runtime
     await runtime.close()
 
@@ -140,7 +141,7 @@ async def rt(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
 @pytest.fixture
 async def app_client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client bound to the app in-process (ASGI), sharing the test's clock."""
-    from giftwell.api.app import create_app
+    from giftwell.app import create_app
 
     app = create_app(settings, clock=clock)
     transport = httpx.ASGITransport(app=app)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from giftwell.api.app import create_app
+from giftwell.app import create_app
 from giftwell.services.runtime import Runtime
 from giftwell.settings import load_settings
 from tests import factories

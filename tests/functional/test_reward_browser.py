@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import segno
 
+from giftwell.app import build_runtime
 from giftwell.jobs.worker import Worker
 from giftwell.services.delivery import reward
-from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings
 from tests import factories
 from tests.conftest import FakeClock
@@ -33,7 +33,7 @@ def live_server(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple
 
 async def _seed(settings: Settings, clock: FakeClock) -> dict:
     """A card sent by email with a message and a picture (to the outbox), and its link."""
-    rt = Runtime(settings, clock=clock)
+    rt = build_runtime(settings, clock=clock)
     try:
         t = await factories.tenant(rt, name="Northwind Books")
         from giftwell.domain.delivery import Channel, Notification

@@ -19,8 +19,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from giftwell.api.app import create_app
-from giftwell.services.runtime import Runtime
+from giftwell.app import build_runtime, create_app
 from giftwell.settings import Settings, load_settings
 from giftwell.store.models import Base
 from tests import factories
@@ -76,7 +75,7 @@ def serve_live(db_url: str, tmp_path: Path, clock: FakeClock, **overrides: Any) 
 
 
 async def _seed(settings: Settings, clock: FakeClock) -> dict:
-    rt = Runtime(settings, clock=clock)
+    rt = build_runtime(settings, clock=clock)
     try:
         t = await factories.tenant(rt, name="Acme Rewards")
         ann = await factories.user(rt, t.account_id, email="ann@acme.example", role="owner")
@@ -89,7 +88,7 @@ async def _seed(settings: Settings, clock: FakeClock) -> dict:
 
 async def _dump_text(settings: Settings) -> str:
     """Every value of every column of every table, as text."""
-    rt = Runtime(settings)
+    rt = build_runtime(settings)
     chunks: list[str] = []
     try:
         async with rt.engine.connect() as conn:

@@ -178,7 +178,7 @@ async def test_dashboard_registers_a_client_for_owners_only(rt, app_client):
 
 @pytest.fixture
 async def https_client(settings, clock):
-    from giftwell.api.app import create_app
+    from giftwell.app import create_app
 
     app = create_app(settings, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as client:

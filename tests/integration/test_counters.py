@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from limits.storage import storage_from_string
 
+from giftwell.app import build_runtime
 from giftwell.services.access.counters import DatabaseCounters, LimitsCounters, MemoryCounters, Slot, build
 
 A = Slot("ip:203.0.113.1", 600, 60)
@@ -42,9 +43,8 @@ async def test_postgresql_keeps_counters_unlogged(rt):
 
 
 async def test_database_counters_are_shared_between_engines(settings):
-    from giftwell.services.runtime import Runtime
 
-    one, two = Runtime(settings), Runtime(settings)
+    one, two = build_runtime(settings), build_runtime(settings)
     try:
         assert await DatabaseCounters(one.engine).incr([A]) == [1]
         assert await DatabaseCounters(two.engine).incr([A]) == [2]

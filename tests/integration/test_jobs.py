@@ -313,7 +313,7 @@ async def test_the_running_worker_starts_new_jobs_at_once_and_releases_on_stop(r
 
 
 async def test_the_app_runs_a_worker_in_its_lifespan_when_asked(settings, clock):
-    from giftwell.api.app import create_app
+    from giftwell.app import create_app
 
     app = create_app(settings, clock=clock, background=True)
     rt = app.state.runtime

@@ -9,10 +9,10 @@ import random
 import pytest
 from typer.testing import CliRunner
 
+from giftwell.app import build_runtime
 from giftwell.cli.main import app
 from giftwell.jobs.worker import Worker
 from giftwell.services.queue import jobs
-from giftwell.services.runtime import Runtime
 from tests.conftest import TEST_SECRET
 
 
@@ -28,7 +28,7 @@ def make_jobs(settings) -> tuple[str, str]:
     """One dead job and one done job."""
 
     async def go() -> tuple[str, str]:
-        rt = Runtime(settings)
+        rt = build_runtime(settings)
         try:
             async with rt.uow() as uow:
                 dead = await jobs.enqueue(uow, "test.fails", {"n": 1}, max_attempts=1, account_id="acct_1")

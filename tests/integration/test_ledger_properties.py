@@ -37,6 +37,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from giftwell.app import build_runtime
 from giftwell.domain.cards import CardAction, CardStatus
 from giftwell.domain.errors import (
     CardBlocked,
@@ -591,7 +592,7 @@ MACHINE_SETTINGS = hyp_settings(
 @pytest.mark.timeout(900)
 def test_random_operation_sequences_keep_the_ledger_exact(settings: Settings, clock: FakeClock) -> None:
     async def start() -> Runtime:
-        return Runtime(settings, clock=clock)
+        return build_runtime(settings, clock=clock)
 
     with asyncio.Runner() as runner:
         rt = runner.run(start())

@@ -7,8 +7,8 @@ import json
 
 from typer.testing import CliRunner
 
+from giftwell.app import build_runtime
 from giftwell.cli.main import app
-from giftwell.services.runtime import Runtime
 from tests import factories
 from tests.conftest import TEST_SECRET
 
@@ -41,7 +41,7 @@ def test_loose_limits_fail_the_check(tmp_path):
 
 def test_odds_count_the_live_cards_in_the_database(settings, tmp_path):
     async def make() -> None:
-        rt = Runtime(settings)
+        rt = build_runtime(settings)
         try:
             t = await factories.tenant(rt)
             for _ in range(3):

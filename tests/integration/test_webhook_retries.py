@@ -12,8 +12,8 @@ from email.utils import format_datetime
 import pytest
 import sqlalchemy as sa
 
+from giftwell.app import build_runtime
 from giftwell.domain.webhooks import JITTER, SCHEDULE
-from giftwell.services.runtime import Runtime
 from giftwell.services.webhooks import sending as webhook_sending
 from giftwell.store.models import Event, Job
 from tests import factories
@@ -32,7 +32,7 @@ def on_schedule(observed: list[float], expected: list[float]) -> bool:
 @pytest.fixture
 async def short_rt(settings, clock):
     """The test's runtime with a short attempt timeout, for the receiver that hangs."""
-    rt = Runtime(settings.model_copy(update={"webhook_timeout_seconds": TIMEOUT}), clock=clock)
+    rt = build_runtime(settings.model_copy(update={"webhook_timeout_seconds": TIMEOUT}), clock=clock)
     yield rt
     await rt.close()
 

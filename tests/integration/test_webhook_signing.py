@@ -46,9 +46,11 @@ def receiver():
     rx.stop()
 
 
-async def test_completed_and_partial_orders_arrive_with_both_signatures_valid(rt, clock, receiver, tmp_path):
+async def test_completed_and_partial_orders_arrive_with_both_signatures_valid(
+    rt, clock, receiver, tmp_path, monkeypatch
+):
     t = await factories.buyer(rt, funds=1_000_000)
-    rt.suppliers["refuse-second"] = RefuseSecond()
+    monkeypatch.setitem(suppliers.REGISTRY, "refuse-second", RefuseSecond())
     await factories.product(rt, id="acme-usd", redemption_instructions=INSTRUCTIONS, name="Acme «Geschenk» 🎁")
     await factories.product(rt, id="flaky-usd", supplier="refuse-second", redemption_instructions=INSTRUCTIONS)
     native_id, native_secret = await factories.webhook_endpoint(
@@ -99,7 +101,7 @@ async def test_completed_and_partial_orders_arrive_with_both_signatures_valid(rt
     bodies = {r.json()["id"]: r.json() for r in wizz}
     assert set(bodies) == {done.id, partial.id}
     async with rt.uow() as uow:
-        shown = await order_views.get_order(uow, account_id=t.account_id, order_id=partial.id)
+        shown = await order_views.reveal_order(uow, account_id=t.account_id, order_id=partial.id)
     p = bodies[partial.id]
     assert list(p) == ["id", "referenceId", "status", "orderedQuantity", "redeemInfos"]
     assert (p["referenceId"], p["status"], p["orderedQuantity"]) == (REFERENCE_PARTIAL, "partial", 3)

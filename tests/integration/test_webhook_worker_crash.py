@@ -13,7 +13,7 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 
-from giftwell.services.runtime import Runtime
+from giftwell.app import build_runtime
 from giftwell.store.models import Event, WebhookDelivery
 from tests import factories
 from tests.receivers import Receiver, Reply
@@ -29,7 +29,7 @@ async def real_rt(settings, monkeypatch):
     """A runtime on the real clock, shared with the worker processes (which get the receiver's
     loopback address allowed, as the tests' settings do)."""
     monkeypatch.setenv("GIFTWELL_WEBHOOKS_ALLOW_PRIVATE", "true")
-    rt = Runtime(settings)
+    rt = build_runtime(settings)
     yield rt
     await rt.close()
 

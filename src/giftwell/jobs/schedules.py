@@ -13,9 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from giftwell.services import sweep as service_sweep
 from giftwell.services.queue import claims
 from giftwell.services.runtime import Runtime
+from giftwell.services.sweep import sweep_once
 from giftwell.settings import Settings
 
 log = logging.getLogger("giftwell.schedules")
@@ -30,7 +30,7 @@ class Periodic:
 
 async def sweep(rt: Runtime) -> object:
     """Expire cards due, void stale holds, purge old idempotency keys."""
-    r = await service_sweep.sweep_once(rt)
+    r = await sweep_once(rt)
     if r.cards_expired or r.holds_expired:
         log.info("swept: %d cards expired, %d holds expired", r.cards_expired, r.holds_expired)
     return r

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,9 +14,6 @@ from giftwell.services.delivery import transports
 from giftwell.settings import Settings
 from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from giftwell.services.orders.suppliers import Supplier
 
 Clock = Callable[[], datetime]
 
@@ -47,9 +43,6 @@ class Runtime:
         self.token_rate = settings.token_rate
         self.ip_rate = settings.ip_rate
         self.trusted_proxies = settings.trusted_proxy_networks
-        # Suppliers by name beyond the built-in house supplier (an entry point, or a test, adds
-        # them here; `services.suppliers.get` looks here first).
-        self.suppliers: dict[str, Supplier] = {}
         # How deliveries leave: SMTP and an SMS gateway, or the outbox folder (services/transports.py).
         self.mailer = transports.mailer(settings, clock)
         self.sms = transports.sms(settings, clock)

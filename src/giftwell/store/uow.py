@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-if TYPE_CHECKING:
-    from giftwell.services.runtime import Runtime
+from giftwell.store.host import Host
 
 
 class UnitOfWork:
@@ -23,7 +22,7 @@ class UnitOfWork:
     SQLite, no write lock. For a single read (a token check, one GET); anything that writes or
     needs several statements to agree opens a normal unit of work."""
 
-    def __init__(self, rt: Runtime, *, read_only: bool = False) -> None:
+    def __init__(self, rt: Host, *, read_only: bool = False) -> None:
         self.rt = rt
         self.read_only = read_only
         self._conn: AsyncConnection | None = None

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from giftwell.api.deps import get_runtime
 from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPES
 from giftwell.domain.clients import GRANT_TYPES
 from giftwell.domain.errors import GiftwellError
+from giftwell.http.request import get_runtime
 from giftwell.services.access import clients, users
 from giftwell.web import session as ws
 from giftwell.web.routes import error_page, forbidden, page

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from giftwell.api.deps import client_ip, get_runtime, ip_limited
 from giftwell.domain.errors import CodeNotFound, NotFound, RewardGone, TooManyAttempts, ValidationFailed
+from giftwell.http.limits import ip_limited
+from giftwell.http.request import client_ip, get_runtime
 from giftwell.services.access import guessing
 from giftwell.services.cards import reads as cards
 from giftwell.services.delivery import messages, reward

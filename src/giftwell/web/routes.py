@@ -12,10 +12,11 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from giftwell.api.deps import get_runtime, ip_limited
-from giftwell.api.oauth import oauth_request, query_params, render
 from giftwell.domain.errors import RateLimited
 from giftwell.domain.users import LockoutPolicy
+from giftwell.http.limits import ip_limited
+from giftwell.http.oauth import oauth_request, query_params, render
+from giftwell.http.request import get_runtime
 from giftwell.services.access import oauth, users
 from giftwell.web import session as ws
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from starlette.responses import Response
 
-from giftwell.api.deps import get_runtime
+from giftwell.http.request import get_runtime
 from giftwell.services.access import users
 from giftwell.services.runtime import Runtime
 

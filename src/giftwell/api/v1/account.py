@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.deps import AccountRead, RuntimeDep, json_response
 from giftwell.api.v1.schemas import TransferOut
 from giftwell.api.v1.schemas_orders import AccountOut, StatementOut
+from giftwell.http.deps import AccountRead, RuntimeDep
+from giftwell.http.tx import json_response
 from giftwell.services.access import accounts
 from giftwell.services.ledger import funding
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.deps import CardsRead, CardsRedeem, CardsWrite, ClientIp, RuntimeDep, TxDep, json_response
+from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas import (
     AdjustIn,
     AmountIn,
@@ -35,6 +35,8 @@ from giftwell.api.v1.schemas_delivery import (
 )
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
+from giftwell.http.deps import CardsRead, CardsRedeem, CardsWrite, ClientIp, RuntimeDep
+from giftwell.http.tx import json_response
 from giftwell.services.access import guessing
 from giftwell.services.cards import expiry, history, issuing, lifecycle
 from giftwell.services.cards import money as card_money

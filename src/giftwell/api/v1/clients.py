@@ -10,8 +10,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, StrictBool
 from starlette.responses import Response
 
-from giftwell.api.deps import AccountRead, AccountWrite, RuntimeDep, TxDep, json_response
+from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas import In
+from giftwell.http.deps import AccountRead, AccountWrite, RuntimeDep
+from giftwell.http.tx import json_response
 from giftwell.services.access import clients
 from giftwell.services.access.clients import ClientInfo, NewClient
 

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.deps import OrdersRead, OrdersWrite, RuntimeDep, TxDep, json_response
+from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas_orders import CancelIn, CancelOut, OrderIn, OrderList, OrderOut
 from giftwell.domain.orders import OrderStatus
+from giftwell.http.deps import OrdersRead, OrdersWrite, RuntimeDep
+from giftwell.http.tx import json_response
 from giftwell.services.orders import cancelling, placing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
@@ -72,7 +74,7 @@ async def get_order(order_id: str, p: OrdersRead, tx: TxDep) -> Response:
     is recorded (per card: a reveal count and time; an `order.codes_revealed` event)."""
     # A read that writes: each showing of the codes is recorded, so it runs in a transaction.
     return await tx.run(
-        p, lambda uow: order_views.get_order(uow, account_id=p.account_id, order_id=order_id), OrderOut.of
+        p, lambda uow: order_views.reveal_order(uow, account_id=p.account_id, order_id=order_id), OrderOut.of
     )
 
 
@@ -87,7 +89,8 @@ async def cancel_order(order_id: str, p: OrdersWrite, tx: TxDep, body: CancelIn 
             uow, account_id=p.account_id, order_id=order_id, unit_ids=body.cards if body else None
         )
         return CancelOut(
-            cancelled=n, order=OrderOut.of(await order_views.get_order(uow, account_id=p.account_id, order_id=order_id))
+            cancelled=n,
+            order=OrderOut.of(await order_views.reveal_order(uow, account_id=p.account_id, order_id=order_id)),
         )
 
     return await tx.run(p, cancel, lambda out: out)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from giftwell.api.deps import Authenticated, json_response
 from giftwell.api.v1.schemas import PingOut
+from giftwell.http.deps import Authenticated
+from giftwell.http.tx import json_response
 
 router = APIRouter(prefix="/v1", tags=["access"])
 

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.deps import Admin, ProductsRead, RuntimeDep, TxDep, json_response
+from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas_orders import ProductIn, ProductList, ProductOut, ProductPatch
 from giftwell.domain.catalog import Product
+from giftwell.http.deps import Admin, ProductsRead, RuntimeDep
+from giftwell.http.tx import json_response
 from giftwell.services.orders import catalog
 from giftwell.store.uow import UnitOfWork
 

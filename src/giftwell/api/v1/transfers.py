@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from giftwell.api.deps import CardsRead, CardsRedeem, RuntimeDep, TxDep, json_response
+from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas import MovementOut, OptionalAmountIn, Text, TransferOut
+from giftwell.http.deps import CardsRead, CardsRedeem, RuntimeDep
+from giftwell.http.tx import json_response
 from giftwell.services.cards import money as card_money
 from giftwell.services.ledger import transfers
 

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 from starlette.responses import Response
 
-from giftwell.api.deps import RuntimeDep, TxDep, WebhooksWrite, json_response, page_out
+from giftwell.api.deps import TxDep, page_out
 from giftwell.api.v1.schemas import In, UtcDatetime
 from giftwell.domain.webhooks import EVENT_TYPES, Format
+from giftwell.http.deps import RuntimeDep, WebhooksWrite
+from giftwell.http.tx import json_response
 from giftwell.services.webhooks import endpoints as webhook_endpoints
 from giftwell.services.webhooks import events as webhook_events
 from giftwell.services.webhooks import replay

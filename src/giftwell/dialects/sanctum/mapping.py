@@ -50,13 +50,6 @@ def major(amount: int, currency_code: str) -> Decimal:
     return to_major(amount, currency(currency_code))
 
 
-def brand_name(card: Card) -> str | None:
-    """The brand an issuer set on the card (`metadata.brand_name`), if any; the caller falls back
-    to the account's name."""
-    value = card.metadata.get("brand_name")
-    return value if isinstance(value, str) and value else None
-
-
 def giftcard(card: Card, *, code: str, brand: str) -> dict[str, Any]:
     """The vendor's card object. `code` is the code the caller sent (Giftwell stores only a hash
     of it); `balance` is what can be spent now, the posted balance less any holds."""

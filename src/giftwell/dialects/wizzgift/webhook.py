@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from giftwell.services.orders import catalog
-from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import CardView, OrderView
-from giftwell.store.uow import UnitOfWork
+from giftwell.services.webhooks.bodies import EventBody
 
 # A card cancelled after the order ended is no longer a card the buyer holds.
 _CARD_STATUS = {"issued": "completed"}
@@ -55,15 +53,12 @@ def order_body(order: OrderView, instructions: dict[str, str]) -> dict[str, Any]
     }
 
 
-async def event_body(uow: UnitOfWork, event: Any) -> dict[str, Any]:
+def order_event_body(event: EventBody) -> dict[str, Any]:
     """The body for an order result event (`order.completed`, `order.failed`, `order.partial`):
-    the order as it is now, with its codes (the showing is recorded, as every showing is)."""
-    order = await order_views.get_order(uow, account_id=event.account_id, order_id=event.subject_id)
-    instructions: dict[str, str] = {}
-    for item in order.items or []:
-        if item.product not in instructions:
-            instructions[item.product] = (await catalog.get(uow, item.product)).redemption_instructions
-    body = order_body(order, instructions)
-    # The event says which result this is; the order may have moved on since (cancelled cards).
+    the order as it is now, with its codes. The event says which result this is; the order may
+    have moved on since (cancelled cards)."""
+    if event.order is None:  # registered with shows_order: never for an order result event
+        raise ValueError(f"the wizzgift body of {event.type} needs its order")
+    body = order_body(event.order, event.instructions)
     body["status"] = str(event.data.get("status", body["status"]))
     return body

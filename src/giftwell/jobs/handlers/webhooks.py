@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import random
 
-from giftwell.dialects.wizzgift import webhook as wizzgift
 from giftwell.domain.jobs import RetryLater
-from giftwell.domain.webhooks import Format
 from giftwell.jobs.handlers import handler
 from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 from giftwell.services.webhooks import sending as webhook_sending
 from giftwell.services.webhooks.fanout import DELIVER_JOB
 
-BODIES: dict[str, webhook_sending.BodyBuilder] = {
-    Format.NATIVE.value: webhook_sending.native_body,
-    Format.WIZZGIFT.value: wizzgift.event_body,
-}
 _rng = random.SystemRandom()
 
 
 @handler(DELIVER_JOB)
 async def deliver(rt: Runtime, job: ClaimedJob) -> None:
-    outcome = await webhook_sending.attempt(rt, job, bodies=BODIES, rand=_rng.random())
+    outcome = await webhook_sending.attempt(rt, job, rand=_rng.random())
     if outcome.retry_in is not None:
         raise RetryLater(outcome.retry_in, f"webhook attempt {job.attempt} failed: {outcome.reason}")

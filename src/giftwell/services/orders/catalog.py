@@ -242,7 +242,7 @@ def _values(p: Product) -> dict[str, Any]:
 async def _check_refs(uow: UnitOfWork, p: Product) -> None:
     from giftwell.services.orders import suppliers
 
-    suppliers.get(uow.rt, p.supplier, param="supplier")
+    suppliers.get(p.supplier, param="supplier")
     if p.issuer_account_id is not None:
         found = await uow.conn.execute(sa.select(Account.id).where(Account.id == p.issuer_account_id))
         if found.first() is None:

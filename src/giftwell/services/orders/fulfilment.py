@@ -101,7 +101,7 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
     for u in units:
         item, product = items[u.item_id]
         try:
-            supplied = await suppliers.get(uow.rt, product.supplier).issue(uow, _request(uow, u, item, product, order))
+            supplied = await suppliers.get(product.supplier).issue(uow, _request(uow, u, item, product, order))
         except SupplyFailed as exc:
             await _settle(uow, u.id, UnitStatus.FAILED, error=str(exc)[:500] or "supplier refused")
             continue

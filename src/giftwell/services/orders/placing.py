@@ -240,7 +240,7 @@ async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) ->
         await fulfilment.finish(uow, order_id)
     else:
         await _schedule_fulfilment(uow, order_id, account_id=account_id)
-    return await order_views.get_order(uow, account_id=account_id, order_id=order_id)
+    return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
 
 
 FULFIL_JOB = "order.fulfil"

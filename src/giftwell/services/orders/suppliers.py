@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -24,9 +24,6 @@ from giftwell.domain.errors import ValidationFailed
 from giftwell.services.cards import issuing
 from giftwell.store.models import OrderCard
 from giftwell.store.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from giftwell.services.runtime import Runtime
 
 
 class SupplyFailed(Exception):
@@ -90,13 +87,14 @@ class HouseSupplier:
         return SuppliedCard(issued.card.id, req.issuer_account_id)
 
 
-BUILTIN: dict[str, Supplier] = {"house": HouseSupplier()}
+# Suppliers by the name a product gives in `supplier`. The house supplier is built in; an entry
+# point (or a test, with `monkeypatch.setitem`) adds others here.
+REGISTRY: dict[str, Supplier] = {"house": HouseSupplier()}
 
 
-def get(rt: Runtime, name: str, *, param: str = "supplier") -> Supplier:
-    """The supplier called `name`: one registered on the runtime, else a built-in one."""
-    found = rt.suppliers.get(name) or BUILTIN.get(name)
+def get(name: str, *, param: str = "supplier") -> Supplier:
+    """The supplier called `name`, or a validation error naming `param`."""
+    found = REGISTRY.get(name)
     if found is None:
-        known = sorted({*BUILTIN, *rt.suppliers})
-        raise ValidationFailed(f"unknown supplier {name!r}; known: {', '.join(known)}", param=param)
+        raise ValidationFailed(f"unknown supplier {name!r}; known: {', '.join(sorted(REGISTRY))}", param=param)
     return found

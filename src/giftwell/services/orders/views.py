@@ -88,7 +88,7 @@ def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
     )
 
 
-async def get_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+async def reveal_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
     """The caller's order with every card. Showing codes is recorded: each issued card's
     `reveal_count` goes up and one `order.codes_revealed` event names how many were shown."""
     row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
@@ -103,7 +103,7 @@ async def order_by_reference(uow: UnitOfWork, *, account_id: str, reference: str
     ).first()
     if row is None:
         raise NotFound("no such order", param="reference")
-    return await get_order(uow, account_id=account_id, order_id=row.id)
+    return await reveal_order(uow, account_id=account_id, order_id=row.id)
 
 
 async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:

@@ -22,7 +22,6 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -47,26 +46,13 @@ from giftwell.domain.webhooks import (
 )
 from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
+from giftwell.services.webhooks import bodies
 from giftwell.services.webhooks import endpoints as webhook_endpoints
 from giftwell.store.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
 
 MAX_RESPONSE_BODY = 2048
 USER_AGENT = "Giftwell-Webhooks/1"
-
-# format -> the body of an event for an endpoint of that format. `native` is here; the
-# `wizzgift` body lives in its dialect and is passed in by the job handler.
-BodyBuilder = Callable[[UnitOfWork, Any], Awaitable[dict[str, Any]]]
-
-
-async def native_body(uow: UnitOfWork, event: Any) -> dict[str, Any]:
-    """`{id, type, created_at, data}`: the event as `GET /v1/events` shows it."""
-    return {
-        "id": event.id,
-        "type": event.type,
-        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
-        "data": event.data,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +77,7 @@ class Refused(Exception):
     """The destination is not one we deliver to (a private address, a name that does not resolve)."""
 
 
-async def attempt(rt: Runtime, job: ClaimedJob, *, bodies: Mapping[str, BodyBuilder], rand: float) -> Outcome:
+async def attempt(rt: Runtime, job: ClaimedJob, *, rand: float) -> Outcome:
     delivery_id = str(job.payload["delivery"])
     generation = int(job.payload.get("generation", 0))
     async with rt.uow() as uow:
@@ -109,9 +95,9 @@ async def attempt(rt: Runtime, job: ClaimedJob, *, bodies: Mapping[str, BodyBuil
             return Outcome("skipped", reason="endpoint disabled")
         event = (await uow.conn.execute(sa.select(Event).where(Event.id == d.event_id))).one()
         secrets_ = webhook_endpoints.live_secrets(uow, ep)
-        body = jsjson.dumps(await bodies[ep.format](uow, event))
+        body = jsjson.dumps(await bodies.event_body(uow, event, ep.format))
         url = ep.url
-        # Committed: building a wizzgift body shows codes, and each showing is recorded.
+        # Committed: a body that shows the order shows codes, and each showing is recorded.
         await uow.commit()
 
     started = rt.clock()

@@ -1,4 +1,6 @@
-"""Request ids: every response carries `X-Request-Id`; an incoming `X-Request-Id` or
+"""Middlewares every surface shares.
+
+Request ids: every response carries `X-Request-Id`; an incoming `X-Request-Id` or
 `X-Correlation-Id` is echoed (when it is a sane token), otherwise one is made.
 
 Rate-limit headers: a response to a rate-limited request carries `RateLimit-Limit`,

@@ -1,0 +1,39 @@
+"""The native API: its description and routers, installed on the application by the composition
+root (`giftwell.app`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from giftwell.api import errors, oauth
+from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
+
+DESCRIPTION = """Giftwell's native API.
+
+Authenticate with `Authorization: Bearer <token>` (create one with `giftwell tokens create`).
+Amounts are integers in the currency's minor units (EUR cents; JPY has none; KWD has three).
+Every POST honours `Idempotency-Key`. Errors have the shape
+`{"error": {"type", "code", "message", "param", "request_id"}}`.
+
+Webhooks (`/v1/webhook-endpoints`, `/v1/events`) are signed twice: `X-Signature` (hex HMAC-SHA256
+of the body keyed with the `whsec_...` string) and the Standard Webhooks headers `webhook-id`,
+`webhook-timestamp`, `webhook-signature`; retried for about three days. See docs/webhooks.md.
+"""
+
+
+def install(app: FastAPI) -> None:
+    """The native error envelope as the application's error handler, and every native router."""
+    errors.install(app)
+    for router in (
+        cards.router,
+        transfers.router,
+        clients.router,
+        products.router,
+        account.router,
+        orders.router,
+        webhooks.endpoints,
+        webhooks.events_router,
+        oauth.router,
+        ping.router,
+    ):
+        app.include_router(router)

@@ -1,0 +1,90 @@
+"""What every command shares: settings (or a one-line refusal), logging, the schema check, and
+running a use case on a runtime with errors as one line (`--json`: as JSON)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.exc import DBAPIError
+
+from giftwell.app import build_runtime
+from giftwell.cli.output import fail
+from giftwell.domain.errors import GiftwellError
+from giftwell.services.runtime import Runtime
+from giftwell.settings import Settings, SettingsError, load_settings
+from giftwell.store import migrate
+from giftwell.store.uow import UnitOfWork
+
+T = TypeVar("T")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def load(as_json: bool = False) -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc), as_json, code=2)
+    setup_logging(settings)
+    return settings
+
+
+def setup_logging(settings: Settings, *, json_logs: bool = False) -> None:
+    if json_logs:
+        from giftwell.cli.output import JsonLogFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLogFormatter())
+        logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
+    else:
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start at INFO; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+async def ready(rt: Runtime) -> None:
+    """Embedded default: bring the schema up to date. Elsewhere: refuse an old schema."""
+    if rt.settings.embedded:
+        rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(rt.engine)
+        return
+    current, head = await migrate.current_revision(rt.engine), migrate.head_revision()
+    if current != head:
+        raise GiftwellError(f"database schema is at {current}, not {head}: run `giftwell db upgrade`")
+
+
+def run(fn: Callable[[Runtime], Awaitable[T]], as_json: bool) -> T:
+    settings = load(as_json)
+
+    async def main() -> T:
+        rt = build_runtime(settings)
+        try:
+            await ready(rt)
+            return await fn(rt)
+        finally:
+            await rt.close()
+
+    try:
+        return asyncio.run(main())
+    except GiftwellError as exc:
+        fail(exc, as_json)
+    except (DBAPIError, OSError) as exc:
+        # The database is down, unreachable or refuses us: one line, not a traceback.
+        fail(f"database error: {first_line(exc)}", as_json, code=2)
+
+
+def first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+async def in_tx(rt: Runtime, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async with rt.uow() as uow:
+        result = await fn(uow)
+        await uow.commit()
+        return result

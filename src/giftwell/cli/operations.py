@@ -1,0 +1,202 @@
+"""Operating Giftwell: the schema, the catalog and funding, the ledger check, the guessing odds, the
+mail written to the outbox folder, and the sweep."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from giftwell.app import build_runtime
+from giftwell.cli.common import JsonOpt, in_tx, load, run
+from giftwell.cli.output import emit, fail
+from giftwell.domain.guessing import DEFAULT_ATTACKERS
+from giftwell.services.access import accounts as acce_accounts
+from giftwell.services.access import guessing
+from giftwell.services.cards import reads as cards
+from giftwell.services.ledger import verify
+from giftwell.store import migrate
+from giftwell.store.uow import UnitOfWork
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+
+
+codes_app = typer.Typer(help="Card codes.", no_args_is_help=True)
+
+
+products_app = typer.Typer(help="The catalog of products.", no_args_is_help=True)
+
+
+funding_app = typer.Typer(help="Accounts' prepaid funding balances.", no_args_is_help=True)
+
+
+outbox_app = typer.Typer(help="Messages written to the outbox folder instead of sent.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonOpt = False) -> None:
+    """Apply the migrations (creates the schema on an empty database)."""
+    settings = load(as_json)
+
+    async def main() -> dict[str, Any]:
+        rt = build_runtime(settings)
+        try:
+            if settings.embedded:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            await migrate.upgrade(rt.engine)
+            return {"revision": await migrate.current_revision(rt.engine)}
+        finally:
+            await rt.close()
+
+    emit(asyncio.run(main()), as_json, lambda d: f"database at revision {d['revision']}")
+
+
+@products_app.command("import")
+def products_import(
+    file: Annotated[Path, typer.Argument(help="A JSON file holding a list of products in the API's shape.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add or replace products (an upsert by id), all in one transaction."""
+    import json
+
+    from giftwell.services.orders import catalog
+
+    try:
+        items = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {file}: {exc}", as_json, code=2)
+    saved = run(lambda rt: in_tx(rt, lambda uow: catalog.import_products(uow, items)), as_json)
+    data = {
+        "created": [s.product.id for s in saved if s.created],
+        "updated": [s.product.id for s in saved if not s.created],
+    }
+    emit(data, as_json, lambda d: f"{len(d['created'])} product(s) created, {len(d['updated'])} updated")
+
+
+@funding_app.command("add")
+def funding_add(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    amount: Annotated[int, typer.Option(help="Amount in minor units (cents).")],
+    currency: Annotated[str, typer.Option(help="ISO-4217 code, e.g. USD.")],
+    reference: Annotated[str | None, typer.Option(help="Your reference for the payment received.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Top up an account's prepaid balance (a `fund` transfer from the operator's funding source)."""
+    from giftwell.services.ledger import funding
+
+    async def add(uow: UnitOfWork) -> dict[str, Any]:
+        acct = await acce_accounts.account_by_name(uow, account)
+        p = await funding.add(uow, account_id=acct.id, currency=currency, amount=amount, reference=reference)
+        assert p.credit is not None
+        return {
+            "transfer": p.transfer.id,
+            "account": acct.name,
+            "currency": p.transfer.currency,
+            "amount": p.transfer.amount,
+            "balance": p.credit.balance,
+            "available": p.credit.available,
+        }
+
+    emit(
+        run(lambda rt: in_tx(rt, add), as_json),
+        as_json,
+        lambda d: f"{d['account']}: +{d['amount']} {d['currency']}, balance {d['balance']} ({d['transfer']})",
+    )
+
+
+@ledger_app.command("verify")
+def ledger_verify(as_json: JsonOpt = False) -> None:
+    """Check the ledger's invariants; exits 1 naming the broken account when one fails."""
+
+    async def check(uow: UnitOfWork) -> verify.Report:
+        return await verify.verify(uow)
+
+    report = run(lambda rt: in_tx(rt, check), as_json)
+    data = {
+        "ok": report.ok,
+        "accounts": report.accounts,
+        "transfers": report.transfers,
+        "currencies": report.currencies,
+        "problems": [p.as_dict() for p in report.problems],
+    }
+
+    def human(d: dict[str, Any]) -> str:
+        if d["ok"]:
+            return f"ledger ok: {d['accounts']} accounts, {d['transfers']} transfers, every currency sums to zero"
+        lines = [f"ledger BROKEN: {len(d['problems'])} problem(s)"]
+        lines += [
+            f"  {p['check']}: account {p['account'] or '-'}: {p['detail']}"
+            + (f" (card {p['card']})" if p["card"] else "")
+            for p in d["problems"]
+        ]
+        return "\n".join(lines)
+
+    emit(data, as_json, human)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@codes_app.command("odds")
+def codes_odds(
+    live_cards: Annotated[
+        int | None, typer.Option(min=0, help="N, the live cards to assume (default: count them in the database).")
+    ] = None,
+    attackers: Annotated[
+        int, typer.Option(min=1, help="Clients or addresses assumed to guess in parallel.")
+    ] = DEFAULT_ATTACKERS,
+    as_json: JsonOpt = False,
+) -> None:
+    """Odds of guessing a live code in a year under the guessing limits; exits 1 at one in a million or worse."""
+    settings = load(as_json)
+    if live_cards is None:
+        live_cards = run(lambda rt: in_tx(rt, cards.count_live), as_json)
+    odds = guessing.odds(settings, live_cards=live_cards, attackers=attackers)
+
+    def human(d: dict[str, Any]) -> str:
+        verdict = "under one in a million" if d["acceptable"] else "NOT under one in a million"
+        return (
+            f"code format:       {d['bits']:.0f} bits (default format)\n"
+            f"live cards N:      {d['live_cards']:,}\n"
+            f"guessing limit:    {d['max_failures']} failed lookups per {d['window_seconds']} s, per client and per IP\n"
+            f"guesses a year G:  {d['guesses_per_year_per_attacker']:,} per attacker x {d['attackers']:,} attackers"
+            f" = {d['guesses_per_year']:,}\n"
+            f"P(hit in a year) = G*N / 2^bits = {d['probability_per_year']:.3g} ({verdict})"
+        )
+
+    emit(odds.as_dict(), as_json, human)
+    if not odds.acceptable:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("list")
+def outbox_list(as_json: JsonOpt = False) -> None:
+    """What would have been sent: each email (.eml) and SMS (.json) in the outbox folder."""
+    from giftwell.services.delivery import transports
+
+    settings = load(as_json)
+    found = [e.as_dict() for e in transports.outbox_entries(settings)]
+
+    def human(rows: list[dict[str, Any]]) -> str:
+        if not rows:
+            return f"The outbox is empty ({settings.resolved_outbox_dir})."
+        lines = [f"{settings.resolved_outbox_dir}:"]
+        for r in rows:
+            what = r["subject"] if r["channel"] == "email" else "(sms)"
+            lines.append(f"  {r['at'][:19]}  {r['channel']:5}  {r['to']}  {what}  {r['file']}")
+        return "\n".join(lines)
+
+    emit({"dir": str(settings.resolved_outbox_dir), "messages": found}, as_json, lambda d: human(d["messages"]))
+
+
+def sweep(as_json: JsonOpt = False) -> None:
+    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys
+    and ended rate-limit windows."""
+    from giftwell.services.sweep import sweep_once
+
+    r = run(sweep_once, as_json)
+    emit(vars(r), as_json, lambda d: ", ".join(f"{k}: {v}" for k, v in d.items()))

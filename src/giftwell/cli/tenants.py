@@ -1,0 +1,160 @@
+"""Accounts, personal tokens, dashboard users and OAuth clients."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from giftwell.cli.common import JsonOpt, in_tx, run
+from giftwell.cli.output import emit, fail
+from giftwell.domain.errors import NotFound
+from giftwell.services.access import accounts, clients, tokens, users
+from giftwell.store.uow import UnitOfWork
+
+accounts_app = typer.Typer(help="Accounts (tenants).", no_args_is_help=True)
+
+
+tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
+
+
+users_app = typer.Typer(help="Users who sign in to the dashboard.", no_args_is_help=True)
+
+
+clients_app = typer.Typer(help="OAuth API clients.", no_args_is_help=True)
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="The operator's own account (issues house products; may hold admin).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an account."""
+    acct = run(lambda rt: in_tx(rt, lambda uow: accounts.create_account(uow, name=name, operator=operator)), as_json)
+    emit(
+        {"id": acct.id, "name": acct.name, "is_operator": acct.is_operator, "created_at": acct.created_at.isoformat()},
+        as_json,
+        lambda d: f"{'operator ' if d['is_operator'] else ''}account {d['name']} created: {d['id']}",
+    )
+
+
+@tokens_app.command("create")
+def tokens_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    scope: Annotated[list[str], typer.Option(help="A scope; repeat for several.")],
+    name: Annotated[str | None, typer.Option(help="A label for the token.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a personal API token (shown once)."""
+
+    async def create(uow: UnitOfWork) -> tokens.NewToken:
+        acct = await accounts.account_by_name(uow, account)
+        return await tokens.create_token(uow, account_id=acct.id, scopes=scope, name=name)
+
+    tok = run(lambda rt: in_tx(rt, create), as_json)
+    emit(
+        {"token": tok.token, "id": tok.id, "account_id": tok.account_id, "scopes": list(tok.scopes)},
+        as_json,
+        lambda d: f"{d['token']}\n(shown once; scopes: {' '.join(d['scopes'])})",
+    )
+
+
+@users_app.command("create")
+def users_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    email: Annotated[str, typer.Option(help="The user's email (their sign-in name).")],
+    role: Annotated[str, typer.Option(help="owner, admin or viewer.")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user. The password is read from stdin (never an argument: it would show in `ps`)."""
+    if not password_stdin:
+        fail("pass --password-stdin and the password on standard input", as_json, code=2)
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def create(uow: UnitOfWork) -> users.UserInfo:
+        acct = await accounts.account_by_name(uow, account)
+        return await users.create_user(uow, account_id=acct.id, email=email, password=password, role=role)
+
+    user = run(lambda rt: in_tx(rt, create), as_json)
+    emit(
+        {"id": user.id, "account_id": user.account_id, "email": user.email, "role": user.role},
+        as_json,
+        lambda d: f"user {d['email']} ({d['role']}) created: {d['id']}",
+    )
+
+
+def _client_out(new: clients.NewClient) -> dict[str, Any]:
+    c = new.client
+    return {
+        "client_id": c.client_id,
+        "client_secret": new.client_secret,
+        "name": c.name,
+        "redirect_uris": list(c.redirect_uris),
+        "scopes": list(c.scopes),
+        "grant_types": list(c.grant_types),
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+    }
+
+
+def _client_human(d: dict[str, Any]) -> str:
+    secret = d["client_secret"] or "(none: a public client, use PKCE)"
+    return f"client_id:     {d['client_id']}\nclient_secret: {secret}\n(the secret is shown once; store it now)"
+
+
+@clients_app.command("create")
+def clients_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    name: Annotated[str, typer.Option(help="A name people recognise on the consent page.")],
+    scope: Annotated[list[str], typer.Option(help="A scope; repeat for several.")],
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option(help="A redirect URI (exact match); repeat for several.")
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(help="authorization_code, refresh_token or client_credentials; repeat. Default: code + refresh."),
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="A public client: no secret, PKCE required.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an API client and print its client_id and secret (shown once)."""
+    grants = grant or ["authorization_code", "refresh_token"]
+
+    async def create(uow: UnitOfWork) -> clients.NewClient:
+        acct = await accounts.account_by_name(uow, account)
+        return await clients.create_client(
+            uow,
+            account_id=acct.id,
+            name=name,
+            redirect_uris=redirect_uri or [],
+            scopes=scope,
+            grant_types=grants,
+            public=public,
+        )
+
+    emit(_client_out(run(lambda rt: in_tx(rt, create), as_json)), as_json, _client_human)
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(client_id: str, as_json: JsonOpt = False) -> None:
+    """Give a client a new secret (shown once); the old one stops working at once."""
+    from giftwell.store.models import OAuthClient
+
+    async def rotate(uow: UnitOfWork) -> clients.NewClient:
+        # The operator's CLI acts across accounts: find the client's account first.
+        import sqlalchemy as sa
+
+        row = (
+            await uow.conn.execute(sa.select(OAuthClient.account_id).where(OAuthClient.client_id == client_id))
+        ).first()
+        if row is None:
+            raise NotFound("no such client", param="client_id")
+        return await clients.rotate_secret(uow, account_id=row.account_id, client_id=client_id)
+
+    emit(_client_out(run(lambda rt: in_tx(rt, rotate), as_json)), as_json, _client_human)

@@ -1,0 +1,86 @@
+"""The dependencies every HTTP surface (the native API, the dialects, the pages) shares, as
+`Annotated` aliases: the runtime, the caller's address, and the caller by bearer token and scope.
+
+Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` (or a
+class) in a worker thread, a thread hand-off on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from giftwell.domain.access import SCOPES, Principal
+from giftwell.domain.errors import Unauthenticated
+from giftwell.http.limits import limit
+from giftwell.http.request import client_ip, get_runtime
+from giftwell.services.access import ratelimit, tokens
+from giftwell.services.runtime import Runtime
+
+
+async def _runtime(request: Request) -> Runtime:
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+ClientIp = Annotated[str, Depends(client_ip)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def bearer_token(request: Request) -> str:
+    token = _bearer(request)
+    if token is None:
+        raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
+    return token
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller, after counting the request against its address's and its token's limits
+    (in one call to the counter store, before the token is even looked up)."""
+    rt = get_runtime(request)
+    token = _bearer(request)
+    # A prefix of the token's keyed hash names it in the counters without revealing it.
+    token_key = rt.keys.token_hash(token)[:32] if token is not None else None
+    await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=token_key))
+    if token is None:
+        raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
+    async with rt.reader() as uow:
+        return await tokens.authenticate(uow, token)
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """The caller, who must hold `scope`. The dependency names its scope in `.scope`, so the
+    route-table test can read every route's scope from its dependency tree."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    async def dep(request: Request) -> Principal:
+        principal = await authenticate(request)
+        principal.require(scope)
+        return principal
+
+    dep.__name__ = f"require_{scope.replace(':', '_')}"
+    dep.scope = scope  # type: ignore[attr-defined]
+    return dep
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+CardsRead = Annotated[Principal, Depends(require("cards:read"))]
+CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
+CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]
+AccountRead = Annotated[Principal, Depends(require("account:read"))]
+AccountWrite = Annotated[Principal, Depends(require("account:write"))]
+ProductsRead = Annotated[Principal, Depends(require("products:read"))]
+OrdersRead = Annotated[Principal, Depends(require("orders:read"))]
+OrdersWrite = Annotated[Principal, Depends(require("orders:write"))]
+WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
