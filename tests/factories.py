@@ -115,20 +115,20 @@ async def operator(rt: Runtime, name: str = "giftwell-operator") -> Tenant:
 
 async def product(rt: Runtime, **overrides: Any) -> dict[str, Any]:
     """A product in the catalog (the operator account must exist)."""
-    from giftwell.services.orders import catalog
+    from giftwell.services.catalog import products
 
     data = {**PRODUCT, **overrides}
     async with rt.uow() as uow:
-        await catalog.save(uow, data)
+        await products.save(uow, data)
         await uow.commit()
     return data
 
 
 async def fund(rt: Runtime, account_id: str, amount: int, currency: str = "USD") -> None:
-    from giftwell.services.ledger import funding
+    from giftwell.services.funding import balances
 
     async with rt.uow() as uow:
-        await funding.add(uow, account_id=account_id, currency=currency, amount=amount)
+        await balances.add(uow, account_id=account_id, currency=currency, amount=amount)
         await uow.commit()
 
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from giftwell.domain.errors import TestCardRefused
 from giftwell.services.cards import money as card_money
-from giftwell.services.ledger import funding, verify
+from giftwell.services.funding import balances
+from giftwell.services.ledger import verify
 from giftwell.services.orders import fulfilment
 from giftwell.store.models import Card, Event, OrderCard
 from tests import factories
@@ -18,7 +19,7 @@ START = 100_000
 
 async def balance(rt, account_id: str, currency: str = "USD") -> tuple[int, int]:
     async with rt.uow() as uow:
-        found = {b.currency: (b.balance, b.available) for b in await funding.balances(uow, account_id=account_id)}
+        found = {b.currency: (b.balance, b.available) for b in await balances.balances(uow, account_id=account_id)}
     return found.get(currency, (0, 0))
 
 
@@ -205,9 +206,9 @@ async def test_insufficient_funds_changes_nothing(rt, app_client):
 async def test_validation_names_item_and_field(rt, app_client):
     t = await factories.buyer(rt, funds=START)
     async with rt.uow() as uow:
-        from giftwell.services.orders import catalog
+        from giftwell.services.catalog import products
 
-        await catalog.save(
+        await products.save(
             uow,
             {
                 **factories.PRODUCT,

@@ -8,7 +8,7 @@ import pytest
 from limits.storage import storage_from_string
 
 from giftwell.app import build_runtime
-from giftwell.services.access.counters import DatabaseCounters, LimitsCounters, MemoryCounters, Slot, build
+from giftwell.store.counters import DatabaseCounters, LimitsCounters, MemoryCounters, Slot, build
 
 A = Slot("ip:203.0.113.1", 600, 60)
 B = Slot("tok:abc", 600, 60)

@@ -10,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from giftwell.domain.orders import Mode
-from giftwell.services.ledger import funding, verify
-from giftwell.services.orders import fulfilment, placing, suppliers
+from giftwell.services.catalog import suppliers
+from giftwell.services.funding import balances
+from giftwell.services.ledger import verify
+from giftwell.services.orders import fulfilment, placing
 from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.store.models import Card, OrderCard
 from tests import factories
@@ -62,7 +64,7 @@ async def place(rt, t, *, product="acme-usd", quantity=1, mode=Mode.ASYNC, refer
 
 async def state(rt, t, order_id):
     async with rt.uow() as uow:
-        bal = {b.currency: b for b in await funding.balances(uow, account_id=t.account_id)}["USD"]
+        bal = {b.currency: b for b in await balances.balances(uow, account_id=t.account_id)}["USD"]
         units = (
             await uow.conn.execute(sa.select(OrderCard.status, OrderCard.card_id).where(OrderCard.order_id == order_id))
         ).all()

@@ -9,7 +9,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from giftwell.domain.orders import Mode
-from giftwell.services.orders import fulfilment, placing, suppliers
+from giftwell.services.catalog import suppliers
+from giftwell.services.orders import fulfilment, placing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.services.webhooks import endpoints as webhook_endpoints

@@ -64,13 +64,13 @@ def products_import(
     """Add or replace products (an upsert by id), all in one transaction."""
     import json
 
-    from giftwell.services.orders import catalog
+    from giftwell.services.catalog import products
 
     try:
         items = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         fail(f"cannot read {file}: {exc}", as_json, code=2)
-    saved = run(lambda rt: in_tx(rt, lambda uow: catalog.import_products(uow, items)), as_json)
+    saved = run(lambda rt: in_tx(rt, lambda uow: products.import_products(uow, items)), as_json)
     data = {
         "created": [s.product.id for s in saved if s.created],
         "updated": [s.product.id for s in saved if not s.created],
@@ -87,11 +87,11 @@ def funding_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Top up an account's prepaid balance (a `fund` transfer from the operator's funding source)."""
-    from giftwell.services.ledger import funding
+    from giftwell.services.funding import balances
 
     async def add(uow: UnitOfWork) -> dict[str, Any]:
         acct = await acce_accounts.account_by_name(uow, account)
-        p = await funding.add(uow, account_id=acct.id, currency=currency, amount=amount, reference=reference)
+        p = await balances.add(uow, account_id=acct.id, currency=currency, amount=amount, reference=reference)
         assert p.credit is not None
         return {
             "transfer": p.transfer.id,
@@ -176,7 +176,7 @@ def codes_odds(
 @outbox_app.command("list")
 def outbox_list(as_json: JsonOpt = False) -> None:
     """What would have been sent: each email (.eml) and SMS (.json) in the outbox folder."""
-    from giftwell.services.delivery import transports
+    from giftwell.adapters import transports
 
     settings = load(as_json)
     found = [e.as_dict() for e in transports.outbox_entries(settings)]

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from giftwell.adapters import transports
 from giftwell.keys import Keys
-from giftwell.services.access import counters
-from giftwell.services.delivery import transports
 from giftwell.settings import Settings
+from giftwell.store import counters
 from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
 

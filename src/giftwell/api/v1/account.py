@@ -12,7 +12,7 @@ from giftwell.api.v1.schemas_orders import AccountOut, StatementOut
 from giftwell.http.deps import AccountRead, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.access import accounts
-from giftwell.services.ledger import funding
+from giftwell.services.funding import balances
 
 router = APIRouter(prefix="/v1/account", tags=["account"])
 
@@ -21,8 +21,8 @@ router = APIRouter(prefix="/v1/account", tags=["account"])
 async def get_account(p: AccountRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
         acct = await accounts.get_account(uow, p.account_id)
-        balances = await funding.balances(uow, account_id=p.account_id)
-    return json_response(AccountOut.of(acct, balances))
+        held = await balances.balances(uow, account_id=p.account_id)
+    return json_response(AccountOut.of(acct, held))
 
 
 @router.get("/statement", response_model=StatementOut, summary="Transfers on the prepaid balances")
@@ -33,7 +33,7 @@ async def statement(
     cursor: str | None = None,
 ) -> Response:
     async with rt.uow() as uow:
-        page = await funding.statement(uow, account_id=p.account_id, limit=limit, cursor=cursor)
+        page = await balances.statement(uow, account_id=p.account_id, limit=limit, cursor=cursor)
     return json_response(
         StatementOut(data=[TransferOut.of(t) for t in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
     )

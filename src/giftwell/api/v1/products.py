@@ -12,7 +12,7 @@ from giftwell.api.v1.schemas_orders import ProductIn, ProductList, ProductOut, P
 from giftwell.domain.catalog import Product
 from giftwell.http.deps import Admin, ProductsRead, RuntimeDep
 from giftwell.http.tx import json_response
-from giftwell.services.orders import catalog
+from giftwell.services.catalog import products
 from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
@@ -27,25 +27,25 @@ async def list_products(
     category: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     async with rt.uow() as uow:
-        found = await catalog.list_products(uow, country=country, currency=currency, category=category)
+        found = await products.list_products(uow, country=country, currency=currency, category=category)
     return json_response(ProductList(data=[ProductOut.of(x) for x in found]))
 
 
 @router.get("/{product_id}", response_model=ProductOut, summary="Get a product")
 async def get_product(product_id: str, p: ProductsRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
-        found = await catalog.get(uow, product_id, active_only="admin" not in p.scopes)
+        found = await products.get(uow, product_id, active_only="admin" not in p.scopes)
     return json_response(ProductOut.of(found))
 
 
 @router.post("", status_code=201, response_model=ProductOut, summary="Add a product (operator)")
 async def create_product(body: ProductIn, p: Admin, tx: TxDep) -> Response:
     async def create(uow: UnitOfWork) -> Product:
-        return (await catalog.save(uow, body.data(), create_only=True)).product
+        return (await products.save(uow, body.data(), create_only=True)).product
 
     return await tx.run(p, create, ProductOut.of, status=201)
 
 
 @router.patch("/{product_id}", response_model=ProductOut, summary="Change a product (operator)")
 async def update_product(product_id: str, body: ProductPatch, p: Admin, tx: TxDep) -> Response:
-    return await tx.run(p, lambda uow: catalog.update(uow, product_id, body.data()), ProductOut.of)
+    return await tx.run(p, lambda uow: products.update(uow, product_id, body.data()), ProductOut.of)

@@ -11,8 +11,8 @@ from giftwell.api.v1.schemas import In, TransferOut
 from giftwell.domain.catalog import Product
 from giftwell.domain.orders import Mode
 from giftwell.services.access.accounts import AccountInfo
-from giftwell.services.ledger.funding import Balance
-from giftwell.services.orders import catalog
+from giftwell.services.catalog import products
+from giftwell.services.funding.balances import Balance
 from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.services.orders.views import CardView, ItemView, OrderView
 
@@ -130,7 +130,7 @@ class ProductOut(BaseModel):
 
     @classmethod
     def of(cls, p: Product) -> ProductOut:
-        return cls(**catalog.as_dict(p))
+        return cls(**products.as_dict(p))
 
 
 class ProductList(BaseModel):

@@ -15,11 +15,11 @@ from giftwell.api.v1.schemas import In, UtcDatetime
 from giftwell.domain.webhooks import EVENT_TYPES, Format
 from giftwell.http.deps import RuntimeDep, WebhooksWrite
 from giftwell.http.tx import json_response
+from giftwell.services import events
+from giftwell.services.events import EventView
 from giftwell.services.webhooks import endpoints as webhook_endpoints
-from giftwell.services.webhooks import events as webhook_events
 from giftwell.services.webhooks import replay
 from giftwell.services.webhooks.endpoints import EndpointView, WithSecret
-from giftwell.services.webhooks.events import EventView
 from giftwell.services.webhooks.replay import AttemptView, DeliveryView, Recovered
 
 endpoints = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
@@ -320,7 +320,7 @@ async def list_events(
     cursor: str | None = None,
 ) -> Response:
     async with rt.reader() as uow:
-        page = await webhook_events.list_events(
+        page = await events.list_events(
             uow,
             account_id=p.account_id,
             type=type,
@@ -335,7 +335,7 @@ async def list_events(
 @events_router.get("/{event_id}", response_model=EventOut, summary="Get an event")
 async def get_event(event_id: str, p: WebhooksWrite, rt: RuntimeDep) -> Response:
     async with rt.reader() as uow:
-        found = await webhook_events.access_event(uow, account_id=p.account_id, event_id=event_id)
+        found = await events.access_event(uow, account_id=p.account_id, event_id=event_id)
     return json_response(EventOut.of(found))
 
 

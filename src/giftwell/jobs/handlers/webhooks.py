@@ -7,10 +7,10 @@ import random
 
 from giftwell.domain.jobs import RetryLater
 from giftwell.jobs.handlers import handler
+from giftwell.services.events import DELIVER_JOB
 from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
 from giftwell.services.webhooks import sending as webhook_sending
-from giftwell.services.webhooks.fanout import DELIVER_JOB
 
 _rng = random.SystemRandom()
 

@@ -21,9 +21,9 @@ from giftwell.domain import codes
 from giftwell.domain.errors import CodeNotFound, TooManyAttempts
 from giftwell.domain.guessing import DEFAULT_ATTACKERS, Odds
 from giftwell.domain.ratelimit import ip_key
-from giftwell.services.access.counters import Slot
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings
+from giftwell.store.counters import Slot
 
 
 def _slots(rt: Runtime, client: str | None, ip: str | None) -> tuple[list[Slot], float]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from giftwell.domain.errors import RateLimited
 from giftwell.domain.ratelimit import Rate, ip_key
-from giftwell.services.access.counters import Slot
 from giftwell.services.runtime import Runtime
+from giftwell.store.counters import Slot
 
 
 @dataclass(frozen=True, slots=True)

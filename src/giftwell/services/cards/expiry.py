@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from giftwell.domain.cards import Card, CardStatus
 from giftwell.domain.errors import InvalidState
 from giftwell.domain.ledger import AccountKind, TransferKind, TransferStatus
+from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import settle, transfers
 from giftwell.services.ledger.transfers import Leg
 from giftwell.services.runtime import Runtime
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import LedgerAccount
 from giftwell.store.models import Transfer as TransferRow

@@ -22,11 +22,11 @@ from giftwell.domain.errors import Conflict, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
+from giftwell.services import events
 from giftwell.services.cards.reads import get
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card as CardRow
 from giftwell.store.uow import UnitOfWork
 

@@ -10,8 +10,8 @@ from giftwell.domain.cards import (
     next_status,
 )
 from giftwell.domain.errors import Conflict
+from giftwell.services import events
 from giftwell.services.cards.reads import get
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card as CardRow
 from giftwell.store.uow import UnitOfWork
 

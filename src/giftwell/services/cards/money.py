@@ -30,11 +30,11 @@ from giftwell.domain.ledger import (
     card_posting,
     require_positive,
 )
+from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import settle, transfers
 from giftwell.services.ledger.transfers import AccountState, Leg, LegRefused
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card as CardRow
 from giftwell.store.uow import UnitOfWork
 

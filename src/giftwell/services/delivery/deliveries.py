@@ -29,10 +29,10 @@ from giftwell.domain.delivery import (
 )
 from giftwell.domain.errors import DeliveryExists, ResendTooSoon, ValidationFailed
 from giftwell.domain.ids import new_id
+from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.delivery import reward
 from giftwell.services.queue import jobs
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import Delivery, RewardLink
 from giftwell.store.uow import UnitOfWork

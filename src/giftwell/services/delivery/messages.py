@@ -27,8 +27,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from giftwell.domain.cards import Card
 from giftwell.domain.errors import NotFound
+from giftwell.services.catalog import products
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.orders import catalog
 from giftwell.store.models import Account, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 
@@ -137,7 +137,7 @@ async def _brand(uow: UnitOfWork, card: Card) -> tuple[str, str | None, str, boo
     product_id = card.metadata.get("product") if isinstance(card.metadata, dict) else None
     if isinstance(product_id, str):
         try:
-            p = await catalog.get(uow, product_id)
+            p = await products.get(uow, product_id)
         except NotFound:
             pass
         else:

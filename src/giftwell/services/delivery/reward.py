@@ -23,8 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from giftwell.domain.cards import Card, CardStatus
 from giftwell.domain.errors import NotFound, RewardGone
+from giftwell.services import events
 from giftwell.services.cards import reads as cards
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import RewardLink
 from giftwell.store.uow import UnitOfWork

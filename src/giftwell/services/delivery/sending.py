@@ -26,10 +26,10 @@ import sqlalchemy as sa
 from giftwell.domain.delivery import OPEN_STATUSES, Channel, DeliveryStatus, SendFailed
 from giftwell.domain.errors import NotFound
 from giftwell.domain.jobs import PermanentFailure, RetryLater
+from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.delivery import messages, reward
 from giftwell.services.runtime import Runtime
-from giftwell.services.webhooks import events
 from giftwell.store.models import Delivery
 from giftwell.store.uow import UnitOfWork
 

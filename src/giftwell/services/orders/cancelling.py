@@ -11,11 +11,11 @@ from giftwell.domain.cards import CardStatus
 from giftwell.domain.errors import InvalidState, NotFound, ValidationFailed
 from giftwell.domain.ledger import AccountKind, TransferKind, card_posting
 from giftwell.domain.orders import OrderStatus, UnitStatus
+from giftwell.services import events
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg
 from giftwell.services.orders.fulfilment import OPEN, finish
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card, LedgerAccount, Order, OrderCard
 from giftwell.store.uow import UnitOfWork
 

@@ -23,12 +23,12 @@ from giftwell.domain.catalog import Product, add_months
 from giftwell.domain.errors import InvalidState, NotFound
 from giftwell.domain.ledger import TransferStatus
 from giftwell.domain.orders import OrderStatus, UnitStatus, final_status
+from giftwell.services import events
+from giftwell.services.catalog import products, suppliers
+from giftwell.services.catalog.suppliers import SupplyFailed, SupplyRequest
 from giftwell.services.delivery import deliveries
 from giftwell.services.ledger import settle, transfers
-from giftwell.services.orders import catalog, suppliers
-from giftwell.services.orders.suppliers import SupplyFailed, SupplyRequest
 from giftwell.services.runtime import Runtime
-from giftwell.services.webhooks import events
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 
@@ -131,12 +131,12 @@ async def _hold_open(uow: UnitOfWork, order: Any) -> bool:
 
 async def _items(uow: UnitOfWork, item_ids: set[str]) -> dict[str, tuple[Any, Product]]:
     rows = (await uow.conn.execute(sa.select(OrderItem).where(OrderItem.id.in_(item_ids)))).all()
-    products: dict[str, Product] = {}
+    found: dict[str, Product] = {}
     out: dict[str, tuple[Any, Product]] = {}
     for r in rows:
-        if r.product_id not in products:
-            products[r.product_id] = await catalog.get(uow, r.product_id)
-        out[r.id] = (r, products[r.product_id])
+        if r.product_id not in found:
+            found[r.product_id] = await products.get(uow, r.product_id)
+        out[r.id] = (r, found[r.product_id])
     return out
 
 

@@ -34,15 +34,16 @@ from giftwell.domain.orders import (
     UnitStatus,
     sync_allowed,
 )
+from giftwell.services import events
 from giftwell.services.access import accounts
+from giftwell.services.catalog import products
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg, LegRefused
-from giftwell.services.orders import catalog, fulfilment
+from giftwell.services.orders import fulfilment
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
 from giftwell.services.queue import jobs
-from giftwell.services.webhooks import events
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 
@@ -146,7 +147,7 @@ def _delivery(
 async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str | None) -> _Checked:
     p = f"items[{i}]"
     try:
-        product = await catalog.get(uow, item.product)
+        product = await products.get(uow, item.product)
     except NotFound:
         raise ValidationFailed(f"no such product {item.product!r}", param=f"{p}.product", rule="unknown") from None
     product.check_orderable(country=item.country, param=f"{p}.product")
@@ -286,9 +287,9 @@ async def _reserve(uow: UnitOfWork, *, account_id: str, order_id: str, currency:
 
 
 async def _funding(uow: UnitOfWork, account_id: str) -> list[tuple[str, int, int]]:
-    from giftwell.services.ledger import funding
+    from giftwell.services.funding import balances
 
-    return [(b.currency, b.balance, b.available) for b in await funding.balances(uow, account_id=account_id)]
+    return [(b.currency, b.balance, b.available) for b in await balances.balances(uow, account_id=account_id)]
 
 
 async def _record_units(uow: UnitOfWork, order_id: str, checked: list[_Checked]) -> None:

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from giftwell.domain.errors import NotFound, ValidationFailed
 from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
+from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
-from giftwell.services.webhooks import events
 from giftwell.store.models import Card, Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 

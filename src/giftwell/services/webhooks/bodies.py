@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from giftwell.domain.webhooks import Format
-from giftwell.services.orders import catalog
+from giftwell.services.catalog import products
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
 from giftwell.store.uow import UnitOfWork
@@ -78,7 +78,7 @@ async def event_body(uow: UnitOfWork, event: Any, fmt: str) -> dict[str, Any]:
         instructions: dict[str, str] = {}
         for item in order.items or []:
             if item.product not in instructions:
-                instructions[item.product] = (await catalog.get(uow, item.product)).redemption_instructions
+                instructions[item.product] = (await products.get(uow, item.product)).redemption_instructions
         view = EventBody(
             view.id, view.type, view.account_id, view.subject_id, view.created_at, view.data, order, instructions
         )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.webhooks import Format, check_events, check_url, new_secret
-from giftwell.services.webhooks import events
+from giftwell.services import events
 from giftwell.store.models import WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
 

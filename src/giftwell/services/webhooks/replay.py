@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from giftwell.domain.errors import InvalidState, ValidationFailed
 from giftwell.domain.webhooks import DeliveryStatus, subscribed
+from giftwell.services import events
+from giftwell.services.events import access_event
 from giftwell.services.pagination import Page, check_limit, cursor_time, decode_cursor, encode_cursor
 from giftwell.services.webhooks import endpoints as webhook_endpoints
-from giftwell.services.webhooks import fanout
-from giftwell.services.webhooks.events import access_event
 from giftwell.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
 
@@ -68,7 +68,7 @@ async def _resend(uow: UnitOfWork, delivery: Any) -> DeliveryView:
             updated_at=uow.now,
         )
     )
-    await fanout.schedule(uow, delivery_id=delivery.id, generation=generation, account_id=delivery.account_id)
+    await events.schedule(uow, delivery_id=delivery.id, generation=generation, account_id=delivery.account_id)
     return DeliveryView(delivery.id, delivery.event_id, delivery.endpoint_id, DeliveryStatus.PENDING.value, generation)
 
 
@@ -101,7 +101,7 @@ async def replay_event(
             )
         ).first()
         if existing is None:
-            delivery_id = await fanout.create_delivery(
+            delivery_id = await events.create_delivery(
                 uow,
                 event_id=event.id,
                 endpoint_id=ep.id,

@@ -23,8 +23,9 @@ from giftwell.domain.catalog import (
     RequiredField,
 )
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
+from giftwell.services import events
+from giftwell.services.catalog import suppliers
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.webhooks import events
 from giftwell.store.models import Account
 from giftwell.store.models import Product as ProductRow
 from giftwell.store.uow import UnitOfWork
@@ -240,8 +241,6 @@ def _values(p: Product) -> dict[str, Any]:
 
 
 async def _check_refs(uow: UnitOfWork, p: Product) -> None:
-    from giftwell.services.orders import suppliers
-
     suppliers.get(p.supplier, param="supplier")
     if p.issuer_account_id is not None:
         found = await uow.conn.execute(sa.select(Account.id).where(Account.id == p.issuer_account_id))

@@ -15,13 +15,13 @@ import sqlalchemy as sa
 
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.ledger import MAX_BALANCE, AccountKind, Transfer, TransferKind, require_positive
+from giftwell.services import events
 from giftwell.services.access import accounts
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg, LegRefused, Posting
 from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
-from giftwell.services.webhooks import events
 from giftwell.store.models import LedgerAccount
 from giftwell.store.models import Transfer as TransferRow
 from giftwell.store.uow import UnitOfWork
