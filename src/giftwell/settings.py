@@ -108,7 +108,8 @@ class Settings(BaseSettings):
 
     # Delivery. Email through SMTP: smtp://user:pass@host:587?starttls=true (smtps:// for TLS from
     # the first byte). SMS through an HTTP gateway speaking Twilio's Messages API. A channel left
-    # unset writes its messages to `outbox_dir` instead (the embedded default: nothing to set up).
+    # unset writes its messages to the mail folder instead (the embedded default: nothing to set up),
+    # `GIFTWELL_OUTBOX_DIR` (default `var/outbox/`, the name `giftwell outbox list` shows).
     smtp_url: SecretStr | None = None
     mail_from: str = "Giftwell <giftwell@localhost>"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -225,7 +226,7 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
     @property
-    def resolved_outbox_dir(self) -> Path:
+    def mail_dir(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
 
     @property

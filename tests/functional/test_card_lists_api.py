@@ -181,3 +181,30 @@ async def test_list_default_limit_is_20(api: Api, rt: Runtime) -> None:
     assert page["has_more"] is True
     rest = await api.get("/v1/cards", params={"cursor": page["next_cursor"]})
     assert (len(rest["data"]), rest["has_more"]) == (1, False)
+
+
+async def test_recipient_email_finds_cards_sent_later_by_send_and_resend(
+    api: Api, other: Api, clock: FakeClock
+) -> None:
+    """A recipient named by `/send` or `/resend` (not at issue) is found by `recipient_email`,
+    and only in the sending account's cards."""
+    sent = await api.new_card("EUR", 1000)
+    resent = await api.new_card("EUR", 1000, recipient={"email": "first@x.com"})
+    untouched = await api.new_card("EUR", 1000)
+    await api.post(f"/v1/cards/{sent['id']}/send", {"channel": "email", "to": "Later@X.com"}, status=201)
+    await api.post(f"/v1/cards/{resent['id']}/send", {"channel": "email", "to": "first@x.com"}, status=201)
+    clock.advance(minutes=1)  # past the resend interval
+    await api.post(f"/v1/cards/{resent['id']}/resend", {"to": "later@x.com"}, status=201)
+    theirs = await other.new_card("EUR", 1000)
+    await other.post(f"/v1/cards/{theirs['id']}/send", {"channel": "email", "to": "later@x.com"}, status=201)
+
+    async def listed(**params: Any) -> set[str]:
+        return set(ids(await api.list_all(**params)))
+
+    assert await listed(recipient_email="later@x.com") == {sent["id"], resent["id"]}
+    assert await listed(recipient_email="LATER@x.com") == {sent["id"], resent["id"]}
+    assert await listed(recipient_email="first@x.com") == {resent["id"]}
+    assert untouched["id"] not in await listed(recipient_email="later@x.com")
+    # An SMS delivery's number is not an email address.
+    await api.post(f"/v1/cards/{untouched['id']}/send", {"channel": "sms", "to": "+15550100123"}, status=201)
+    assert await listed(recipient_email="+15550100123") == set()

@@ -114,7 +114,7 @@ async def test_an_order_items_delivery_sends_each_of_its_cards(make_app):
     )
     assert order["status"] == "completed"
     assert await work(app) == 2
-    outbox = (rt.settings.resolved_outbox_dir).glob("*.eml")
+    outbox = (rt.settings.mail_dir).glob("*.eml")
     texts = [p.read_text() for p in outbox]
     assert len(texts) == 2
     links = [c["link"] for c in order["items"][0]["cards"]]
@@ -187,7 +187,7 @@ async def test_a_product_with_code_in_message_puts_the_code_in_email_and_sms(mak
     assert order["status"] == "completed"
     assert await work(app) == 4
     code = {(i["product"], i["delivery"]["channel"]): i["cards"][0]["code"] for i in order["items"]}
-    outbox = rt.settings.resolved_outbox_dir
+    outbox = rt.settings.mail_dir
     emls = {p.read_text(): p for p in outbox.glob("*.eml")}
     smses = [json.loads(p.read_text()) for p in outbox.glob("*.json")]
     assert len(emls) == 2

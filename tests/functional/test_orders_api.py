@@ -82,8 +82,21 @@ async def test_sync_order_of_three_cards(rt, app_client):
         assert set(counts) == {2}
         shown = await uow.conn.execute(sa.select(sa.func.count()).where(Event.type == "order.codes_revealed"))
         assert shown.scalar_one() == 2
-    by_ref = await app_client.get("/v1/orders?reference=po-1", headers=t.headers)
-    assert [x["id"] for x in by_ref.json()["data"]] == [o["id"]]
+    # By reference: the order as GET /v1/orders/{id} shows it, items and codes, the showing recorded.
+    by_ref = (await app_client.get("/v1/orders?reference=po-1", headers=t.headers)).json()
+    assert [x["id"] for x in by_ref["data"]] == [o["id"]]
+    assert by_ref["has_more"] is False
+    assert by_ref["data"][0]["items"] == again["items"]
+    async with rt.uow() as uow:
+        counts = (
+            await uow.conn.execute(sa.select(OrderCard.reveal_count).where(OrderCard.order_id == o["id"]))
+        ).scalars()
+        assert set(counts) == {3}
+    # The plain list shows no items (and so no codes).
+    listed = (await app_client.get("/v1/orders", headers=t.headers)).json()
+    assert [x["items"] for x in listed["data"]] == [None]
+    none = (await app_client.get("/v1/orders?reference=po-unknown", headers=t.headers)).json()
+    assert none == {"data": [], "has_more": False, "next_cursor": None}
     statement = (await app_client.get("/v1/account/statement", headers=t.headers)).json()["data"]
     assert [(x["kind"], x["status"], x["amount"]) for x in statement] == [
         ("charge", "posted", 2974),
@@ -92,7 +105,7 @@ async def test_sync_order_of_three_cards(rt, app_client):
 
 
 async def test_async_order_is_fulfilled_by_the_job_queue(rt, app_client):
-    # The order commits together with its fulfilment job (the outbox): a worker completes it.
+    # The order commits together with its fulfilment job (the job queue): a worker completes it.
     from giftwell.jobs.worker import Worker
     from giftwell.services.queue import jobs
 

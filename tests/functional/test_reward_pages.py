@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from giftwell.domain.cards import CardAction
 from giftwell.services.cards import lifecycle
 from giftwell.services.delivery import reward
+from giftwell.store.models import Card as CardRow
 from giftwell.store.models import RewardLink
+from giftwell.store.models import Transfer as TransferRow
 from tests import factories
 from tests.functional.delivery_support import events, http, runtime, send_card, tenant_api
 
@@ -160,3 +163,30 @@ async def test_balance_page_has_one_answer_for_every_failure_and_refuses_past_th
     clock.advance(seconds=retry_after)
     async with http(app, "198.51.100.9") as browser:
         assert (await _balance(browser, plain.code)).status_code == 200
+
+
+async def test_balance_page_expires_a_card_past_its_date_before_it_answers(make_app, clock):
+    """A card past `expires_at` is expired on read, as on every other surface: the page shows
+    it expired with nothing left, and the balance went to breakage once, before any sweep."""
+    app = make_app(rate_limit_per_ip="0", rate_limit_per_token="0")
+    rt = runtime(app)
+    t = await factories.tenant(rt)
+    issued = await factories.card(rt, t.account_id, amount=2500, expires_at=clock() + timedelta(days=1))
+    clock.advance(days=2)
+    async with http(app, "198.51.100.20") as browser:
+        page = await _balance(browser, issued.code)
+        assert page.status_code == 200
+        assert "Status: expired" in page.text
+        assert "€0.00" in page.text
+        assert "€25.00" not in page.text
+        again = await _balance(browser, issued.code)
+        assert "Status: expired" in again.text
+    async with rt.engine.connect() as conn:
+        status = (await conn.execute(sa.select(CardRow.status).where(CardRow.id == issued.card.id))).scalar_one()
+        kinds = (
+            await conn.execute(
+                sa.select(TransferRow.kind, TransferRow.amount).where(TransferRow.card_id == issued.card.id)
+            )
+        ).all()
+    assert status == "expired"
+    assert sorted((k, int(a)) for k, a in kinds) == [("activate", 2500), ("expire", 2500)]

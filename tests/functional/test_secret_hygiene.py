@@ -196,7 +196,7 @@ async def test_no_reward_token_code_or_pin_of_a_delivery_is_stored_or_logged(mak
         assert r.status_code == 201, r.text
         code = r.json()["code"]
         assert await work(app) == 1
-        eml = next(rt.settings.resolved_outbox_dir.glob("*.eml")).read_text()
+        eml = next(rt.settings.mail_dir.glob("*.eml")).read_text()
         path = LINK.search(eml).group(0).replace("http://testserver", "")
         token = path.rsplit("/", 1)[1]
         page = await c.get(path)

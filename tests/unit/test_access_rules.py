@@ -8,8 +8,9 @@ import pytest
 
 from giftwell.domain.access import ROLE_SCOPES, SCOPES, check_scopes, scope_list
 from giftwell.domain.clients import check_redirect_uri, check_registration
+from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import ValidationFailed
-from giftwell.domain.users import LockoutPolicy, check_password, normalize_email
+from giftwell.domain.users import LockoutPolicy, check_password
 
 
 @pytest.mark.parametrize(
@@ -58,9 +59,9 @@ def test_scopes_registry_and_roles():
 
 
 def test_emails_and_passwords():
-    assert normalize_email("  Ann@Shop.Example ") == "ann@shop.example"
+    assert check_email("  Ann@Shop.Example ") == "ann@shop.example"
     with pytest.raises(ValidationFailed):
-        normalize_email("not-an-email")
+        check_email("not-an-email")
     with pytest.raises(ValidationFailed):
         check_password("short")
 

@@ -1,4 +1,4 @@
-"""Email transports: SMTP through aiosmtplib, or the outbox folder."""
+"""Email transports: SMTP through aiosmtplib, or the mail folder."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from giftwell.adapters import outbox
+from giftwell.adapters import mail_folder
 from giftwell.domain.delivery import SendFailed, smtp_reply_is_permanent
 
 
@@ -91,12 +91,12 @@ class SmtpMailer:
         return str(message["Message-ID"] or delivery_id)
 
 
-class OutboxMailer:
+class FolderMailer:
     def __init__(self, directory: Path, clock: Callable[[], datetime]) -> None:
         self.directory = directory
         self.clock = clock
 
     async def send(self, message: EmailMessage, *, delivery_id: str) -> str:
         return await asyncio.to_thread(
-            outbox.write_email, self.directory, message, delivery_id=delivery_id, now=self.clock()
+            mail_folder.write_email, self.directory, message, delivery_id=delivery_id, now=self.clock()
         )

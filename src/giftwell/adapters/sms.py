@@ -1,4 +1,4 @@
-"""SMS transports: an HTTP gateway speaking Twilio's Messages API, or the outbox folder.
+"""SMS transports: an HTTP gateway speaking Twilio's Messages API, or the mail folder.
 
 Twilio's shape: `POST {url}` (…/2010-04-01/Accounts/{AccountSid}/Messages.json), form-encoded
 `To`, `From`, `Body`, HTTP Basic auth with the account SID and auth token; 201 with a JSON body
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from giftwell.adapters import outbox
+from giftwell.adapters import mail_folder
 from giftwell.domain.delivery import SendFailed, sms_reply_is_permanent
 
 
@@ -59,7 +59,7 @@ class TwilioSms:
         return str(sid or delivery_id)
 
 
-class OutboxSms:
+class FolderSms:
     def __init__(self, directory: Path, clock: Callable[[], datetime], sender: str | None = None) -> None:
         self.directory = directory
         self.clock = clock
@@ -67,7 +67,7 @@ class OutboxSms:
 
     async def send(self, *, to: str, body: str, delivery_id: str) -> str:
         return await asyncio.to_thread(
-            outbox.write_sms,
+            mail_folder.write_sms,
             self.directory,
             to=to,
             sender=self.sender,

@@ -1,5 +1,5 @@
 """The transports a runtime sends messages with, chosen from the settings: SMTP when
-`GIFTWELL_SMTP_URL` is set, an SMS gateway when `GIFTWELL_SMS_URL` is, and otherwise the outbox
+`GIFTWELL_SMTP_URL` is set, an SMS gateway when `GIFTWELL_SMS_URL` is, and otherwise the mail
 folder (`GIFTWELL_OUTBOX_DIR`, default `var/outbox/`), channel by channel."""
 
 from __future__ import annotations
@@ -7,22 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from giftwell.adapters import outbox
-from giftwell.adapters.mail import Mailer, OutboxMailer, SmtpConfig, SmtpMailer
-from giftwell.adapters.sms import OutboxSms, SmsSender, TwilioSms
+from giftwell.adapters import mail_folder
+from giftwell.adapters.mail import FolderMailer, Mailer, SmtpConfig, SmtpMailer
+from giftwell.adapters.sms import FolderSms, SmsSender, TwilioSms
 from giftwell.settings import Settings
 
 
 def mailer(settings: Settings, clock: Callable[[], datetime]) -> Mailer:
     if settings.smtp_url is None:
-        return OutboxMailer(settings.resolved_outbox_dir, clock)
+        return FolderMailer(settings.mail_dir, clock)
     config = SmtpConfig.parse(settings.smtp_url.get_secret_value())
     return SmtpMailer(config, timeout=settings.smtp_timeout_seconds)
 
 
 def sms(settings: Settings, clock: Callable[[], datetime]) -> SmsSender:
     if settings.sms_url is None:
-        return OutboxSms(settings.resolved_outbox_dir, clock, settings.sms_from)
+        return FolderSms(settings.mail_dir, clock, settings.sms_from)
     assert settings.sms_from is not None  # load_settings requires it with sms_url
     token = settings.sms_auth_token.get_secret_value() if settings.sms_auth_token else None
     return TwilioSms(
@@ -34,6 +34,6 @@ def sms(settings: Settings, clock: Callable[[], datetime]) -> SmsSender:
     )
 
 
-def outbox_entries(settings: Settings) -> list[outbox.Entry]:
-    """What the outbox folder holds (messages written instead of sent), oldest first."""
-    return outbox.entries(settings.resolved_outbox_dir)
+def mail_folder_entries(settings: Settings) -> list[mail_folder.Entry]:
+    """What the mail folder holds (messages written instead of sent), oldest first."""
+    return mail_folder.entries(settings.mail_dir)

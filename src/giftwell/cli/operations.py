@@ -1,5 +1,5 @@
 """Operating Giftwell: the schema, the catalog and funding, the ledger check, the guessing odds, the
-mail written to the outbox folder, and the sweep."""
+mail written to the mail folder, and the sweep."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ products_app = typer.Typer(help="The catalog of products.", no_args_is_help=True
 funding_app = typer.Typer(help="Accounts' prepaid funding balances.", no_args_is_help=True)
 
 
-outbox_app = typer.Typer(help="Messages written to the outbox folder instead of sent.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Messages written to the mail folder instead of sent.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -175,22 +175,22 @@ def codes_odds(
 
 @outbox_app.command("list")
 def outbox_list(as_json: JsonOpt = False) -> None:
-    """What would have been sent: each email (.eml) and SMS (.json) in the outbox folder."""
+    """What would have been sent: each email (.eml) and SMS (.json) in the mail folder."""
     from giftwell.adapters import transports
 
     settings = load(as_json)
-    found = [e.as_dict() for e in transports.outbox_entries(settings)]
+    found = [e.as_dict() for e in transports.mail_folder_entries(settings)]
 
     def human(rows: list[dict[str, Any]]) -> str:
         if not rows:
-            return f"The outbox is empty ({settings.resolved_outbox_dir})."
-        lines = [f"{settings.resolved_outbox_dir}:"]
+            return f"The mail folder is empty ({settings.mail_dir})."
+        lines = [f"{settings.mail_dir}:"]
         for r in rows:
             what = r["subject"] if r["channel"] == "email" else "(sms)"
             lines.append(f"  {r['at'][:19]}  {r['channel']:5}  {r['to']}  {what}  {r['file']}")
         return "\n".join(lines)
 
-    emit({"dir": str(settings.resolved_outbox_dir), "messages": found}, as_json, lambda d: human(d["messages"]))
+    emit({"dir": str(settings.mail_dir), "messages": found}, as_json, lambda d: human(d["messages"]))
 
 
 def sweep(as_json: JsonOpt = False) -> None:

@@ -62,6 +62,26 @@ TRANSITIONS: dict[CardAction, dict[CardStatus, CardStatus | None]] = {
 }
 
 
+# The states a card leaves for `expired` once its date passes. Cards in them are "live": their
+# code still finds them (the N of the guessing odds).
+EXPIRABLE: frozenset[CardStatus] = frozenset(TRANSITIONS[CardAction.EXPIRE])
+
+
+# A card in one of these is not sent, and its reward page shows nothing (a blocked card may
+# return; the page says so without its code).
+WITHHELD: frozenset[CardStatus] = frozenset({CardStatus.BLOCKED, CardStatus.DISABLED, CardStatus.EXPIRED})
+
+
+def past_date(expires_at: datetime | None, now: datetime) -> bool:
+    """A card is past its date from `expires_at` on (the instant itself included)."""
+    return expires_at is not None and expires_at <= now
+
+
+def is_due(status: CardStatus, expires_at: datetime | None, now: datetime) -> bool:
+    """Due to expire: past its date and still in a state that expiry ends."""
+    return status in EXPIRABLE and past_date(expires_at, now)
+
+
 def next_status(action: CardAction, current: CardStatus, *, was_activated: bool) -> CardStatus:
     """The state after `action`, or `InvalidState` (or the card error for that state)."""
     table = TRANSITIONS[action]
@@ -86,7 +106,7 @@ def raise_for_status(
     """Raise the card error explaining why a card in `status` cannot take money movements."""
     if status is CardStatus.DISABLED:
         raise CardDisabled("card is disabled", param="card")
-    if status is CardStatus.EXPIRED or (expires_at is not None and now is not None and expires_at <= now):
+    if status is CardStatus.EXPIRED or (now is not None and past_date(expires_at, now)):
         raise CardExpired("card has expired", param="card")
     if status is CardStatus.BLOCKED:
         raise CardBlocked("card is blocked", param="card")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from giftwell.domain.contacts import check_email, check_phone
 from giftwell.domain.errors import ValidationFailed
 
 MAX_MESSAGE = 500
@@ -26,9 +27,6 @@ RESEND_INTERVAL = timedelta(seconds=30)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 DEFAULT_LOCALE = "en"
 
-_EMAIL_RE = re.compile(r"^[^@\s<>\",;]+@[^@\s<>\",;]+\.[^@\s<>\",;.]+$")
-# E.164: a plus sign, then 8 to 15 digits (spaces, dashes and parentheses are dropped first).
-_PHONE_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 
 
@@ -66,10 +64,6 @@ class Notification:
     locale: str | None = None
 
 
-def normalize_phone(raw: str) -> str:
-    return re.sub(r"[\s().-]", "", raw)
-
-
 def check_notification(n: Notification, *, now: datetime, param: str = "notification") -> Notification:
     """The notification with its address normalised, or `ValidationFailed` naming the field.
 
@@ -89,13 +83,9 @@ def check_notification(n: Notification, *, now: datetime, param: str = "notifica
     if not to:
         raise ValidationFailed("to is required", param=at_("to"), rule="required")
     if channel is Channel.EMAIL:
-        to = to.lower()
-        if len(to) > 320 or not _EMAIL_RE.match(to):
-            raise ValidationFailed("to is not a valid email address", param=at_("to"))
+        to = check_email(to, param=at_("to"), label="to")
     else:
-        to = normalize_phone(to)
-        if not _PHONE_RE.match(to):
-            raise ValidationFailed("to must be a phone number in E.164 form, like +15550100123", param=at_("to"))
+        to = check_phone(to, param=at_("to"), label="to")
     names = {}
     for field in ("recipient_name", "sender_name"):
         value = getattr(n, field)

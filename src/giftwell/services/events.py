@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from giftwell.domain.errors import NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.webhooks import EVENT_TYPES, MAX_ATTEMPTS, DeliveryStatus, subscribed
-from giftwell.services.pagination import Page, check_limit, cursor_time, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.services.queue import jobs
 from giftwell.store.models import Event, WebhookDelivery, WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
@@ -52,7 +52,6 @@ async def list_events(
     cursor: str | None = None,
 ) -> Page[EventView]:
     """The account's events, newest first."""
-    check_limit(limit)
     q = sa.select(Event).where(Event.account_id == account_id)
     if type is not None:
         if type not in EVENT_TYPES:
@@ -64,15 +63,8 @@ async def list_events(
         q = q.where(Event.created_at >= created_gte)
     if created_lte is not None:
         q = q.where(Event.created_at <= created_lte)
-    if cursor:
-        value, last_id = decode_cursor(cursor, "-created_at")
-        at = cursor_time(value)
-        q = q.where(sa.or_(Event.created_at < at, sa.and_(Event.created_at == at, Event.id < last_id)))
-    rows = (await uow.conn.execute(q.order_by(Event.created_at.desc(), Event.id.desc()).limit(limit + 1))).all()
-    data = [_event(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    nxt = encode_cursor("-created_at", data[-1].created_at.isoformat(), data[-1].id) if more and data else None
-    return Page(data, more, nxt)
+    sort = newest_first(Event.created_at, Event.id)
+    return await paginate(uow, q, sort=sort, limit=limit, cursor=cursor, convert=_event)
 
 
 async def access_event(uow: UnitOfWork, *, account_id: str, event_id: str) -> EventView:

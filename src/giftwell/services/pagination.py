@@ -1,19 +1,27 @@
-"""Cursor pagination: an opaque cursor holding the last row's sort value and id.
+"""Keyset pagination, the one way every list pages: an opaque cursor holding the sort's name,
+the last row's sort value and its id, and a query that continues strictly after that pair.
 
 A cursor comes back from the client, so it is input like any other: whatever it decodes to is
-checked before it reaches a query, and anything unexpected is `cursor is not valid`.
+checked against the sort it claims (its name, and the type of its value: a time with an offset,
+or a 64-bit integer) before it reaches a query, and anything unexpected is `cursor is not
+valid`, a 422 naming `cursor`, never a 500.
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import sqlalchemy as sa
+
 from giftwell.domain.errors import ValidationFailed
+from giftwell.store.uow import UnitOfWork
 
 T = TypeVar("T")
 MAX_LIMIT = 100
@@ -28,26 +36,93 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(sort: str, value: Any, row_id: str) -> str:
-    raw = json.dumps([sort, value, row_id], separators=(",", ":"), default=str).encode()
+class Kind(enum.Enum):
+    TIME = "time"
+    INT = "int"
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """One sort order of a list: `name` as the API spells it (`-created_at` is newest first),
+    the column it orders by, what kind of value that is, and the id column that breaks ties."""
+
+    name: str
+    column: Any
+    kind: Kind
+    tiebreak: Any
+
+    @property
+    def descending(self) -> bool:
+        return self.name.startswith("-")
+
+    @property
+    def key(self) -> str:
+        """The result column holding the sort value (a column's name, or a label's)."""
+        return str(self.column.key)
+
+
+def newest_first(created: Any, row_id: Any, name: str = "-created_at") -> Sort:
+    return Sort(name, created, Kind.TIME, row_id)
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", param="limit")
+    return limit
+
+
+async def paginate(
+    uow: UnitOfWork,
+    query: sa.Select[Any],
+    *,
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+    convert: Callable[[Any], T],
+) -> Page[T]:
+    """Run `query` for one page: after the cursor's row in `sort` order, `limit` rows, each
+    converted with `convert`, and the cursor of the next page when there is one."""
+    check_limit(limit)
+    col, tie = sort.column, sort.tiebreak
+    if cursor:
+        value, last_id = _decode(cursor, sort)
+        if sort.descending:
+            query = query.where(sa.or_(col < value, sa.and_(col == value, tie < last_id)))
+        else:
+            query = query.where(sa.or_(col > value, sa.and_(col == value, tie > last_id)))
+    order = (col.desc(), tie.desc()) if sort.descending else (col.asc(), tie.asc())
+    rows = (await uow.conn.execute(query.order_by(*order).limit(limit + 1))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = None
+    if more and rows:
+        last = rows[-1]
+        nxt = _encode(sort, getattr(last, sort.key), getattr(last, str(tie.key)))
+    return Page([convert(r) for r in rows], more, nxt)
+
+
+def _encode(sort: Sort, value: Any, row_id: str) -> str:
+    if sort.kind is Kind.TIME:
+        value = value.isoformat()
+    raw = json.dumps([sort.name, value, row_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+def _decode(cursor: str, sort: Sort) -> tuple[datetime | int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_sort, value, row_id = json.loads(raw)
     except (ValueError, TypeError):
         raise _invalid() from None
-    if got_sort != sort:
+    if got_sort != sort.name:
         raise ValidationFailed("cursor was made for another sort order", param="cursor")
     if not isinstance(row_id, str) or not _ROW_ID.fullmatch(row_id):
         raise _invalid()
-    return value, row_id
+    return (_time(value) if sort.kind is Kind.TIME else _int(value)), row_id
 
 
-def cursor_time(value: Any) -> datetime:
-    """A cursor's timestamp: an ISO-8601 string with an offset, representable in UTC."""
+def _time(value: Any) -> datetime:
+    """An ISO-8601 string with an offset, representable in UTC."""
     if isinstance(value, str):
         try:
             at = datetime.fromisoformat(value)
@@ -58,8 +133,8 @@ def cursor_time(value: Any) -> datetime:
     raise _invalid()
 
 
-def cursor_int(value: Any) -> int:
-    """A cursor's integer sort value (a balance), within the 64-bit columns."""
+def _int(value: Any) -> int:
+    """An integer within the 64-bit columns."""
     if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
         return value
     raise _invalid()
@@ -67,9 +142,3 @@ def cursor_int(value: Any) -> int:
 
 def _invalid() -> ValidationFailed:
     return ValidationFailed("cursor is not valid", param="cursor")
-
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", param="limit")
-    return limit

@@ -43,7 +43,7 @@ class Runtime:
         self.token_rate = settings.token_rate
         self.ip_rate = settings.ip_rate
         self.trusted_proxies = settings.trusted_proxy_networks
-        # How deliveries leave: SMTP and an SMS gateway, or the outbox folder (services/transports.py).
+        # How deliveries leave: SMTP and an SMS gateway, or the mail folder (services/transports.py).
         self.mailer = transports.mailer(settings, clock)
         self.sms = transports.sms(settings, clock)
 

@@ -16,7 +16,7 @@ from giftwell.domain.errors import CodeNotFound, NotFound, RewardGone, TooManyAt
 from giftwell.http.limits import ip_limited
 from giftwell.http.request import client_ip, get_runtime
 from giftwell.services.access import guessing
-from giftwell.services.cards import reads as cards
+from giftwell.services.cards import expiry
 from giftwell.services.delivery import messages, reward
 from giftwell.web import session as ws
 from giftwell.web.routes import PAGE_HEADERS, error_page, forbidden, templates, too_many
@@ -148,8 +148,9 @@ async def balance_check(request: Request) -> Response:
     pin = str(form.get("pin") or "")[:100] or None
     try:
         # No token here: the guard counts failed lookups per address only.
-        async with guessing.guard(rt, client=None, ip=client_ip(request)), rt.reader() as uow:
-            card = await cards.lookup_public(uow, code=code, pin=pin)
+        async with guessing.guard(rt, client=None, ip=client_ip(request)):
+            card = await expiry.lookup_public(rt, code=code, pin=pin)
+        async with rt.reader() as uow:
             p = await messages.present(uow, card, locale=None)
     except TooManyAttempts as exc:
         resp = error_page(

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.v1.schemas import TransferOut
-from giftwell.api.v1.schemas_orders import AccountOut, StatementOut
+from giftwell.api.v1.schemas.account import AccountOut
+from giftwell.api.v1.schemas.common import Page
+from giftwell.api.v1.schemas.transfers import TransferOut
 from giftwell.http.deps import AccountRead, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.access import accounts
@@ -25,7 +26,7 @@ async def get_account(p: AccountRead, rt: RuntimeDep) -> Response:
     return json_response(AccountOut.of(acct, held))
 
 
-@router.get("/statement", response_model=StatementOut, summary="Transfers on the prepaid balances")
+@router.get("/statement", response_model=Page[TransferOut], summary="Transfers on the prepaid balances")
 async def statement(
     p: AccountRead,
     rt: RuntimeDep,
@@ -34,6 +35,4 @@ async def statement(
 ) -> Response:
     async with rt.uow() as uow:
         page = await balances.statement(uow, account_id=p.account_id, limit=limit, cursor=cursor)
-    return json_response(
-        StatementOut(data=[TransferOut.of(t) for t in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
-    )
+    return json_response(Page.of(page, TransferOut.of))

@@ -9,42 +9,32 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
-from giftwell.api.v1.schemas import (
+from giftwell.api.v1.schemas.cards import (
     AdjustIn,
     AmountIn,
-    CardList,
+    CardCreatedWithDeliveryOut,
+    CardCreateIn,
     CardOut,
     LookupIn,
-    MovementOut,
     ReasonIn,
     RedeemIn,
     ReloadIn,
-    Text,
     TransferIn,
-    TransferList,
-    TransferOut,
-    UtcDatetime,
 )
-from giftwell.api.v1.schemas_delivery import (
-    CardCreatedWithDeliveryOut,
-    CardCreateIn,
-    DeliveryList,
-    DeliveryOut,
-    NotificationIn,
-    ResendIn,
-)
+from giftwell.api.v1.schemas.common import Items, Page, Text, UtcDatetime
+from giftwell.api.v1.schemas.delivery import DeliveryOut, NotificationIn, ResendIn
+from giftwell.api.v1.schemas.transfers import MovementOut, TransferOut
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
 from giftwell.http.deps import CardsRead, CardsRedeem, CardsWrite, ClientIp, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.access import guessing
-from giftwell.services.cards import expiry, history, issuing, lifecycle
+from giftwell.services.cards import expiry, history, lifecycle
 from giftwell.services.cards import money as card_money
 from giftwell.services.cards import search as card_search
 from giftwell.services.cards.issuing import IssuedCard
-from giftwell.services.delivery import deliveries
+from giftwell.services.delivery import deliveries, gifting
 from giftwell.services.delivery.deliveries import DeliveryView
-from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
 
@@ -66,10 +56,12 @@ def _issued(i: IssuedCard, d: DeliveryView | None = None) -> CardCreatedWithDeli
 async def create_card(body: CardCreateIn, p: CardsWrite, tx: TxDep) -> Response:
     fmt = codes.CodeFormat(**body.code_format.model_dump()) if body.code_format else codes.DEFAULT_FORMAT
 
-    async def use_case(uow: UnitOfWork) -> tuple[IssuedCard, DeliveryView | None]:
-        issued = await issuing.issue(
+    return await tx.run(
+        p,
+        lambda uow: gifting.issue_and_send(
             uow,
             account_id=p.account_id,
+            notification=body.notification.domain() if body.notification else None,
             currency=body.currency,
             amount=body.amount,
             code=body.code,
@@ -80,18 +72,13 @@ async def create_card(body: CardCreateIn, p: CardsWrite, tx: TxDep) -> Response:
             sender=body.sender.domain() if body.sender else None,
             recipient=body.recipient.domain() if body.recipient else None,
             metadata=body.metadata,
-        )
-        sent = None
-        if body.notification is not None:
-            sent = await deliveries.request(
-                uow, card=issued.card, notification=body.notification.domain(), source="card", requested_by=p.account_id
-            )
-        return issued, sent
-
-    return await tx.run(p, use_case, lambda r: _issued(*r), status=201)
+        ),
+        lambda gift: _issued(gift.issued, gift.delivery),
+        status=201,
+    )
 
 
-@router.get("", response_model=CardList, summary="List cards")
+@router.get("", response_model=Page[CardOut], summary="List cards")
 async def list_cards(
     p: CardsRead,
     rt: RuntimeDep,
@@ -114,9 +101,7 @@ async def list_cards(
         page = await card_search.list_cards(
             uow, account_id=p.account_id, filters=filters, sort=sort, limit=limit, cursor=cursor
         )
-    return json_response(
-        CardList(data=[CardOut.of(c) for c in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
-    )
+    return json_response(Page.of(page, CardOut.of))
 
 
 @router.post(
@@ -225,7 +210,7 @@ _status_route(CardAction.UNBLOCK, "Unblock a card")
 _status_route(CardAction.DISABLE, "Disable a card (permanently)")
 
 
-@router.get("/{card_id}/transfers", response_model=TransferList, summary="List a card's transfers, newest first")
+@router.get("/{card_id}/transfers", response_model=Page[TransferOut], summary="List a card's transfers, newest first")
 async def card_transfers(
     card_id: Text,
     p: CardsRead,
@@ -236,8 +221,7 @@ async def card_transfers(
     card = await expiry.get(rt, account_id=p.account_id, card_id=card_id)
     async with rt.reader() as uow:
         page = await history.list_transfers(uow, account_id=p.account_id, card_id=card_id, limit=limit, cursor=cursor)
-    data = [TransferOut.of(t, card.ledger_account_id) for t in page.data]
-    return json_response(TransferList(data=data, has_more=page.has_more, next_cursor=page.next_cursor))
+    return json_response(Page.of(page, lambda t: TransferOut.of(t, card.ledger_account_id)))
 
 
 _SEND = (
@@ -275,8 +259,10 @@ async def resend_card(card_id: Text, p: CardsWrite, tx: TxDep, body: ResendIn | 
     )
 
 
-@router.get("/{card_id}/deliveries", response_model=DeliveryList, summary="List a card's deliveries, newest first")
+@router.get(
+    "/{card_id}/deliveries", response_model=Items[DeliveryOut], summary="List a card's deliveries, newest first"
+)
 async def card_deliveries(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
     async with rt.uow() as uow:
         found = await deliveries.list_for_card(uow, account_id=p.account_id, card_id=card_id)
-    return json_response(DeliveryList(data=[DeliveryOut.of(d) for d in found]))
+    return json_response(Items.of(found, DeliveryOut.of))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
-from giftwell.api.v1.schemas_orders import CancelIn, CancelOut, OrderIn, OrderList, OrderOut
+from giftwell.api.v1.schemas.common import Page, UtcDatetime
+from giftwell.api.v1.schemas.orders import CancelIn, CancelOut, OrderIn, OrderOut
 from giftwell.domain.orders import OrderStatus
-from giftwell.http.deps import OrdersRead, OrdersWrite, RuntimeDep
-from giftwell.http.tx import json_response
+from giftwell.http.deps import OrdersRead, OrdersWrite
 from giftwell.services.orders import cancelling, placing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
+from giftwell.services.pagination import Page as Listed
 from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -39,20 +39,22 @@ async def place_order(body: OrderIn, p: OrdersWrite, tx: TxDep) -> Response:
     )
 
 
-@router.get("", response_model=OrderList, summary="List orders (without their cards)")
+@router.get("", response_model=Page[OrderOut], summary="List orders (without their cards), or find one by reference")
 async def list_orders(
     p: OrdersRead,
-    rt: RuntimeDep,
+    tx: TxDep,
     status: OrderStatus | None = None,
     reference: Annotated[str | None, Query(max_length=200)] = None,
-    created_gte: datetime | None = None,
-    created_lte: datetime | None = None,
+    created_gte: UtcDatetime | None = None,
+    created_lte: UtcDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    """Newest first, paginated; `reference` finds one order by your own id. Without cards (and
-    so without codes): get the order for them."""
-    async with rt.uow() as uow:
+    """Newest first, paginated, without cards (and so without codes): get the order for them.
+    `reference` finds the one order with your own id, and shows it as `GET /v1/orders/{id}`
+    does: with its items and cards, each showing of a code recorded."""
+
+    async def find(uow: UnitOfWork) -> Listed[OrderView]:
         page = await order_views.list_orders(
             uow,
             account_id=p.account_id,
@@ -63,9 +65,11 @@ async def list_orders(
             limit=limit,
             cursor=cursor,
         )
-    return json_response(
-        OrderList(data=[OrderOut.of(o) for o in page.data], has_more=page.has_more, next_cursor=page.next_cursor)
-    )
+        if reference is None:
+            return page
+        return await order_views.reveal_listed(uow, account_id=p.account_id, page=page)
+
+    return await tx.run(p, find, lambda page: Page.of(page, OrderOut.of))
 
 
 @router.get("/{order_id}", response_model=OrderOut, summary="Get an order with its cards' codes")
@@ -84,13 +88,10 @@ async def cancel_order(order_id: str, p: OrdersWrite, tx: TxDep, body: CancelIn 
     redeemed is disabled and its price returned to the funding balance; cards not yet issued are
     dropped. Naming a used card is 409 `invalid_state`; the whole order skips used cards."""
 
-    async def cancel(uow: UnitOfWork) -> CancelOut:
-        n = await cancelling.cancel(
+    return await tx.run(
+        p,
+        lambda uow: cancelling.cancel_and_show(
             uow, account_id=p.account_id, order_id=order_id, unit_ids=body.cards if body else None
-        )
-        return CancelOut(
-            cancelled=n,
-            order=OrderOut.of(await order_views.reveal_order(uow, account_id=p.account_id, order_id=order_id)),
-        )
-
-    return await tx.run(p, cancel, lambda out: out)
+        ),
+        lambda done: CancelOut(cancelled=done.cancelled, order=OrderOut.of(done.order)),
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from giftwell.api.v1.schemas import PingOut
+from giftwell.api.v1.schemas.access import PingOut
 from giftwell.http.deps import Authenticated
 from giftwell.http.tx import json_response
 

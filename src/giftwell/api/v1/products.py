@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
-from giftwell.api.v1.schemas_orders import ProductIn, ProductList, ProductOut, ProductPatch
+from giftwell.api.v1.schemas.catalog import ProductIn, ProductOut, ProductPatch
+from giftwell.api.v1.schemas.common import Items
 from giftwell.domain.catalog import Product
 from giftwell.http.deps import Admin, ProductsRead, RuntimeDep
 from giftwell.http.tx import json_response
@@ -18,7 +19,7 @@ from giftwell.store.uow import UnitOfWork
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
 
-@router.get("", response_model=ProductList, summary="List the products you may buy")
+@router.get("", response_model=Items[ProductOut], summary="List the products you may buy")
 async def list_products(
     p: ProductsRead,
     rt: RuntimeDep,
@@ -28,7 +29,7 @@ async def list_products(
 ) -> Response:
     async with rt.uow() as uow:
         found = await products.list_products(uow, country=country, currency=currency, category=category)
-    return json_response(ProductList(data=[ProductOut.of(x) for x in found]))
+    return json_response(Items.of(found, ProductOut.of))
 
 
 @router.get("/{product_id}", response_model=ProductOut, summary="Get a product")

@@ -6,7 +6,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
-from giftwell.api.v1.schemas import MovementOut, OptionalAmountIn, Text, TransferOut
+from giftwell.api.v1.schemas.cards import OptionalAmountIn
+from giftwell.api.v1.schemas.common import Text
+from giftwell.api.v1.schemas.transfers import MovementOut, TransferOut
 from giftwell.http.deps import CardsRead, CardsRedeem, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.cards import money as card_money

@@ -20,9 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
 from giftwell.domain.access import check_role
+from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
-from giftwell.domain.users import LockoutPolicy, check_password, normalize_email
+from giftwell.domain.users import LockoutPolicy, check_password
 from giftwell.store.models import User, WebSession
 from giftwell.store.uow import UnitOfWork
 
@@ -77,7 +78,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def create_user(uow: UnitOfWork, *, account_id: str, email: str, password: str, role: str) -> UserInfo:
     """Add a user to an account. Emails are unique across Giftwell (sign-in asks only for one)."""
-    email = normalize_email(email)
+    email = check_email(email)
     check_role(role)
     pw_hash = await hash_password(check_password(password))
     user = UserInfo(new_id("usr"), account_id, email, role, uow.now)
@@ -116,7 +117,7 @@ async def sign_in(uow: UnitOfWork, *, email: str, password: str, policy: Lockout
     The failure count is a guarded increment, so concurrent guesses cannot slip past the limit.
     """
     try:
-        email = normalize_email(email)
+        email = check_email(email)
     except ValidationFailed:  # a malformed email is one more wrong credential
         email = ""
     row = (await uow.conn.execute(sa.select(User).where(User.email == email))).first() if email else None

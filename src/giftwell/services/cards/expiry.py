@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from giftwell.domain.cards import Card, CardStatus
+from giftwell.domain.cards import EXPIRABLE, Card, CardStatus, is_due
 from giftwell.domain.errors import InvalidState
 from giftwell.domain.ledger import AccountKind, TransferKind, TransferStatus
 from giftwell.services import events
@@ -28,18 +28,23 @@ from giftwell.store.models import LedgerAccount
 from giftwell.store.models import Transfer as TransferRow
 from giftwell.store.uow import UnitOfWork
 
-EXPIRING = (CardStatus.INACTIVE, CardStatus.ACTIVE, CardStatus.BLOCKED)
 # A list expires at most this many due cards of its account first; the sweeper does the rest.
 LIST_BATCH = 100
+_EXPIRABLE = sorted(s.value for s in EXPIRABLE)
 
 
-def is_due(card: Card, now: datetime) -> bool:
-    return card.expires_at is not None and card.expires_at <= now and card.status in EXPIRING
+def due(now: datetime) -> sa.ColumnElement[bool]:
+    """`domain.cards.is_due` in SQL: an expirable status and past the date."""
+    return sa.and_(CardRow.status.in_(_EXPIRABLE), CardRow.expires_at <= now)
+
+
+def _is_due(card: Card, now: datetime) -> bool:
+    return is_due(card.status, card.expires_at, now)
 
 
 async def settled(uow: UnitOfWork, card: Card) -> Card:
     """`card` (just read in this write unit of work) expired first if it is due."""
-    if not is_due(card, uow.now):
+    if not _is_due(card, uow.now):
         return card
     await expire_card(uow, account_id=card.account_id, card_id=card.id)
     return await cards.get(uow, account_id=card.account_id, card_id=card.id)
@@ -50,10 +55,23 @@ async def get(rt: Runtime, *, account_id: str, card_id: str) -> Card:
     that is not due costs one autocommit read, as before."""
     async with rt.reader() as uow:
         card = await cards.get(uow, account_id=account_id, card_id=card_id)
-    if not is_due(card, rt.clock()):
+    if not _is_due(card, rt.clock()):
         return card
     async with rt.uow() as uow:
         card = await settled(uow, await cards.get(uow, account_id=account_id, card_id=card_id))
+        await uow.commit()
+    return card
+
+
+async def lookup_public(rt: Runtime, *, code: str, pin: str | None) -> Card:
+    """`cards.lookup_public` (the public balance page: any account's card, by code and PIN),
+    expired first if it is due. A card that is not due costs one autocommit read."""
+    async with rt.reader() as uow:
+        card = await cards.lookup_public(uow, code=code, pin=pin)
+    if not _is_due(card, rt.clock()):
+        return card
+    async with rt.uow() as uow:
+        card = await settled(uow, await cards.get(uow, account_id=card.account_id, card_id=card.id))
         await uow.commit()
     return card
 
@@ -67,19 +85,15 @@ async def settle_account(rt: Runtime, *, account_id: str) -> int:
     """Expire the account's due cards (up to `LIST_BATCH`) before a list shows them; one indexed
     read when there are none."""
     now = rt.clock()
-    due = (
-        CardRow.account_id == account_id,
-        CardRow.status.in_([s.value for s in EXPIRING]),
-        CardRow.expires_at <= now,
-    )
+    mine_due = (CardRow.account_id == account_id, due(now))
     async with rt.reader() as uow:
-        found = (await uow.conn.execute(sa.select(CardRow.id).where(*due).limit(1))).first()
+        found = (await uow.conn.execute(sa.select(CardRow.id).where(*mine_due).limit(1))).first()
     if found is None:
         return 0
     done = 0
     async with rt.uow() as uow:
         rows = await uow.conn.execute(
-            sa.select(CardRow.id).where(*due).order_by(CardRow.expires_at, CardRow.id).limit(LIST_BATCH)
+            sa.select(CardRow.id).where(*mine_due).order_by(CardRow.expires_at, CardRow.id).limit(LIST_BATCH)
         )
         for (card_id,) in rows.all():
             done += await expire_card(uow, account_id=account_id, card_id=card_id)
@@ -92,10 +106,7 @@ async def expire_due(uow: UnitOfWork, *, limit: int = 200) -> int:
     rows = (
         await uow.conn.execute(
             sa.select(CardRow.id, CardRow.account_id)
-            .where(
-                CardRow.status.in_([CardStatus.INACTIVE.value, CardStatus.ACTIVE.value, CardStatus.BLOCKED.value]),
-                CardRow.expires_at <= uow.now,
-            )
+            .where(due(uow.now))
             # A fixed order, so that concurrent sweepers lock cards in the same order.
             .order_by(CardRow.expires_at, CardRow.id)
             .limit(limit)
@@ -114,9 +125,7 @@ async def expire_card(uow: UnitOfWork, *, account_id: str, card_id: str) -> bool
     an `expire` transfer, record `card.expired`."""
     res = await uow.conn.execute(
         sa.update(CardRow)
-        .where(
-            CardRow.id == card_id, CardRow.status.in_(["inactive", "active", "blocked"]), CardRow.expires_at <= uow.now
-        )
+        .where(CardRow.id == card_id, due(uow.now))
         .values(status=CardStatus.EXPIRED.value, updated_at=uow.now)
         .returning(CardRow.ledger_account_id, CardRow.currency)
     )

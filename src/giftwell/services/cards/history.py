@@ -9,7 +9,7 @@ from giftwell.domain.ledger import (
 )
 from giftwell.services.cards import reads as cards
 from giftwell.services.ledger import transfers
-from giftwell.services.pagination import Page, check_limit, cursor_time, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, check_limit, newest_first, paginate
 from giftwell.store.models import Transfer as TransferRow
 from giftwell.store.uow import UnitOfWork
 
@@ -18,23 +18,12 @@ async def list_transfers(
     uow: UnitOfWork, *, account_id: str, card_id: str, limit: int = 20, cursor: str | None = None
 ) -> Page[Transfer]:
     """A card's transfers, newest first."""
-    check_limit(limit)
+    check_limit(limit)  # before the card is read: a bad limit is the caller's first error
     card = await cards.get(uow, account_id=account_id, card_id=card_id)
     la = card.ledger_account_id
     q = sa.select(TransferRow).where(
         TransferRow.account_id == account_id,
         sa.or_(TransferRow.debit_account_id == la, TransferRow.credit_account_id == la),
     )
-    if cursor:
-        value, last_id = decode_cursor(cursor, "-created_at")
-        at = cursor_time(value)
-        q = q.where(
-            sa.or_(TransferRow.created_at < at, sa.and_(TransferRow.created_at == at, TransferRow.id < last_id))
-        )
-    rows = (
-        await uow.conn.execute(q.order_by(TransferRow.created_at.desc(), TransferRow.id.desc()).limit(limit + 1))
-    ).all()
-    items = [transfers.transfer_from_row(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    nxt = encode_cursor("-created_at", items[-1].created_at.isoformat(), items[-1].id) if more and items else None
-    return Page(items, more, nxt)
+    sort = newest_first(TransferRow.created_at, TransferRow.id)
+    return await paginate(uow, q, sort=sort, limit=limit, cursor=cursor, convert=transfers.transfer_from_row)

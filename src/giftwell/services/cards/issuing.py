@@ -18,6 +18,7 @@ from giftwell.domain.cards import (
     CardStatus,
     Party,
 )
+from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import Conflict, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
@@ -48,9 +49,7 @@ class IssuedCard:
 def _party(p: Party | None, param: str) -> Party:
     if p is None:
         return Party()
-    email = p.email.strip().lower() if p.email else None
-    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise ValidationFailed(f"{param}.email is not a valid email address", param=f"{param}.email")
+    email = check_email(p.email, param=f"{param}.email") if p.email and p.email.strip() else None
     return Party(p.name.strip() if p.name else None, email)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from giftwell.domain.cards import Card, CardAction, CardStatus, next_status, require_usable
+from giftwell.domain.cards import Card, CardAction, CardStatus, next_status, past_date, require_usable
 from giftwell.domain.errors import (
     CurrencyMismatch,
     GiftwellError,
@@ -68,7 +68,7 @@ async def _explain(
     credited side, the balance ceiling, and on the debited side its funds."""
     fresh = await cards.get(uow, account_id=card.account_id, card_id=card.id)
     # A blocked card admits adjustments: refusing one for want of funds is not "card is blocked".
-    if fresh.status not in statuses or (fresh.expires_at is not None and fresh.expires_at <= uow.now):
+    if fresh.status not in statuses or past_date(fresh.expires_at, uow.now):
         require_usable(fresh.status, fresh.expires_at, uow.now)
     if side is Side.CREDIT:
         raise ValidationFailed(
@@ -133,7 +133,7 @@ async def activate(uow: UnitOfWork, *, account_id: str, card_id: str, amount: in
     card = await cards.get(uow, account_id=account_id, card_id=card_id)
     require_positive(amount)
     next_status(CardAction.ACTIVATE, card.status, was_activated=card.activated_at is not None)
-    if card.expires_at is not None and card.expires_at <= uow.now:
+    if past_date(card.expires_at, uow.now):
         require_usable(CardStatus.EXPIRED, None, uow.now)
     res = await uow.conn.execute(
         sa.update(CardRow)

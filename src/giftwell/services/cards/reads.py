@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from giftwell.domain import codes
 from giftwell.domain.cards import (
+    EXPIRABLE,
     Card,
     CardSource,
     CardStatus,
@@ -125,12 +126,9 @@ async def _holder_lookup(uow: UnitOfWork, account_ids: list[str], *, code: str, 
     return card
 
 
-LIVE_STATUSES = (CardStatus.INACTIVE, CardStatus.ACTIVE, CardStatus.BLOCKED)
-
-
 async def count_live(uow: UnitOfWork) -> int:
     """Cards whose code still finds them (all accounts): the N of the guessing odds."""
-    q = sa.select(sa.func.count()).select_from(CardRow).where(CardRow.status.in_([s.value for s in LIVE_STATUSES]))
+    q = sa.select(sa.func.count()).select_from(CardRow).where(CardRow.status.in_(sorted(s.value for s in EXPIRABLE)))
     return int((await uow.conn.execute(q)).scalar_one())
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,12 +12,13 @@ from giftwell.domain.cards import (
     Card,
     CardStatus,
 )
+from giftwell.domain.delivery import Channel
 from giftwell.domain.errors import ValidationFailed
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.pagination import Page, check_limit, cursor_int, cursor_time, decode_cursor, encode_cursor
+from giftwell.services.pagination import Kind, Page, Sort, check_limit, paginate
 from giftwell.store.models import Card as CardRow
-from giftwell.store.models import LedgerAccount
+from giftwell.store.models import Delivery, LedgerAccount
 from giftwell.store.uow import UnitOfWork
 
 
@@ -33,7 +33,14 @@ class CardFilters:
     created_lte: datetime | None = None
 
 
-SORTS = ("created_at", "-created_at", "balance", "-balance")
+SORTS: dict[str, Sort] = {
+    name: Sort(name, column, kind, CardRow.id)
+    for field, column, kind in (
+        ("created_at", CardRow.created_at, Kind.TIME),
+        ("balance", LedgerAccount.balance, Kind.INT),
+    )
+    for name in (field, "-" + field)
+}
 
 
 async def list_cards(
@@ -45,7 +52,11 @@ async def list_cards(
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[Card]:
-    if sort not in SORTS:
+    """The account's cards that match `filters`, in `sort` order. A recipient email finds the
+    card's own recipient and the address of any email delivery of it (a recipient named later,
+    by `/send` or `/resend`)."""
+    order = SORTS.get(sort)
+    if order is None:
         raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}", param="sort")
     check_limit(limit)
     q = select_cards().where(CardRow.account_id == account_id)
@@ -56,7 +67,13 @@ async def list_cards(
         # Checked like a card's currency: "eur" or "XXX" is a 422, not an empty list.
         q = q.where(CardRow.currency == check_currency(f.currency).code)
     if f.recipient_email:
-        q = q.where(CardRow.recipient_email == f.recipient_email.strip().lower())
+        email = f.recipient_email.strip().lower()
+        delivered = sa.select(Delivery.card_id).where(
+            Delivery.card_account_id == account_id,
+            Delivery.to == email,
+            Delivery.channel == Channel.EMAIL.value,
+        )
+        q = q.where(sa.or_(CardRow.recipient_email == email, CardRow.id.in_(delivered)))
     if f.sender_email:
         q = q.where(CardRow.sender_email == f.sender_email.strip().lower())
     if f.code_suffix:
@@ -70,23 +87,4 @@ async def list_cards(
         q = q.where(CardRow.created_at >= f.created_gte)
     if f.created_lte is not None:
         q = q.where(CardRow.created_at <= f.created_lte)
-    desc = sort.startswith("-")
-    field = sort.lstrip("-")
-    col: Any = CardRow.created_at if field == "created_at" else LedgerAccount.balance
-    if cursor:
-        raw, last_id = decode_cursor(cursor, sort)
-        value: datetime | int = cursor_time(raw) if field == "created_at" else cursor_int(raw)
-        if desc:
-            q = q.where(sa.or_(col < value, sa.and_(col == value, CardRow.id < last_id)))
-        else:
-            q = q.where(sa.or_(col > value, sa.and_(col == value, CardRow.id > last_id)))
-    q = q.order_by(col.desc(), CardRow.id.desc()) if desc else q.order_by(col.asc(), CardRow.id.asc())
-    rows = (await uow.conn.execute(q.limit(limit + 1))).all()
-    cards = [card_from_row(r) for r in rows[:limit]]
-    has_more = len(rows) > limit
-    next_cursor = None
-    if has_more and cards:
-        last = cards[-1]
-        key = last.created_at.isoformat() if field == "created_at" else last.balance
-        next_cursor = encode_cursor(sort, key, last.id)
-    return Page(cards, has_more, next_cursor)
+    return await paginate(uow, q, sort=order, limit=limit, cursor=cursor, convert=card_from_row)

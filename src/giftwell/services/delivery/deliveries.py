@@ -2,8 +2,8 @@
 again later; list a card's deliveries; hand an order's cards to delivery.
 
 Each delivery is a row and a `delivery.send` job written in the caller's transaction (the
-outbox): if the card, the order batch or the `/send` commits, the message will go out; if it
-rolls back, it never existed. The job runs at `scheduled_at`; `services.delivery_send` sends it.
+job queue): if the card, the order batch or the `/send` commits, the message will go out; if it
+rolls back, it never existed. The job runs at `scheduled_at`; `services.delivery.sending` sends it.
 
 A card is sent at most once per 30 seconds (`RESEND_INTERVAL`), whichever way: a guarded update
 on its reward link's `last_sent_at` takes the slot, so two concurrent resends cannot both pass.
@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from giftwell.domain.cards import Card, CardStatus, raise_for_status
+from giftwell.domain.cards import WITHHELD, Card, past_date, raise_for_status
 from giftwell.domain.delivery import (
     RESEND_INTERVAL,
     Channel,
@@ -92,9 +92,7 @@ def view(r: Any) -> DeliveryView:
 
 def _sendable(card: Card, now: datetime) -> None:
     """A blocked, disabled or expired card is not sent (its page would show nothing)."""
-    if card.status in (CardStatus.BLOCKED, CardStatus.DISABLED, CardStatus.EXPIRED) or (
-        card.expires_at is not None and card.expires_at <= now
-    ):
+    if card.status in WITHHELD or past_date(card.expires_at, now):
         raise_for_status(card.status, card.expires_at, now=now, wanted="send")
 
 

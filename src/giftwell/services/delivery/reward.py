@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from giftwell.domain.cards import Card, CardStatus
+from giftwell.domain.cards import WITHHELD, Card, past_date
 from giftwell.domain.errors import NotFound, RewardGone
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
@@ -30,7 +30,6 @@ from giftwell.store.models import RewardLink
 from giftwell.store.uow import UnitOfWork
 
 MAX_TOKEN_LENGTH = 100
-GONE = (CardStatus.BLOCKED, CardStatus.DISABLED, CardStatus.EXPIRED)
 
 
 def _aad(card_id: str) -> str:
@@ -102,8 +101,7 @@ async def _find(uow: UnitOfWork, token: str) -> tuple[Card, Any]:
     row = (await uow.conn.execute(sa.select(CardRow.account_id).where(CardRow.id == link.card_id))).first()
     assert row is not None
     card = await cards.get(uow, account_id=row.account_id, card_id=link.card_id)
-    expired = card.expires_at is not None and card.expires_at <= uow.now
-    if card.status in GONE or expired:
+    if card.status in WITHHELD or past_date(card.expires_at, uow.now):
         raise RewardGone("this gift card can no longer be used", param="token", status=card.status.value)
     return card, link
 

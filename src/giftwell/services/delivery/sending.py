@@ -4,7 +4,7 @@ held across the network (on SQLite that would stop every writer):
 1. a short transaction checks the delivery is still open and due, renders the message (the card
    as it stands now: its balance, its reward link), and counts the attempt (`queued`,
    `attempts + 1`);
-2. the transport sends it (SMTP or the SMS gateway, or the outbox folder);
+2. the transport sends it (SMTP or the SMS gateway, or the mail folder);
 3. a short transaction records the outcome with a guarded update (`WHERE status IN ('scheduled',
    'queued')`) and its event, `delivery.sent` or `delivery.failed`, in the same transaction.
 
@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from giftwell.domain.cards import WITHHELD, past_date
 from giftwell.domain.delivery import OPEN_STATUSES, Channel, DeliveryStatus, SendFailed
 from giftwell.domain.errors import NotFound
 from giftwell.domain.jobs import PermanentFailure, RetryLater
@@ -94,8 +95,8 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
     except NotFound:
         await _fail(uow, delivery_id, "the card no longer exists")
         return DeliveryStatus.FAILED
-    expired = card.expires_at is not None and card.expires_at <= uow.now
-    if card.status.value in ("blocked", "disabled", "expired") or expired:
+    expired = past_date(card.expires_at, uow.now)
+    if card.status in WITHHELD or expired:
         await _fail(uow, delivery_id, f"card is {'expired' if expired else card.status.value}")
         return DeliveryStatus.FAILED
     p = await messages.present(

@@ -9,7 +9,6 @@ transfer through `services.ledger`; nothing here writes a balance.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -21,7 +20,7 @@ from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg, LegRefused, Posting
-from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.store.models import LedgerAccount
 from giftwell.store.models import Transfer as TransferRow
 from giftwell.store.uow import UnitOfWork
@@ -85,23 +84,11 @@ async def balances(uow: UnitOfWork, *, account_id: str) -> list[Balance]:
 async def statement(uow: UnitOfWork, *, account_id: str, limit: int = 50, cursor: str | None = None) -> Page[Transfer]:
     """Every transfer touching the account's funding balances (top-ups, holds, charges,
     refunds), newest first."""
-    check_limit(limit)
     mine = sa.select(LedgerAccount.id).where(
         LedgerAccount.account_id == account_id, LedgerAccount.kind == AccountKind.FUNDING.value
     )
     q = sa.select(TransferRow).where(
         sa.or_(TransferRow.debit_account_id.in_(mine), TransferRow.credit_account_id.in_(mine))
     )
-    if cursor:
-        value, last_id = decode_cursor(cursor, "-created_at")
-        at = datetime.fromisoformat(value)
-        q = q.where(
-            sa.or_(TransferRow.created_at < at, sa.and_(TransferRow.created_at == at, TransferRow.id < last_id))
-        )
-    rows = (
-        await uow.conn.execute(q.order_by(TransferRow.created_at.desc(), TransferRow.id.desc()).limit(limit + 1))
-    ).all()
-    items = [transfers.transfer_from_row(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    nxt = encode_cursor("-created_at", items[-1].created_at.isoformat(), items[-1].id) if more and items else None
-    return Page(items, more, nxt)
+    sort = newest_first(TransferRow.created_at, TransferRow.id)
+    return await paginate(uow, q, sort=sort, limit=limit, cursor=cursor, convert=transfers.transfer_from_row)

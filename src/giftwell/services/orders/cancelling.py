@@ -3,6 +3,7 @@ and its price goes back to the buyer's funding account; pending units are droppe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,9 +16,26 @@ from giftwell.services import events
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg
+from giftwell.services.orders import views as order_views
 from giftwell.services.orders.fulfilment import OPEN, finish
+from giftwell.services.orders.views import OrderView
 from giftwell.store.models import Card, LedgerAccount, Order, OrderCard
 from giftwell.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    cancelled: int
+    order: OrderView
+
+
+async def cancel_and_show(
+    uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: list[str] | None = None
+) -> Cancelled:
+    """`cancel`, then the order as it stands after, with its cards (each showing of a code is
+    recorded, as by `views.reveal_order`)."""
+    n = await cancel(uow, account_id=account_id, order_id=order_id, unit_ids=unit_ids)
+    return Cancelled(n, await order_views.reveal_order(uow, account_id=account_id, order_id=order_id))
 
 
 async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: list[str] | None = None) -> int:

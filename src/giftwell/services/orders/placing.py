@@ -10,7 +10,6 @@ moves exactly by the price of the cards issued, at every commit. See docs/orders
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from giftwell.domain.catalog import Product, check_fields
+from giftwell.domain.contacts import check_email, check_phone
 from giftwell.domain.delivery import Channel as DeliveryChannel
 from giftwell.domain.delivery import Notification, check_notification
 from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
@@ -46,9 +46,6 @@ from giftwell.services.orders.views import OrderView
 from giftwell.services.queue import jobs
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,24}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +82,12 @@ class _Checked:
 
 def _party(raw: dict[str, str | None], param: str, *, phone: bool) -> dict[str, str | None]:
     out: dict[str, str | None] = {"name": (raw.get("name") or "").strip() or None}
-    email = (raw.get("email") or "").strip().lower() or None
-    if email is not None and not _EMAIL_RE.match(email):
-        raise ValidationFailed(f"{param}.email is not a valid email address", param=f"{param}.email")
-    out["email"] = email
+    email = (raw.get("email") or "").strip() or None
+    out["email"] = check_email(email, param=f"{param}.email") if email is not None else None
     if phone:
         number = (raw.get("phone") or "").strip() or None
-        if number is not None and not _PHONE_RE.match(number):
-            raise ValidationFailed(f"{param}.phone is not a valid phone number", param=f"{param}.phone")
+        if number is not None:
+            number = check_phone(number, param=f"{param}.phone")
         out["phone"] = number
     return out
 
@@ -248,7 +243,7 @@ FULFIL_JOB = "order.fulfil"
 
 
 async def _schedule_fulfilment(uow: UnitOfWork, order_id: str, *, account_id: str) -> None:
-    """Hand an order to the background: a job in this same transaction (the outbox), so an order
+    """Hand an order to the background: a job in this same transaction (the job queue), so an order
     that commits is always fulfilled, whatever crashes after. The handler is
     `jobs/handlers/orders.py`, calling `fulfilment.fulfil`, which is safe to run twice."""
     await jobs.enqueue(

@@ -11,11 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from giftwell.domain.errors import NotFound, ValidationFailed
+from giftwell.domain.errors import NotFound
 from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
-from giftwell.services.pagination import Page, check_limit, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.store.models import Card, Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 
@@ -97,13 +97,11 @@ async def reveal_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> Or
     return _summary(row, await _items(uow, row))
 
 
-async def order_by_reference(uow: UnitOfWork, *, account_id: str, reference: str) -> OrderView:
-    row = (
-        await uow.conn.execute(sa.select(Order.id).where(Order.account_id == account_id, Order.reference == reference))
-    ).first()
-    if row is None:
-        raise NotFound("no such order", param="reference")
-    return await reveal_order(uow, account_id=account_id, order_id=row.id)
+async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
+    """`page` with each order's items and cards, codes shown (and each showing recorded, as by
+    `reveal_order`): the list filtered by `reference`, which names one order."""
+    shown = [await reveal_order(uow, account_id=account_id, order_id=o.id) for o in page.data]
+    return Page(shown, page.has_more, page.next_cursor)
 
 
 async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
@@ -187,7 +185,6 @@ async def list_orders(
     cursor: str | None = None,
 ) -> Page[OrderView]:
     """The account's orders, newest first, without their cards (fetch one order for those)."""
-    check_limit(limit)
     q = sa.select(Order).where(Order.account_id == account_id)
     if status is not None:
         q = q.where(Order.status == status.value)
@@ -197,15 +194,5 @@ async def list_orders(
         q = q.where(Order.created_at >= created_gte)
     if created_lte is not None:
         q = q.where(Order.created_at <= created_lte)
-    if cursor:
-        value, last_id = decode_cursor(cursor, "-created_at")
-        try:
-            at = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            raise ValidationFailed("cursor is not valid", param="cursor") from None
-        q = q.where(sa.or_(Order.created_at < at, sa.and_(Order.created_at == at, Order.id < last_id)))
-    rows = (await uow.conn.execute(q.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1))).all()
-    data = [_summary(r, None) for r in rows[:limit]]
-    more = len(rows) > limit
-    nxt = encode_cursor("-created_at", data[-1].created_at.isoformat(), data[-1].id) if more and data else None
-    return Page(data, more, nxt)
+    sort = newest_first(Order.created_at, Order.id)
+    return await paginate(uow, q, sort=sort, limit=limit, cursor=cursor, convert=lambda r: _summary(r, None))

@@ -1,6 +1,6 @@
 """Background jobs, the caller's side: enqueue work in your own transaction; list, show and retry.
 
-`enqueue` writes a job row in the caller's unit of work (the transactional outbox): if the
+`enqueue` writes a job row in the caller's unit of work (the job queue, written in the caller's transaction): if the
 transaction commits, the job exists and some worker will run it; if it rolls back, the job never
 existed. A crash between the two cannot lose it or run it for a change that did not happen.
 

@@ -14,7 +14,7 @@ from giftwell.domain.errors import InvalidState, ValidationFailed
 from giftwell.domain.webhooks import DeliveryStatus, subscribed
 from giftwell.services import events
 from giftwell.services.events import access_event
-from giftwell.services.pagination import Page, check_limit, cursor_time, decode_cursor, encode_cursor
+from giftwell.services.pagination import Page, check_limit, newest_first, paginate
 from giftwell.services.webhooks import endpoints as webhook_endpoints
 from giftwell.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
@@ -167,35 +167,23 @@ async def list_attempts(
         if status not in ("succeeded", "failed"):
             raise ValidationFailed("status must be succeeded or failed", param="status")
         q = q.where(WebhookAttempt.status == status)
-    if cursor:
-        value, last_id = decode_cursor(cursor, "-started_at")
-        at = cursor_time(value)
-        q = q.where(
-            sa.or_(
-                WebhookAttempt.started_at < at, sa.and_(WebhookAttempt.started_at == at, WebhookAttempt.id < last_id)
-            )
-        )
-    rows = (
-        await uow.conn.execute(q.order_by(WebhookAttempt.started_at.desc(), WebhookAttempt.id.desc()).limit(limit + 1))
-    ).all()
-    data = [
-        AttemptView(
-            r.id,
-            r.event_id,
-            r.delivery_id,
-            r.endpoint_id,
-            r.attempt,
-            r.generation,
-            r.status,
-            r.response_status,
-            r.duration_ms,
-            r.error,
-            r.response_body,
-            r.started_at,
-            r.retry_at,
-        )
-        for r in rows[:limit]
-    ]
-    more = len(rows) > limit
-    nxt = encode_cursor("-started_at", data[-1].started_at.isoformat(), data[-1].id) if more and data else None
-    return Page(data, more, nxt)
+    sort = newest_first(WebhookAttempt.started_at, WebhookAttempt.id, "-started_at")
+    return await paginate(uow, q, sort=sort, limit=limit, cursor=cursor, convert=_attempt)
+
+
+def _attempt(r: Any) -> AttemptView:
+    return AttemptView(
+        r.id,
+        r.event_id,
+        r.delivery_id,
+        r.endpoint_id,
+        r.attempt,
+        r.generation,
+        r.status,
+        r.response_status,
+        r.duration_ms,
+        r.error,
+        r.response_body,
+        r.started_at,
+        r.retry_at,
+    )

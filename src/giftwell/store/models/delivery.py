@@ -45,6 +45,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_card", "card_id", "created_at", "id"),
         Index("ix_deliveries_status", "status", "scheduled_at"),
+        Index("ix_deliveries_recipient", "card_account_id", "to_address"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 

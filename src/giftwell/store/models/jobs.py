@@ -1,4 +1,4 @@
-"""Background jobs (the transactional outbox), their attempt log, and periodic schedules.
+"""Background jobs (the job queue, written in the caller's transaction), their attempt log, and periodic schedules.
 
 A job row is written in the same transaction as the change that causes it, so a crash can delay
 the work but never lose it. See docs/architecture.md, "Background jobs".

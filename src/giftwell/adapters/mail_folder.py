@@ -1,4 +1,4 @@
-"""The outbox folder: what would have been sent, as files, when a channel has no transport set
+"""The mail folder (`GIFTWELL_OUTBOX_DIR`, default `var/outbox/`): what would have been sent, as files, when a channel has no transport set
 (the embedded default). Email as `.eml` (RFC 5322, open it in any mail client), SMS as JSON."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Entry:
 
 
 def entries(directory: Path) -> list[Entry]:
-    """Every message in the outbox, oldest first."""
+    """Every message in the mail folder, oldest first."""
     if not directory.is_dir():
         return []
     out: list[Entry] = []

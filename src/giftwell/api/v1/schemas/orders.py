@@ -7,161 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 
-from giftwell.api.v1.schemas import In, TransferOut
-from giftwell.domain.catalog import Product
+from giftwell.api.v1.schemas.common import In, Str200
 from giftwell.domain.orders import Mode
-from giftwell.services.access.accounts import AccountInfo
-from giftwell.services.catalog import products
-from giftwell.services.funding.balances import Balance
 from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.services.orders.views import CardView, ItemView, OrderView
-
-Str200 = Annotated[str, Field(max_length=200)]
-
-
-class DenominationsIn(In):
-    values: list[StrictInt] | None = None
-    min: StrictInt | None = None
-    max: StrictInt | None = None
-    step: StrictInt | None = None
-
-
-class PriceIn(In):
-    discount_bps: StrictInt = Field(default=0, description="Discount in basis points of the face value.")
-    fee: StrictInt = Field(default=0, description="Flat fee per card, in minor units.")
-
-
-class RequiredFieldIn(In):
-    id: Annotated[str, Field(min_length=1, max_length=60)]
-    name: Str200
-    type: Literal["input", "select"] = "input"
-    description: Annotated[str, Field(max_length=1000)] = ""
-    required: StrictBool = True
-    options: list[Str200] = Field(default_factory=list)
-
-
-class CodeFormatIn(In):
-    kind: Literal["alphanumeric", "numeric"] = "alphanumeric"
-    length: StrictInt = 16
-    luhn: StrictBool = False
-    prefix: Annotated[str, Field(max_length=16)] = ""
-    group: StrictInt = 4
-
-
-class ProductIn(In):
-    """A product in the catalog's JSON shape (the same as the import file's entries)."""
-
-    id: Annotated[str, Field(max_length=80, examples=["acme-usd"])]
-    name: Str200
-    brand: Str200 | None = None
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
-    countries: list[str] = Field(default_factory=list)
-    categories: list[str] = Field(default_factory=list)
-    image_url: Annotated[str, Field(max_length=2000)] | None = None
-    description: Annotated[str, Field(max_length=5000)] = ""
-    denominations: DenominationsIn
-    price: PriceIn = PriceIn()
-    required_fields: list[RequiredFieldIn] = Field(default_factory=list)
-    expiry_months: StrictInt | None = None
-    code_format: CodeFormatIn | None = None
-    redemption_instructions: Annotated[str, Field(max_length=5000)] = ""
-    code_in_message: StrictBool = Field(
-        default=False,
-        description="Email and SMS deliveries carry the code (and PIN) itself; by default only the reward link.",
-    )
-    supplier: Annotated[str, Field(max_length=40)] = "house"
-    issuer: Annotated[str, Field(max_length=40)] | None = Field(
-        default=None, description="The issuing account's id; absent: the operator's own account."
-    )
-    active: StrictBool = True
-
-    def data(self) -> dict[str, Any]:
-        d = self.model_dump()
-        d["denominations"] = self.denominations.model_dump(exclude_none=True)
-        return d
-
-
-class ProductPatch(In):
-    """Any of a product's fields; the others keep their values."""
-
-    name: Str200 | None = None
-    brand: Str200 | None = None
-    countries: list[str] | None = None
-    categories: list[str] | None = None
-    image_url: Annotated[str, Field(max_length=2000)] | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
-    denominations: DenominationsIn | None = None
-    price: PriceIn | None = None
-    required_fields: list[RequiredFieldIn] | None = None
-    expiry_months: StrictInt | None = None
-    code_format: CodeFormatIn | None = None
-    redemption_instructions: Annotated[str, Field(max_length=5000)] | None = None
-    code_in_message: StrictBool | None = None
-    supplier: Annotated[str, Field(max_length=40)] | None = None
-    issuer: Annotated[str, Field(max_length=40)] | None = None
-    active: StrictBool | None = None
-
-    def data(self) -> dict[str, Any]:
-        d = self.model_dump(exclude_unset=True)
-        if self.denominations is not None:
-            d["denominations"] = self.denominations.model_dump(exclude_none=True)
-        return d
-
-
-class ProductOut(BaseModel):
-    id: str
-    name: str
-    brand: str
-    currency: str
-    countries: list[str]
-    categories: list[str]
-    image_url: str | None
-    description: str
-    denominations: dict[str, Any]
-    price: dict[str, int]
-    required_fields: list[dict[str, Any]]
-    expiry_months: int | None
-    code_format: dict[str, Any] | None
-    redemption_instructions: str
-    code_in_message: bool
-    supplier: str
-    issuer: str | None
-    active: bool
-
-    @classmethod
-    def of(cls, p: Product) -> ProductOut:
-        return cls(**products.as_dict(p))
-
-
-class ProductList(BaseModel):
-    data: list[ProductOut]
-
-
-class BalanceOut(BaseModel):
-    currency: str
-    balance: int
-    available: int
-
-    @classmethod
-    def of(cls, b: Balance) -> BalanceOut:
-        return cls(currency=b.currency, balance=b.balance, available=b.available)
-
-
-class AccountOut(BaseModel):
-    id: str
-    name: str
-    created_at: datetime
-    balances: list[BalanceOut]
-
-    @classmethod
-    def of(cls, a: AccountInfo, balances: list[Balance]) -> AccountOut:
-        return cls(id=a.id, name=a.name, created_at=a.created_at, balances=[BalanceOut.of(b) for b in balances])
-
-
-class StatementOut(BaseModel):
-    data: list[TransferOut]
-    has_more: bool
-    next_cursor: str | None
 
 
 class RecipientIn(In):
@@ -294,12 +143,6 @@ class OrderOut(BaseModel):
         data["status"] = o.status.value
         data["items"] = [OrderItemOut.of(i) for i in o.items] if o.items is not None else None
         return cls(**data)
-
-
-class OrderList(BaseModel):
-    data: list[OrderOut]
-    has_more: bool
-    next_cursor: str | None
 
 
 class CancelIn(In):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from giftwell.api.v1.schemas import CardCreate, CardCreatedOut, In, UtcDatetime
+from giftwell.api.v1.schemas.common import In, UtcDatetime
 from giftwell.domain.delivery import MAX_MESSAGE, Channel, Notification
 from giftwell.services.delivery.deliveries import DeliveryView, Resend
 
@@ -116,17 +116,3 @@ class DeliveryOut(BaseModel):
             sent_at=d.sent_at,
             failed_at=d.failed_at,
         )
-
-
-class DeliveryList(BaseModel):
-    data: list[DeliveryOut]
-
-
-class CardCreateIn(CardCreate):
-    notification: NotificationIn | None = Field(
-        default=None, description="Send the card to its recipient now or at `scheduled_at` (immediate sending)."
-    )
-
-
-class CardCreatedWithDeliveryOut(CardCreatedOut):
-    delivery: DeliveryOut | None = Field(description="The delivery the `notification` made, if any.")
