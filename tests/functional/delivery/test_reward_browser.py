@@ -19,7 +19,7 @@ from giftwell.services.delivery import reward
 from giftwell.settings import Settings
 from tests import factories
 from tests.conftest import FakeClock
-from tests.functional.test_signin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_live
+from tests.functional.web.test_signin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_live
 
 pytestmark = pytest.mark.browser
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}

@@ -15,7 +15,7 @@ import pytest
 from giftwell.domain import codes
 from giftwell.services.access import tokens as acce_tokens
 from tests import dbdump, factories
-from tests.functional.test_web_pages import authorize_url, csrf_of
+from tests.functional.web.test_web_pages import authorize_url, csrf_of
 from tests.oauth_flow import REDIRECT, pkce, token
 
 # Authlib logs whole token responses at DEBUG; the app pins its loggers at INFO (see

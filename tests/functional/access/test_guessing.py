@@ -11,8 +11,8 @@ from pydantic import TypeAdapter
 from giftwell.domain.cards import CardAction
 from giftwell.services.cards import lifecycle
 from tests import factories
+from tests.functional.api.test_route_table import BODIES, api_routes, sanctum_routes
 from tests.functional.limits_helpers import client, without_request_id
-from tests.functional.test_route_table import BODIES, api_routes, sanctum_routes
 
 GUARD = {"guess_max_failures": 3, "guess_window_seconds": 3600, "rate_limit_per_token": "0", "rate_limit_per_ip": "0"}
 UNKNOWN = "ZZZZ-ZZZZ-ZZZZ-ZZZZ"

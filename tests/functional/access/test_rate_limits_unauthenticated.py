@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests import factories
 from tests.functional.limits_helpers import client
-from tests.functional.test_web_pages import authorize_url, csrf_of
+from tests.functional.web.test_web_pages import authorize_url, csrf_of
 from tests.oauth_flow import REDIRECT, token
 
 LIMITS = {"rate_limit_per_ip": "2/minute", "rate_limit_per_token": "0"}
