@@ -149,7 +149,7 @@ async def balance_check(request: Request) -> Response:
     try:
         # No token here: the guard counts failed lookups per address only.
         async with guessing.guard(rt, client=None, ip=client_ip(request)):
-            card = await expiry.lookup_public(rt, code=code, pin=pin)
+            card = await expiry.settle_and_lookup_public(rt, code=code, pin=pin)
         async with rt.reader() as uow:
             p = await messages.present(uow, card, locale=None)
     except TooManyAttempts as exc:

@@ -118,14 +118,14 @@ async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp
     async with guessing.guard(rt, client=p.token_id, ip=ip):
         return await tx.run(
             p,
-            lambda uow: expiry.lookup_with_pin(uow, account_id=p.account_id, code=body.code, pin=body.pin),
+            lambda uow: expiry.settle_and_lookup_with_pin(uow, account_id=p.account_id, code=body.code, pin=body.pin),
             CardOut.of,
         )
 
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")
 async def get_card(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
-    return json_response(CardOut.of(await expiry.get(rt, account_id=p.account_id, card_id=card_id)))
+    return json_response(CardOut.of(await expiry.settle_and_get(rt, account_id=p.account_id, card_id=card_id)))
 
 
 @router.post("/{card_id}/activate", response_model=MovementOut, summary="Activate an inactive card with a value")
@@ -218,7 +218,7 @@ async def card_transfers(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    card = await expiry.get(rt, account_id=p.account_id, card_id=card_id)
+    card = await expiry.settle_and_get(rt, account_id=p.account_id, card_id=card_id)
     async with rt.reader() as uow:
         page = await history.list_transfers(uow, account_id=p.account_id, card_id=card_id, limit=limit, cursor=cursor)
     return json_response(Page.of(page, lambda t: TransferOut.of(t, card.ledger_account_id)))

@@ -50,7 +50,7 @@ async def settled(uow: UnitOfWork, card: Card) -> Card:
     return await cards.get(uow, account_id=card.account_id, card_id=card.id)
 
 
-async def get(rt: Runtime, *, account_id: str, card_id: str) -> Card:
+async def settle_and_get(rt: Runtime, *, account_id: str, card_id: str) -> Card:
     """The caller's card (`NotFound` for another account's), expired first if it is due. A card
     that is not due costs one autocommit read, as before."""
     async with rt.reader() as uow:
@@ -63,7 +63,7 @@ async def get(rt: Runtime, *, account_id: str, card_id: str) -> Card:
     return card
 
 
-async def lookup_public(rt: Runtime, *, code: str, pin: str | None) -> Card:
+async def settle_and_lookup_public(rt: Runtime, *, code: str, pin: str | None) -> Card:
     """`cards.lookup_public` (the public balance page: any account's card, by code and PIN),
     expired first if it is due. A card that is not due costs one autocommit read."""
     async with rt.reader() as uow:
@@ -76,7 +76,7 @@ async def lookup_public(rt: Runtime, *, code: str, pin: str | None) -> Card:
     return card
 
 
-async def lookup_with_pin(uow: UnitOfWork, *, account_id: str, code: str, pin: str | None) -> Card:
+async def settle_and_lookup_with_pin(uow: UnitOfWork, *, account_id: str, code: str, pin: str | None) -> Card:
     """`cards.lookup_with_pin`, expired first if it is due."""
     return await settled(uow, await cards.lookup_with_pin(uow, account_id=account_id, code=code, pin=pin))
 
