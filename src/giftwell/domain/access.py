@@ -25,6 +25,17 @@ OPERATOR_SCOPES = frozenset({"admin"})
 ACCOUNT_SCOPES = tuple(s for s in SCOPES if s not in OPERATOR_SCOPES)
 READ_SCOPES = tuple(s for s in ACCOUNT_SCOPES if s.endswith(":read"))
 
+# WizzGift's scope names (seed 000): accepted wherever scopes are given (authorize and token
+# requests, `giftwell clients create --scope`, the API, the dashboard) and stored as the native
+# scope each stands for. The WizzGift token endpoint names granted scopes back this way.
+SCOPE_ALIASES: dict[str, str] = {
+    "createOrder": "orders:write",
+    "viewOrder": "orders:read",
+    "viewProducts": "products:read",
+    "account": "account:read",
+}
+ALIAS_OF: dict[str, str] = {native: alias for alias, native in SCOPE_ALIASES.items()}
+
 ROLES = ("owner", "admin", "viewer")
 # What a signed-in user may delegate to an OAuth client: owners and admins everything their
 # account can do, viewers only reading.
@@ -35,13 +46,25 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 }
 
 
+def native_scope(scope: str) -> str:
+    """The native scope a name stands for: itself, or the one a WizzGift name maps onto."""
+    return SCOPE_ALIASES.get(scope, scope)
+
+
+def has_alias(scopes: list[str] | tuple[str, ...]) -> bool:
+    """Whether any of `scopes` is given by its WizzGift name (a client registered for WizzGift use)."""
+    return any(s in SCOPE_ALIASES for s in scopes)
+
+
 def check_scopes(scopes: list[str] | tuple[str, ...], *, param: str = "scope") -> tuple[str, ...]:
+    """Known scopes, WizzGift names mapped onto native ones, without duplicates."""
     if not scopes:
         raise ValidationFailed("at least one scope is required", param=param)
-    unknown = [s for s in scopes if s not in SCOPES]
+    unknown = [s for s in scopes if native_scope(s) not in SCOPES]
     if unknown:
-        raise ValidationFailed(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}", param=param)
-    return tuple(dict.fromkeys(scopes))
+        known = ", ".join([*SCOPES, *SCOPE_ALIASES])
+        raise ValidationFailed(f"unknown scope(s): {', '.join(unknown)}; known: {known}", param=param)
+    return tuple(dict.fromkeys(native_scope(s) for s in scopes))
 
 
 def check_role(role: str) -> str:
@@ -51,8 +74,21 @@ def check_role(role: str) -> str:
 
 
 def scope_list(scope: str | None) -> list[str]:
-    """Space-separated scope string (RFC 6749 section 3.3) to a list without duplicates."""
-    return list(dict.fromkeys((scope or "").split()))
+    """Space-separated scope string (RFC 6749 section 3.3) to a list without duplicates, WizzGift
+    names mapped onto native scopes."""
+    return list(dict.fromkeys(native_scope(s) for s in (scope or "").split()))
+
+
+def native_scope_string(scope: str) -> str:
+    """A scope parameter with WizzGift names mapped onto native scopes (unknown names kept, for
+    the OAuth server to refuse as `invalid_scope`)."""
+    return " ".join(scope_list(scope)) if scope.strip() else scope
+
+
+def alias_scope_string(scope: str) -> str:
+    """Granted native scopes as the WizzGift token endpoint names them: `account createOrder`.
+    Scopes without a WizzGift name keep their native one."""
+    return " ".join(ALIAS_OF.get(s, s) for s in scope.split())
 
 
 @dataclass(frozen=True, slots=True)

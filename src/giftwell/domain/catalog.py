@@ -19,7 +19,9 @@ from typing import Any
 
 from giftwell.domain.errors import ValidationFailed
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}[a-z0-9]$")
+# Lowercase letters and digits, dashes and underscores inside (WizzGift's ids look like
+# `product_123456`, Giftwell's like `acme-usd`).
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,78}[a-z0-9]$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 MAX_BPS = 10_000
 MAX_FIELD_VALUE = 500
@@ -186,6 +188,8 @@ class Product:
     expiry_months: int | None = None
     code_format: dict[str, Any] | None = None
     redemption_instructions: str = ""
+    # Terms shown to buyers beside the product (WizzGift's `disclosure`).
+    disclosure: str = ""
     # Whether email and SMS carry the code (and PIN) itself; by default they carry only the reward link.
     code_in_message: bool = False
     supplier: str = "house"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from giftwell.domain.access import OPERATOR_SCOPES, check_scopes
+from giftwell.domain.access import OPERATOR_SCOPES, check_scopes, has_alias
 from giftwell.domain.errors import ValidationFailed
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -63,9 +63,13 @@ def check_registration(
     """Validated (redirect_uris, scopes, grant_types) for a new client.
 
     `authorization_code` needs at least one redirect URI; a public client (no secret) can only
-    use the code flow (with PKCE) and refresh tokens, never `client_credentials`.
+    use the code flow (with PKCE) and refresh tokens, never `client_credentials`. A client given
+    WizzGift scope names is registered for WizzGift use: its code exchange always returns a
+    refresh token, as the seed's flow does, so `refresh_token` joins `authorization_code`.
     """
     grants = check_grant_types(grant_types)
+    if has_alias(scopes) and "authorization_code" in grants and "refresh_token" not in grants:
+        grants = (*grants, "refresh_token")
     wanted = check_scopes(scopes)
     if OPERATOR_SCOPES.intersection(wanted):
         raise ValidationFailed("the operator scope cannot be given to an API client", param="scope")

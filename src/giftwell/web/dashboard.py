@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPES
+from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPE_ALIASES, SCOPES
 from giftwell.domain.clients import GRANT_TYPES
 from giftwell.domain.errors import GiftwellError
 from giftwell.http.request import get_runtime
@@ -38,6 +38,8 @@ async def _list_page(
         "csrf": current.csrf,
         "clients": found,
         "scopes": [(s, SCOPES[s]) for s in ACCOUNT_SCOPES],
+        # WizzGift's names for four of them: a client given one is registered for WizzGift use.
+        "aliases": list(SCOPE_ALIASES.items()),
         "grant_types": GRANT_TYPES,
         "error": error,
         "form": form or {"scopes": [], "grant_types": ["authorization_code", "refresh_token"]},

@@ -75,3 +75,38 @@ def test_lockout_policy():
     assert LockoutPolicy.is_locked(until, now + timedelta(minutes=14))
     assert not LockoutPolicy.is_locked(until, now + timedelta(minutes=15))
     assert not LockoutPolicy.is_locked(None, now)
+
+
+def test_wizzgift_scope_names_map_onto_native_scopes():
+    from giftwell.domain.access import alias_scope_string, native_scope_string
+
+    assert check_scopes(["createOrder", "viewOrder", "viewProducts", "account"]) == (
+        "orders:write",
+        "orders:read",
+        "products:read",
+        "account:read",
+    )
+    # Given twice, once by each name: one scope.
+    assert check_scopes(["orders:read", "viewOrder"]) == ("orders:read",)
+    assert scope_list("createOrder cards:read") == ["orders:write", "cards:read"]
+    assert native_scope_string("account createOrder") == "account:read orders:write"
+    assert native_scope_string("createOrder nope") == "orders:write nope"  # left for the server to refuse
+    assert alias_scope_string("account:read orders:write cards:read") == "account createOrder cards:read"
+    with pytest.raises(ValidationFailed, match="createOrder"):
+        check_scopes(["createorder"])  # names are case-sensitive; the message lists the known ones
+
+
+def test_a_client_given_wizzgift_names_always_gets_refresh_tokens():
+    uris = ["https://a.example/cb"]
+    _, scopes, grants = check_registration(
+        redirect_uris=uris, scopes=["createOrder"], grant_types=["authorization_code"], public=False
+    )
+    assert (scopes, grants) == (("orders:write",), ("authorization_code", "refresh_token"))
+    _, _, grants = check_registration(
+        redirect_uris=uris, scopes=["orders:write"], grant_types=["authorization_code"], public=False
+    )
+    assert grants == ("authorization_code",)
+    _, _, grants = check_registration(
+        redirect_uris=[], scopes=["viewOrder"], grant_types=["client_credentials"], public=False
+    )
+    assert grants == ("client_credentials",)

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from giftwell.dialects.sanctum import errors, mapping, wire
 from giftwell.domain.cards import Card
+from giftwell.http.decimal_json import json_response
 from giftwell.http.deps import authenticate
 from giftwell.http.request import client_ip, get_runtime
 from giftwell.services.access import guessing
@@ -108,11 +109,11 @@ ENDPOINTS = (
 def _success(ep: Endpoint, card: Card, *, code: str, brand: str) -> Response:
     body: dict[str, Any] = {"message": ep.done}
     if ep.shape == "message":
-        return mapping.json_response(body)
+        return json_response(body)
     body["giftcard"] = mapping.giftcard(card, code=code, brand=brand)
     if ep.shape == "balance":
         body["balance"] = {"amount": body["giftcard"]["balance"], "currency": card.currency}
-    return mapping.json_response(body)
+    return json_response(body)
 
 
 async def _execute(rt: Runtime, ep: Endpoint, account_id: str, req: wire.GiftcardRequest) -> Response:

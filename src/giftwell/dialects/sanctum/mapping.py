@@ -2,16 +2,13 @@
 
 Amounts on the wire are major units (50 is 50.00 EUR); `balance_factor` is 10**exponent. A
 balance is written as the exact decimal text, integral ones without a point (50, 40.5, 39.75),
-so no amount ever passes through a float.
+so no amount ever passes through a float (`http.decimal_json`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-
-import orjson
-from starlette.responses import Response
 
 from giftwell.domain.cards import Card, CardStatus
 from giftwell.domain.money import to_major
@@ -26,24 +23,6 @@ STATUS: dict[CardStatus, str] = {
     CardStatus.DISABLED: "Disabled",
     CardStatus.EXPIRED: "Expired",
 }
-
-
-def decimal_text(value: Decimal) -> str:
-    """The shortest exact JSON number for a finite decimal: 50, 40.5, 0.001."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in {"", "-0"} else text
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(decimal_text(value).encode())
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def json_response(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(body, default=_default), status_code=status, media_type="application/json")
 
 
 def major(amount: int, currency_code: str) -> Decimal:

@@ -26,6 +26,7 @@ from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.services import events
 from giftwell.services.catalog import suppliers
 from giftwell.services.currencies import currency as check_currency
+from giftwell.services.runtime import Runtime
 from giftwell.store.models import Account
 from giftwell.store.models import Product as ProductRow
 from giftwell.store.uow import UnitOfWork
@@ -46,6 +47,7 @@ FIELDS = frozenset(
         "expiry_months",
         "code_format",
         "redemption_instructions",
+        "disclosure",
         "code_in_message",
         "supplier",
         "issuer",
@@ -130,7 +132,9 @@ def check_product(data: dict[str, Any]) -> Product:
         raise ValidationFailed(f"unknown product field(s): {', '.join(sorted(unknown))}", param=sorted(unknown)[0])
     pid = _str(data, "id", required=True, max_len=80)
     if not SLUG_RE.match(pid):
-        raise ValidationFailed("id must be a slug: lowercase letters, digits and dashes", param="id")
+        raise ValidationFailed(
+            "id must be a slug: lowercase letters and digits, dashes and underscores inside", param="id"
+        )
     price = data.get("price") or {}
     if not isinstance(price, dict) or set(price) - {"discount_bps", "fee"}:
         raise ValidationFailed("price must be {discount_bps, fee}", param="price")
@@ -172,6 +176,7 @@ def check_product(data: dict[str, Any]) -> Product:
         expiry_months=expiry,
         code_format=fmt,
         redemption_instructions=_str(data, "redemption_instructions", max_len=5000),
+        disclosure=_str(data, "disclosure", max_len=5000),
         code_in_message=code_in_message,
         supplier=_str(data, "supplier", default="house", max_len=40) or "house",
         issuer_account_id=issuer,
@@ -196,6 +201,7 @@ def as_dict(p: Product) -> dict[str, Any]:
         "expiry_months": p.expiry_months,
         "code_format": p.code_format,
         "redemption_instructions": p.redemption_instructions,
+        "disclosure": p.disclosure,
         "code_in_message": p.code_in_message,
         "supplier": p.supplier,
         "issuer": p.issuer_account_id,
@@ -219,6 +225,7 @@ def product_from_row(r: Any) -> Product:
         "expiry_months": r.expiry_months,
         "code_format": r.code_format,
         "redemption_instructions": r.redemption_instructions,
+        "disclosure": r.disclosure,
         "code_in_message": bool(r.code_in_message),
         "supplier": r.supplier,
         "issuer": r.issuer_account_id,
@@ -336,3 +343,9 @@ async def list_products(
             continue
         out.append(product_from_row(r))
     return out
+
+
+async def browse(rt: Runtime) -> list[Product]:
+    """The active catalog, read in a unit of work of its own (for surfaces that open none)."""
+    async with rt.reader() as uow:
+        return await list_products(uow)

@@ -183,9 +183,10 @@ async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
     return checked
 
 
-async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> OrderView:
+async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest, show_codes: bool = True) -> OrderView:
     """Check, reserve, record; fulfil at once when small (or `mode=sync`), else leave it `pending`
-    for the background (`_schedule_fulfilment`). Returns the order as it stands at commit."""
+    for the background (`_schedule_fulfilment`). Returns the order as it stands at commit, with
+    its cards and codes (each showing recorded), or, `show_codes=False`, without its items."""
     checked = await check_order(uow, req)
     reference = req.reference.strip()
     taken = await uow.conn.execute(
@@ -236,6 +237,8 @@ async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) ->
         await fulfilment.finish(uow, order_id)
     else:
         await _schedule_fulfilment(uow, order_id, account_id=account_id)
+    if not show_codes:
+        return await order_views.summary(uow, account_id=account_id, order_id=order_id)
     return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
 
 

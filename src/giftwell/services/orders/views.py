@@ -97,6 +97,14 @@ async def reveal_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> Or
     return _summary(row, await _items(uow, row))
 
 
+async def summary(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+    """The caller's order without its items (so without codes: nothing is shown or recorded)."""
+    row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
+    if row is None:
+        raise NotFound("no such order", param="order")
+    return _summary(row, None)
+
+
 async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
     """`page` with each order's items and cards, codes shown (and each showing recorded, as by
     `reveal_order`): the list filtered by `reference`, which names one order."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from giftwell.domain.webhooks import Format
-from giftwell.services.catalog import products
+from giftwell.services.orders import by_reference
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
 from giftwell.store.uow import UnitOfWork
@@ -75,10 +75,7 @@ async def event_body(uow: UnitOfWork, event: Any, fmt: str) -> dict[str, Any]:
     view = EventBody(event.id, event.type, event.account_id, event.subject_id, event.created_at, event.data)
     if body_format.shows_order and event.type in ORDER_RESULTS and event.subject_id is not None:
         order = await order_views.reveal_order(uow, account_id=event.account_id, order_id=event.subject_id)
-        instructions: dict[str, str] = {}
-        for item in order.items or []:
-            if item.product not in instructions:
-                instructions[item.product] = (await products.get(uow, item.product)).redemption_instructions
+        instructions = await by_reference.instructions_of(uow, order)
         view = EventBody(
             view.id, view.type, view.account_id, view.subject_id, view.created_at, view.data, order, instructions
         )

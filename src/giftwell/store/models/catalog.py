@@ -34,6 +34,8 @@ class Product(Base):
     expiry_months: Mapped[int | None] = mapped_column(Integer)
     code_format: Mapped[dict[str, Any] | None]
     redemption_instructions: Mapped[str] = mapped_column(Text)
+    # Terms the buyer sees beside the product (WizzGift's `disclosure`).
+    disclosure: Mapped[str] = mapped_column(Text, server_default="")
     # Email and SMS carry the code itself (default: only the reward link).
     code_in_message: Mapped[bool] = mapped_column(server_default=false())
     supplier: Mapped[str] = mapped_column(String(40))

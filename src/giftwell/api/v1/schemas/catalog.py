@@ -49,6 +49,7 @@ class ProductIn(In):
     expiry_months: StrictInt | None = None
     code_format: CodeFormatIn | None = None
     redemption_instructions: Annotated[str, Field(max_length=5000)] = ""
+    disclosure: Annotated[str, Field(max_length=5000, description="Terms shown to buyers beside the product.")] = ""
     code_in_message: StrictBool = Field(
         default=False,
         description="Email and SMS deliveries carry the code (and PIN) itself; by default only the reward link.",
@@ -80,6 +81,7 @@ class ProductPatch(In):
     expiry_months: StrictInt | None = None
     code_format: CodeFormatIn | None = None
     redemption_instructions: Annotated[str, Field(max_length=5000)] | None = None
+    disclosure: Annotated[str, Field(max_length=5000)] | None = None
     code_in_message: StrictBool | None = None
     supplier: Annotated[str, Field(max_length=40)] | None = None
     issuer: Annotated[str, Field(max_length=40)] | None = None
@@ -107,6 +109,7 @@ class ProductOut(BaseModel):
     expiry_months: int | None
     code_format: dict[str, Any] | None
     redemption_instructions: str
+    disclosure: str
     code_in_message: bool
     supplier: str
     issuer: str | None

@@ -31,7 +31,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 
-from giftwell.domain.access import ACCOUNT_SCOPES
+from giftwell.domain.access import ACCOUNT_SCOPES, native_scope_string
 from giftwell.domain.ids import new_id
 from giftwell.services.access import users
 from giftwell.services.access.oauth import records
@@ -85,7 +85,9 @@ class HttpResponse:
 class _Payload(OAuth2Payload):
     def __init__(self, params: Mapping[str, list[str]]) -> None:
         # The first value of each; the authorization endpoint refuses repeats via `datalist`,
-        # the token endpoints before the request gets here.
+        # the token endpoints before the request gets here. A scope given by WizzGift names is
+        # read as the native scopes they stand for, before Authlib checks it.
+        params = {k: [native_scope_string(x) for x in v] if k == "scope" else v for k, v in params.items()}
         self._data = {k: v[0] for k, v in params.items() if v}
         self._datalist = defaultdict(list, {k: list(v) for k, v in params.items()})
 
