@@ -172,7 +172,4 @@ async def show(uow: UnitOfWork, *, account_id: str, order_id: str | None, refere
 async def reveal(rt: Runtime, *, account_id: str, order_id: str | None, reference: str | None) -> Shown:
     """`show` in a unit of work of its own, committed: reading codes writes (each showing is
     recorded), so a surface that opens no transaction calls this."""
-    async with rt.uow() as uow:
-        shown = await show(uow, account_id=account_id, order_id=order_id, reference=reference)
-        await uow.commit()
-    return shown
+    return await rt.transact(lambda uow: show(uow, account_id=account_id, order_id=order_id, reference=reference))
