@@ -1,4 +1,4 @@
-"""The web pages: sign-in, the OAuth consent page, API clients, and the recipient's reward and
+"""The web pages: sign-in, the OAuth consent page, API clients, webhook endpoints, and the recipient's reward and
 balance pages (Jinja2 templates, one small stylesheet, no build step)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class RedactRewardTokens(logging.Filter):
 
 
 def install(app: FastAPI) -> None:
-    from giftwell.web import dashboard, reward, routes
+    from giftwell.web import dashboard, reward, routes, webhooks
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactRewardTokens) for f in access.filters):
@@ -34,5 +34,6 @@ def install(app: FastAPI) -> None:
 
     app.include_router(routes.router)
     app.include_router(dashboard.router)
+    app.include_router(webhooks.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

@@ -4,6 +4,7 @@ admins only). The new secret is shown once, on the result page."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPE_ALIASES, SCOPES
@@ -18,13 +19,25 @@ router = APIRouter(include_in_schema=False)
 MANAGERS = {"owner", "admin"}
 
 
-async def _manager(request: Request) -> users.SessionInfo | Response:
+async def manager(request: Request, *, what: str = "API clients") -> users.SessionInfo | Response:
+    """The signed-in owner or admin, or the page to answer instead (sign in first; not allowed)."""
     current = await ws.current_session(request)
     if current is None:
-        return RedirectResponse("/login?next=/dashboard/clients", status_code=303)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if current.user.role not in MANAGERS:
-        return error_page(request, "Not allowed", "Only owners and admins manage API clients.", 403)
+        return error_page(request, "Not allowed", f"Only owners and admins manage {what}.", 403)
     return current
+
+
+async def managed_form(request: Request, *, what: str = "API clients") -> tuple[users.SessionInfo, FormData] | Response:
+    """A manager's form post, CSRF-checked: the session and the form, or the page to answer."""
+    current = await manager(request, what=what)
+    if isinstance(current, Response):
+        return current
+    data = await request.form()
+    if not ws.same_origin(request) or not ws.csrf_ok(current.csrf, data.get("csrf")):
+        return forbidden(request)
+    return current, data
 
 
 async def _list_page(
@@ -49,7 +62,7 @@ async def _list_page(
 
 @router.get("/dashboard/clients")
 async def list_page(request: Request) -> Response:
-    current = await _manager(request)
+    current = await manager(request)
     if isinstance(current, Response):
         return current
     return await _list_page(request, current)
@@ -57,12 +70,10 @@ async def list_page(request: Request) -> Response:
 
 @router.post("/dashboard/clients")
 async def register(request: Request) -> Response:
-    current = await _manager(request)
-    if isinstance(current, Response):
-        return current
-    data = await request.form()
-    if not ws.same_origin(request) or not ws.csrf_ok(current.csrf, data.get("csrf")):
-        return forbidden(request)
+    posted = await managed_form(request)
+    if isinstance(posted, Response):
+        return posted
+    current, data = posted
     form: dict[str, object] = {
         "name": str(data.get("name") or ""),
         "redirect_uris": str(data.get("redirect_uris") or ""),
