@@ -66,6 +66,21 @@ class Keys:
     def open_webhook_secret(self, blob: bytes, *, endpoint_id: str) -> str:
         return self._webhook_aead.decrypt(blob[:_NONCE], blob[_NONCE:], f"webhook:{endpoint_id}".encode()).decode()
 
+    @cached_property
+    def _supplier_aead(self) -> AESGCM:
+        return AESGCM(self.derive("supplier-secret-encryption"))
+
+    def seal_supplier_secret(self, secret: str, *, supplier_id: str, name: str) -> bytes:
+        """One of an upstream supplier's credentials (client secret, refresh or access token,
+        webhook secret), under its own subkey; the supplier id and the credential's name are the
+        associated data, so a ciphertext moved to another supplier or column does not decrypt."""
+        nonce = os.urandom(_NONCE)
+        return nonce + self._supplier_aead.encrypt(nonce, secret.encode(), f"supplier:{supplier_id}:{name}".encode())
+
+    def open_supplier_secret(self, blob: bytes, *, supplier_id: str, name: str) -> str:
+        aad = f"supplier:{supplier_id}:{name}".encode()
+        return self._supplier_aead.decrypt(blob[:_NONCE], blob[_NONCE:], aad).decode()
+
     def code_hash(self, account_id: str, normalized_code: str) -> str:
         """Keyed hash of a normalised code, scoped to the account that owns it."""
         msg = f"{account_id}:{normalized_code}".encode()

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # After a secret rotation, deliveries are signed with both secrets for this long by default.
     webhook_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=7 * 24 * 3600)
 
+    # Upstream suppliers. One call's whole budget; how long to wait between polls of an order
+    # the upstream is still making (doubling from the first to the cap).
+    supplier_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    supplier_poll_seconds: float = Field(default=10.0, gt=0)
+    supplier_poll_max_seconds: float = Field(default=600.0, gt=0)
+
     # Delivery. Email through SMTP: smtp://user:pass@host:587?starttls=true (smtps:// for TLS from
     # the first byte). SMS through an HTTP gateway speaking Twilio's Messages API. A channel left
     # unset writes its messages to the mail folder instead (the embedded default: nothing to set up),

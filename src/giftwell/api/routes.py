@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
+from giftwell.api.v1 import account, cards, clients, orders, ping, products, suppliers, transfers, webhooks
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -29,6 +29,8 @@ def install(app: FastAPI) -> None:
         transfers.router,
         clients.router,
         products.router,
+        suppliers.router,
+        suppliers.hooks,
         account.router,
         orders.router,
         webhooks.endpoints,

@@ -193,10 +193,27 @@ class Product:
     # Whether email and SMS carry the code (and PIN) itself; by default they carry only the reward link.
     code_in_message: bool = False
     supplier: str = "house"
+    # The upstream's own product id, for a product an upstream supplier makes.
+    supplier_product: str | None = None
     issuer_account_id: str | None = None
     active: bool = True
     created_at: datetime | None = field(default=None, compare=False)
     updated_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def upstream(self) -> bool:
+        """Made by an upstream supplier: its cards live in the upstream's ledger, not ours."""
+        return self.supplier_product is not None
+
+    def check_delivery(self, channel: str, *, param: str) -> None:
+        """An upstream's cards are not sent by Giftwell (the upstream holds them; the buyer
+        delivers the codes or links it gets back)."""
+        if self.upstream and channel != "none":
+            raise ValidationFailed(
+                f"product {self.id!r} is bought from a supplier: Giftwell does not send its cards; leave delivery out",
+                param=param,
+                rule="delivery",
+            )
 
     def check_orderable(self, *, country: str | None, param: str) -> None:
         if not self.active:

@@ -1,8 +1,9 @@
 """Order states and limits.
 
 An order is a set of units, one per card to make. Each unit goes `pending` -> `issued` or
-`failed` exactly once (in the transaction that issues the card and charges its price), and an
-issued unit may later be `cancelled` (card disabled, price returned). The order's status follows:
+`failed` exactly once (in the transaction that issues the card and charges its price), or first
+`ordered` when an upstream supplier makes it in the background; an issued unit may later be
+`cancelled` (card disabled, price returned). The order's status follows:
 `pending` (accepted, nothing issued yet), `processing` (some units done), then a final
 `completed` (every unit issued), `partial` (some issued, some failed), `failed` (none issued) or
 `cancelled` (nothing issued remains).
@@ -33,10 +34,18 @@ class OrderStatus(enum.StrEnum):
 
 
 class UnitStatus(enum.StrEnum):
+    """`ordered`: an upstream supplier is making its card (bought in the background); the buyer
+    sees it as `pending`. Either way it is not done, and the order cannot end."""
+
     PENDING = "pending"
+    ORDERED = "ordered"
     ISSUED = "issued"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+    @property
+    def waiting(self) -> bool:
+        return self in (UnitStatus.PENDING, UnitStatus.ORDERED)
 
 
 class Mode(enum.StrEnum):

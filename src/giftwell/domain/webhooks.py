@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import ipaddress
+import json
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -25,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from giftwell.domain import jsjson
 from giftwell.domain.errors import ValidationFailed
 
 # Every event an endpoint may subscribe to. Other events in the `events` table (order.created,
@@ -133,6 +136,17 @@ def secret_key(secret: str) -> bytes:
 def x_signature(secret: str, body: bytes) -> str:
     """WizzGift's `X-Signature`: hex HMAC-SHA256 of the body keyed with the secret string."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def x_signature_valid(secret: str, body: bytes, signature: str) -> bool:
+    """Whether `signature` is the body's `X-Signature`, checked as the seed's receiver checks it:
+    over `JSON.stringify(JSON.parse(body))` (`jsjson.dumps`), and over the body as received (the
+    same bytes when the sender wrote it as JavaScript would, as we do). Constant-time."""
+    candidates = [body]
+    with contextlib.suppress(ValueError, RecursionError):
+        candidates.append(jsjson.dumps(json.loads(body)))
+    given = signature.strip().lower().encode()
+    return any(hmac.compare_digest(x_signature(secret, c).encode(), given) for c in candidates)
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

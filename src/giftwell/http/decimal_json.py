@@ -12,13 +12,9 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from giftwell.domain.money import decimal_text
 
-def decimal_text(value: Decimal) -> str:
-    """The shortest exact JSON number for a finite decimal: 50, 40.5, 0.001."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in {"", "-0"} else text
+__all__ = ["decimal_text", "dumps", "json_response"]
 
 
 def _default(value: Any) -> Any:

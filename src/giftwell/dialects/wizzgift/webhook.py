@@ -6,7 +6,8 @@
 `status` is `completed`, `failed` or `partial` for the order and `completed` or `failed` for each
 card. "Depending on the gift card provider, some fields may be present while others might be
 absent": a field we have no value for is left out, never sent as null; `status` always is there.
-Our names map as: `rewardId` the order card (`oc_...`), `transactionId` the card (`card_...`),
+Our names map as: `rewardId` the order card (`oc_...`), `transactionId` the card (`card_...`, or
+for a card an upstream supplier made, the upstream's `transactionId`),
 `instruction` the product's redemption instructions, `expiryDate` the card's expiry (YYYY-MM-DD).
 """
 
@@ -31,7 +32,7 @@ def redeem_info(card: CardView, instruction: str) -> dict[str, Any]:
             "pin": card.pin,
             "code": card.code,
             "serial": card.serial,
-            "transactionId": card.card_id,
+            "transactionId": card.card_id or card.upstream_transaction_id,
             "expiryDate": card.expires_at.date().isoformat() if card.expires_at else None,
         }
         info = {k: v for k, v in fields.items() if v is not None}

@@ -50,6 +50,7 @@ FIELDS = frozenset(
         "disclosure",
         "code_in_message",
         "supplier",
+        "supplier_product",
         "issuer",
         "active",
     }
@@ -179,6 +180,7 @@ def check_product(data: dict[str, Any]) -> Product:
         disclosure=_str(data, "disclosure", max_len=5000),
         code_in_message=code_in_message,
         supplier=_str(data, "supplier", default="house", max_len=40) or "house",
+        supplier_product=_str(data, "supplier_product", max_len=200) or None,
         issuer_account_id=issuer,
         active=active,
     )
@@ -204,6 +206,7 @@ def as_dict(p: Product) -> dict[str, Any]:
         "disclosure": p.disclosure,
         "code_in_message": p.code_in_message,
         "supplier": p.supplier,
+        "supplier_product": p.supplier_product,
         "issuer": p.issuer_account_id,
         "active": p.active,
     }
@@ -228,6 +231,7 @@ def product_from_row(r: Any) -> Product:
         "disclosure": r.disclosure,
         "code_in_message": bool(r.code_in_message),
         "supplier": r.supplier,
+        "supplier_product": r.supplier_product,
         "issuer": r.issuer_account_id,
         "active": bool(r.active),
     }
@@ -248,7 +252,13 @@ def _values(p: Product) -> dict[str, Any]:
 
 
 async def _check_refs(uow: UnitOfWork, p: Product) -> None:
-    suppliers.get(p.supplier, param="supplier")
+    upstream = await suppliers.check(uow, p.supplier, param="supplier")
+    if upstream and p.supplier_product is None:
+        raise ValidationFailed(
+            f"{p.supplier!r} is an upstream supplier: name its product in supplier_product", param="supplier_product"
+        )
+    if not upstream and p.supplier_product is not None:
+        raise ValidationFailed("supplier_product names an upstream supplier's product", param="supplier_product")
     if p.issuer_account_id is not None:
         found = await uow.conn.execute(sa.select(Account.id).where(Account.id == p.issuer_account_id))
         if found.first() is None:

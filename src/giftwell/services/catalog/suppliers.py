@@ -3,7 +3,13 @@
 A supplier issues one card for one unit, idempotently by `SupplyRequest.key` (the order item's
 id and the unit's index): asked twice with one key it returns the same card. The house supplier
 issues a card in Giftwell's own ledger, in the caller's transaction, from the product's issuing
-account; an upstream (HTTP) supplier will call a vendor with the key as its idempotency key.
+account.
+
+An upstream supplier (`giftwell suppliers add`: another WizzGift-compatible API) cannot make a
+card inside a transaction: it answers `AWAITING`, and in the batch's same transaction records
+the item's purchase (`supplier_orders`, one per item, keyed by the item) and enqueues the job
+that buys it (`SUPPLIER_ORDER_JOB`, handled by `orders.upstream`), which settles the units once
+the upstream has made the cards. A batch rolled back records and enqueues nothing.
 
 A supplier that cannot make a card raises `SupplyFailed`; the unit is then marked failed and
 its price released. Any other exception aborts the batch (nothing of it commits) so it is tried
@@ -12,18 +18,28 @@ again.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from giftwell.domain import codes
 from giftwell.domain.cards import CardSource, Party
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.ids import new_id
+from giftwell.domain.suppliers import PurchaseStatus, reference_for
 from giftwell.services.cards import issuing
-from giftwell.store.models import OrderCard
+from giftwell.services.queue import jobs
+from giftwell.store.models import OrderCard, Supplier, SupplierOrder
 from giftwell.store.uow import UnitOfWork
+
+SUPPLIER_ORDER_JOB = "supplier.order"
+# The purchase job polls until the upstream is done (up to the order's funds reservation, 30
+# days by default): many attempts, each a poll.
+SUPPLIER_ORDER_ATTEMPTS = 10_000
 
 
 class SupplyFailed(Exception):
@@ -33,6 +49,8 @@ class SupplyFailed(Exception):
 @dataclass(frozen=True, slots=True)
 class SupplyRequest:
     key: str
+    order_id: str
+    item_id: str
     product_id: str
     issuer_account_id: str
     currency: str
@@ -54,8 +72,17 @@ class SuppliedCard:
     issuer_account_id: str
 
 
-class Supplier(Protocol):
-    async def issue(self, uow: UnitOfWork, req: SupplyRequest) -> SuppliedCard: ...
+class Awaiting(enum.Enum):
+    """The unit's card will come later: an upstream is asked for it in the background."""
+
+    AWAITING = "awaiting"
+
+
+AWAITING = Awaiting.AWAITING
+
+
+class CardSupplier(Protocol):
+    async def issue(self, uow: UnitOfWork, req: SupplyRequest) -> SuppliedCard | Awaiting: ...
 
 
 class HouseSupplier:
@@ -87,14 +114,62 @@ class HouseSupplier:
         return SuppliedCard(issued.card.id, req.issuer_account_id)
 
 
+class UpstreamSupplier:
+    """Cards bought from an upstream WizzGift-compatible API (a `suppliers` row): the batch only
+    records the item's purchase and enqueues its job, once per item whatever the number of its
+    units or batches (the purchase's unique item, the job's dedupe key)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def issue(self, uow: UnitOfWork, req: SupplyRequest) -> Awaiting:
+        supplier_id = await uow.conn.scalar(sa.select(Supplier.id).where(Supplier.name == self.name))
+        if supplier_id is None:
+            raise SupplyFailed(f"supplier {self.name!r} is not configured")
+        insert = postgresql.insert(SupplierOrder) if uow.dialect == "postgresql" else sqlite.insert(SupplierOrder)
+        purchase_id = new_id("so")
+        stmt = insert.values(
+            id=purchase_id,
+            supplier_id=supplier_id,
+            order_id=req.order_id,
+            item_id=req.item_id,
+            reference=reference_for(req.item_id),
+            status=PurchaseStatus.PLACING.value,
+            polls=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+        ).on_conflict_do_nothing(index_elements=["item_id"])
+        await uow.conn.execute(stmt)
+        existing = await uow.conn.scalar(sa.select(SupplierOrder.id).where(SupplierOrder.item_id == req.item_id))
+        await jobs.enqueue(
+            uow,
+            SUPPLIER_ORDER_JOB,
+            {"purchase": existing},
+            dedupe_key=f"{SUPPLIER_ORDER_JOB}:{req.item_id}",
+            max_attempts=SUPPLIER_ORDER_ATTEMPTS,
+        )
+        return AWAITING
+
+
 # Suppliers by the name a product gives in `supplier`. The house supplier is built in; an entry
-# point (or a test, with `monkeypatch.setitem`) adds others here.
-REGISTRY: dict[str, Supplier] = {"house": HouseSupplier()}
+# point (or a test, with `monkeypatch.setitem`) adds others here. Any other name is an upstream
+# supplier's, checked against the `suppliers` table when a product names it (`check`).
+REGISTRY: dict[str, CardSupplier] = {"house": HouseSupplier()}
 
 
-def get(name: str, *, param: str = "supplier") -> Supplier:
-    """The supplier called `name`, or a validation error naming `param`."""
-    found = REGISTRY.get(name)
-    if found is None:
-        raise ValidationFailed(f"unknown supplier {name!r}; known: {', '.join(sorted(REGISTRY))}", param=param)
-    return found
+def get(name: str) -> CardSupplier:
+    """The supplier called `name`: a built-in one, or else the upstream supplier of that name."""
+    return REGISTRY.get(name) or UpstreamSupplier(name)
+
+
+async def check(uow: UnitOfWork, name: str, *, param: str = "supplier") -> bool:
+    """Whether `name` is an upstream supplier (True) or a built-in one (False); a validation
+    error naming `param` when it is neither."""
+    if name in REGISTRY:
+        return False
+    if await uow.conn.scalar(sa.select(Supplier.id).where(Supplier.name == name)) is not None:
+        return True
+    known = ", ".join(sorted(REGISTRY))
+    raise ValidationFailed(
+        f"unknown supplier {name!r}; known: {known}, or an upstream one (`giftwell suppliers list`)", param=param
+    )

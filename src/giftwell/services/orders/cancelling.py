@@ -57,6 +57,12 @@ async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: l
     refund = 0
     n = 0
     for u in units:
+        if u.status == UnitStatus.ORDERED.value or (u.status == UnitStatus.ISSUED.value and u.card_id is None):
+            # Bought from an upstream supplier (or being bought): the card lives in its ledger,
+            # which only it can cancel. The whole order's cancel leaves these cards alone.
+            if unit_ids is not None:
+                raise InvalidState("a card bought from a supplier cannot be cancelled", param="cards", card=u.id)
+            continue
         if u.status == UnitStatus.PENDING.value:
             n += await _drop(uow, u.id)
         elif u.status == UnitStatus.ISSUED.value:

@@ -25,7 +25,7 @@ from giftwell.domain.ledger import TransferStatus
 from giftwell.domain.orders import OrderStatus, UnitStatus, final_status
 from giftwell.services import events
 from giftwell.services.catalog import products, suppliers
-from giftwell.services.catalog.suppliers import SupplyFailed, SupplyRequest
+from giftwell.services.catalog.suppliers import AWAITING, SupplyFailed, SupplyRequest
 from giftwell.services.delivery import deliveries
 from giftwell.services.ledger import settle, transfers
 from giftwell.services.runtime import Runtime
@@ -47,6 +47,14 @@ async def fulfil(rt: Runtime, order_id: str, *, batch_size: int = 100) -> OrderS
             await uow.commit()
         if ended is not None or done == 0 or not status.open:
             return status
+
+
+async def units_pending(rt: Runtime, order_id: str) -> bool:
+    """Whether some of the order's units are still `pending` (held by another worker's batch);
+    `ordered` ones are not: the upstream purchase job settles those."""
+    async with rt.reader() as uow:
+        q = sa.select(OrderCard.id).where(OrderCard.order_id == order_id, OrderCard.status == UnitStatus.PENDING.value)
+        return (await uow.conn.execute(q.limit(1))).first() is not None
 
 
 async def _status(uow: UnitOfWork, order_id: str) -> OrderStatus:
@@ -105,23 +113,55 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
         except SupplyFailed as exc:
             await _settle(uow, u.id, UnitStatus.FAILED, error=str(exc)[:500] or "supplier refused")
             continue
+        if supplied is AWAITING:
+            # Bought in the background (`orders.upstream`), settled by `settle_awaited`.
+            await _settle(uow, u.id, UnitStatus.ORDERED)
+            continue
         await _settle(uow, u.id, UnitStatus.ISSUED, card_id=supplied.card_id)
         # Its reward link, and its delivery when the item asked for one, in this same batch: a
         # card that commits is always sent; a batch rolled back sends nothing.
         await deliveries.for_order_card(uow, order=order, unit_id=u.id, card_id=supplied.card_id, item=item)
         issued.append((u, supplied.card_id))
-    charge = 0 if order.test else sum(u.price for u, _ in issued)
-    if charge > 0:
-        p = await settle.capture_part(
-            uow, account_id=order.account_id, transfer_id=order.hold_transfer_id, amount=charge, reference=order_id
-        )
-        await uow.conn.execute(
-            sa.update(OrderCard)
-            .where(OrderCard.id.in_([u.id for u, _ in issued]))
-            .values(charge_transfer_id=p.transfer.id)
-        )
-        await uow.conn.execute(sa.update(Order).where(Order.id == order_id).values(charged=Order.charged + charge))
+    await _charge(uow, order, [(u.id, u.price) for u, _ in issued])
     return len(units)
+
+
+async def _charge(uow: UnitOfWork, order: Any, issued: list[tuple[str, int]]) -> None:
+    """Capture the price of the units just issued (id, price) from the order's hold, in the
+    transaction that issued them."""
+    charge = 0 if order.test else sum(price for _, price in issued)
+    if charge <= 0:
+        return
+    p = await settle.capture_part(
+        uow, account_id=order.account_id, transfer_id=order.hold_transfer_id, amount=charge, reference=order.id
+    )
+    await uow.conn.execute(
+        sa.update(OrderCard).where(OrderCard.id.in_([i for i, _ in issued])).values(charge_transfer_id=p.transfer.id)
+    )
+    await uow.conn.execute(sa.update(Order).where(Order.id == order.id).values(charged=Order.charged + charge))
+
+
+async def settle_awaited(uow: UnitOfWork, order_id: str, outcomes: dict[str, str | None]) -> OrderStatus | None:
+    """Settle `ordered` units an upstream supplier has answered for, in the caller's transaction:
+    `unit id -> None` for a card it made (issued, its price captured from the hold), `-> reason`
+    for one it did not (failed, its price released when the order ends); then end the order if
+    nothing waits any more. The caller has recorded the cards made (`supplied_cards`) in the same
+    transaction. A unit no longer `ordered` (settled by a concurrent call) makes this raise, so
+    that transaction rolls back whole."""
+    order = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id))).first()
+    if order is None:
+        raise NotFound("no such order", param="order")
+    made = [unit for unit, reason in outcomes.items() if reason is None]
+    if made and not order.test and order.hold_transfer_id and not await _hold_open(uow, order):
+        # The reservation is gone: the cards cannot be charged, so they are not handed out.
+        outcomes = {unit: reason or "funds reservation expired" for unit, reason in outcomes.items()}
+        made = []
+    for unit, reason in outcomes.items():
+        status = UnitStatus.FAILED if reason is not None else UnitStatus.ISSUED
+        await _settle(uow, unit, status, error=reason, expect=UnitStatus.ORDERED)
+    prices = (await uow.conn.execute(sa.select(OrderCard.id, OrderCard.price).where(OrderCard.id.in_(made)))).all()
+    await _charge(uow, order, [(r.id, int(r.price)) for r in prices])
+    return await finish(uow, order_id)
 
 
 async def _hold_open(uow: UnitOfWork, order: Any) -> bool:
@@ -145,6 +185,8 @@ def _request(uow: UnitOfWork, u: _Unit, item: Any, product: Product, order: Any)
     expires = add_months(uow.now, product.expiry_months) if product.expiry_months else None
     return SupplyRequest(
         key=u.supply_key,
+        order_id=order.id,
+        item_id=u.item_id,
         product_id=product.id,
         issuer_account_id=u.issuer_account_id,
         currency=product.currency,
@@ -160,11 +202,17 @@ def _request(uow: UnitOfWork, u: _Unit, item: Any, product: Product, order: Any)
 
 
 async def _settle(
-    uow: UnitOfWork, unit_id: str, status: UnitStatus, *, card_id: str | None = None, error: str | None = None
+    uow: UnitOfWork,
+    unit_id: str,
+    status: UnitStatus,
+    *,
+    card_id: str | None = None,
+    error: str | None = None,
+    expect: UnitStatus = UnitStatus.PENDING,
 ) -> None:
     res = await uow.conn.execute(
         sa.update(OrderCard)
-        .where(OrderCard.id == unit_id, OrderCard.status == UnitStatus.PENDING.value)
+        .where(OrderCard.id == unit_id, OrderCard.status == expect.value)
         .values(status=status.value, card_id=card_id, error=error, updated_at=uow.now)
         .returning(OrderCard.id)
     )
@@ -185,7 +233,7 @@ async def finish(uow: UnitOfWork, order_id: str) -> OrderStatus | None:
             )
         ).all()
     )
-    if counts.get(UnitStatus.PENDING.value, 0):
+    if counts.get(UnitStatus.PENDING.value, 0) or counts.get(UnitStatus.ORDERED.value, 0):
         return None
     status = final_status(
         issued=counts.get(UnitStatus.ISSUED.value, 0),

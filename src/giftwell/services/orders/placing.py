@@ -165,6 +165,8 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     recipient = _party(item.recipient, f"{p}.recipient", phone=True)
     sender = _party(item.sender, f"{p}.sender", phone=False)
     delivery = _delivery(item.delivery, recipient, p, uow.now)
+    if delivery is not None:
+        product.check_delivery(delivery["channel"], param=f"{p}.delivery.channel")
     metadata = check_metadata(item.metadata, param=f"{p}.metadata")
     price = product.price.price(item.amount)
     return _Checked(item, product, price, fields, recipient, sender, delivery, metadata)

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
 
 from giftwell.domain.errors import NotFound
 from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
+from giftwell.domain.suppliers import code_aad, pin_aad
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.pagination import Page, newest_first, paginate
-from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata
+from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata, SuppliedCard
 from giftwell.store.uow import UnitOfWork
 
 
@@ -32,6 +33,8 @@ class CardView:
     link: str | None
     expires_at: datetime | None
     error: str | None
+    # A card an upstream supplier made: its reference for the card (`transactionId`); no card_id.
+    upstream_transaction_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +118,34 @@ async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderVie
     return Page(shown, page.has_more, page.next_cursor)
 
 
+def _supplied(keys: Any, u: Any) -> CardView:
+    """An issued unit whose card an upstream supplier made: what it told us, decrypted."""
+    code = keys.decrypt(u.code_enc, aad=code_aad(u.id)) if u.code_enc is not None else None
+    pin = keys.decrypt(u.pin_enc, aad=pin_aad(u.id)) if u.pin_enc is not None else None
+    expires = datetime.combine(u.expires_on, time(0), UTC) if u.expires_on is not None else None
+    return CardView(
+        u.id, u.status, None, None, code, pin, u.supplied_serial, u.link, expires, u.error, u.transaction_id
+    )
+
+
 async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
     units = (
         await uow.conn.execute(
-            sa.select(OrderCard, Card.status.label("card_status"), Card.serial, Card.expires_at)
+            sa.select(
+                OrderCard,
+                Card.status.label("card_status"),
+                Card.serial,
+                Card.expires_at,
+                SuppliedCard.code_enc,
+                SuppliedCard.pin_enc,
+                SuppliedCard.serial.label("supplied_serial"),
+                SuppliedCard.link,
+                SuppliedCard.expires_on,
+                SuppliedCard.transaction_id,
+                SuppliedCard.order_card_id.label("supplied"),
+            )
             .outerjoin(Card, Card.id == OrderCard.card_id)
+            .outerjoin(SuppliedCard, SuppliedCard.order_card_id == OrderCard.id)
             .where(OrderCard.order_id == order.id)
             .order_by(OrderCard.position)
         )
@@ -130,14 +156,21 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     shown: list[str] = []
     for u in units:
-        counts[u.item_id][u.status] += 1
+        # A unit an upstream is making is, to the buyer, still pending.
+        status = UnitStatus.PENDING.value if u.status == UnitStatus.ORDERED.value else u.status
+        counts[u.item_id][status] += 1
+        issued = u.status == UnitStatus.ISSUED.value
+        if issued and u.supplied is not None:
+            by_item[u.item_id].append(_supplied(keys, u))
+            shown.append(u.id)
+            continue
         code = pin = link = None
-        if u.card_id is not None and u.status == UnitStatus.ISSUED.value:
+        if u.card_id is not None and issued:
             code, pin = await cards.reveal_code(uow, account_id=u.issuer_account_id, card_id=u.card_id)
             link = f"{base}/r/{keys.link_token(u.id)}"
             shown.append(u.id)
         by_item[u.item_id].append(
-            CardView(u.id, u.status, u.card_id, u.card_status, code, pin, u.serial, link, u.expires_at, u.error)
+            CardView(u.id, status, u.card_id, u.card_status, code, pin, u.serial, link, u.expires_at, u.error)
         )
     if shown:
         await uow.conn.execute(

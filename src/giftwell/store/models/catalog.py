@@ -39,6 +39,8 @@ class Product(Base):
     # Email and SMS carry the code itself (default: only the reward link).
     code_in_message: Mapped[bool] = mapped_column(server_default=false())
     supplier: Mapped[str] = mapped_column(String(40))
+    # The upstream's product id, for a product an upstream supplier makes (`suppliers`).
+    supplier_product: Mapped[str | None] = mapped_column(String(200))
     # NULL: the operator's own account issues the cards.
     issuer_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
     active: Mapped[bool] = mapped_column(server_default=true())

@@ -54,7 +54,12 @@ class ProductIn(In):
         default=False,
         description="Email and SMS deliveries carry the code (and PIN) itself; by default only the reward link.",
     )
-    supplier: Annotated[str, Field(max_length=40)] = "house"
+    supplier: Annotated[str, Field(max_length=40)] = Field(
+        default="house", description="`house`, or the name of an upstream supplier (`giftwell suppliers add`)."
+    )
+    supplier_product: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="The upstream supplier's own product id (with an upstream supplier only)."
+    )
     issuer: Annotated[str, Field(max_length=40)] | None = Field(
         default=None, description="The issuing account's id; absent: the operator's own account."
     )
@@ -84,6 +89,7 @@ class ProductPatch(In):
     disclosure: Annotated[str, Field(max_length=5000)] | None = None
     code_in_message: StrictBool | None = None
     supplier: Annotated[str, Field(max_length=40)] | None = None
+    supplier_product: Annotated[str, Field(max_length=200)] | None = None
     issuer: Annotated[str, Field(max_length=40)] | None = None
     active: StrictBool | None = None
 
@@ -112,6 +118,7 @@ class ProductOut(BaseModel):
     disclosure: str
     code_in_message: bool
     supplier: str
+    supplier_product: str | None
     issuer: str | None
     active: bool
 
