@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from giftwell.store import migrate
 from tests import factories
 from tests.conftest import TEST_SECRET
 from tests.oauth_flow import REDIRECT, code_for
+from tests.pg import free_port
 
 SUPPLIER = "b"
 A_PRODUCT = "acme-via-b"
@@ -38,6 +41,8 @@ A_PRICE = {"discount_bps": 100, "fee": 0}
 
 def settings_for(db_url: str, data_dir: Path, port: int, **overrides: Any) -> Settings:
     overrides.setdefault("webhooks_allow_private", True)
+    # Tests stop servers at once: jobs in flight go back to the queue, nobody waits for them.
+    overrides.setdefault("worker_shutdown_grace_seconds", 0)
     return load_settings(
         database_url=db_url,
         data_dir=data_dir,
@@ -152,3 +157,83 @@ async def seed_a(rt: Runtime, b_url: str, b: dict[str, Any], *, refresh: bool = 
     buyer = await factories.tenant(rt, "buyer-at-a")
     await factories.fund(rt, buyer.account_id, 1_000_000)
     return buyer
+
+
+# -- a proxy that breaks things on purpose -------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """Instead of forwarding: answer `status` with `body`. With `forward=True`: forward, then
+    wait `delay` seconds before answering (the caller may die meanwhile)."""
+
+    status: int = 500
+    body: bytes = b'{"success":false,"message":"Something went wrong on our side"}'
+    delay: float = 0.0
+    forward: bool = False
+
+
+@dataclass
+class FaultProxy:
+    """An HTTP proxy on a loopback port in front of `target`: every request is forwarded as it
+    came, unless a planned fault for its (method, path) is left (consumed one per request).
+    `seen` counts requests per (method, path)."""
+
+    target: str
+    plan: dict[tuple[str, str], list[Fault]] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def count(self, method: str, path: str) -> int:
+        with self._lock:
+            return self.seen.get((method, path), 0)
+
+    def start(self) -> FaultProxy:
+        proxy = self
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                path = self.path.split("?", 1)[0]
+                key = (self.command, path)
+                with proxy._lock:
+                    proxy.seen[key] = proxy.seen.get(key, 0) + 1
+                    planned = proxy.plan.get(key) or []
+                    fault = planned.pop(0) if planned else None
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if fault is not None and not fault.forward:
+                    status, payload, ctype = fault.status, fault.body, "application/json"
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
+                    r = httpx.request(self.command, proxy.target + self.path, content=body, headers=headers, timeout=30)
+                    status, payload, ctype = r.status_code, r.content, r.headers.get("content-type", "")
+                    if fault is not None:
+                        time.sleep(fault.delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the caller gave up (or died)
+
+            do_GET = do_POST = _handle  # noqa: N815 - BaseHTTPRequestHandler's names
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
