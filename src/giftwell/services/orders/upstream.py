@@ -150,6 +150,9 @@ async def _place_and_poll(rt: Runtime, p: Purchase, attempt: int) -> UpstreamOrd
     if p.status is PurchaseStatus.PLACING and attempt > 1:
         # A try before this one may have placed it and died before recording so: ask first.
         got = await tokens.call(rt, p.supplier_id, get)
+        if got is not None:
+            found = got.id
+            await rt.transact(lambda uow: _placed(uow, p.id, found))
     if p.status is PurchaseStatus.PLACING and got is None:
         upstream_id = await tokens.call(rt, p.supplier_id, lambda api, token: api.create_order(token, p.body))
         await rt.transact(lambda uow: _placed(uow, p.id, upstream_id))
