@@ -1,0 +1,116 @@
+"""The operator's suppliers: `/v1/suppliers` and `giftwell suppliers add|update|list|sync` add,
+change and list them without ever showing a credential again; products name their upstream in
+`supplier` and `supplier_product`, checked when saved or imported. Both databases."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from giftwell.cli.main import app as cli
+from giftwell.store.models import Supplier
+from tests import dbdump, factories
+from tests.conftest import TEST_SECRET
+
+
+async def test_products_name_their_upstream_and_the_api_keeps_credentials_secret(rt, app_client):
+    op = await factories.operator(rt)
+    await factories.product(rt)
+    body = {
+        "name": "wizz",
+        "base_url": "https://api.wizzgift.example/api/b2b/",
+        "client_id": "client_123",
+        "client_secret": "cs_very_secret_value",
+        "refresh_token": "rt_very_secret_value",
+        "webhook_secret": "whsec_very_secret_value",
+    }
+    r = await app_client.post("/v1/suppliers", json=body, headers=op.headers)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made == {
+        **made,
+        "object": "supplier",
+        "name": "wizz",
+        "kind": "wizzgift",
+        "base_url": "https://api.wizzgift.example/api/b2b",
+        "auth": "refresh_token",
+        "webhook_secret_set": True,
+        "status": "active",
+    }
+    listed = await app_client.get("/v1/suppliers", headers=op.headers)
+    assert [s["name"] for s in listed.json()["data"]] == ["wizz"]
+    for text in (r.text, listed.text, await dbdump.text(rt)):
+        assert not [s for s in ("cs_very", "rt_very", "whsec_very") if s in text]
+    again = await app_client.post("/v1/suppliers", json=body, headers=op.headers)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "conflict")
+    for change, param in (
+        ({"name": "house"}, "name"),
+        ({"base_url": "ftp://x"}, "base_url"),
+        ({"kind": "wegift"}, "kind"),
+        ({"client_secret": " padded "}, "client_secret"),
+        ({"extra": 1}, "extra"),
+    ):
+        bad = await app_client.post("/v1/suppliers", json={**body, "name": "other", **change}, headers=op.headers)
+        assert bad.status_code == 422, (change, bad.text)
+        assert param in json.dumps(bad.json()["error"]), bad.text
+
+    product = {**factories.PRODUCT, "id": "via-wizz", "supplier": "wizz", "supplier_product": "paypal-usa"}
+    assert (await app_client.post("/v1/products", json=product, headers=op.headers)).status_code == 201
+    for change, param in (
+        ({"supplier_product": None}, "supplier_product"),
+        ({"supplier": "house"}, "supplier_product"),
+        ({"supplier": "nobody"}, "supplier"),
+    ):
+        bad = await app_client.post("/v1/products", json={**product, "id": "via-x", **change}, headers=op.headers)
+        assert bad.status_code == 422, (change, bad.text)
+        assert bad.json()["error"]["param"] == param, bad.text
+    async with rt.reader() as uow:
+        assert (await uow.conn.execute(sa.select(sa.func.count()).select_from(Supplier))).scalar_one() == 1
+
+
+def test_cli_add_update_list_and_sync(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIFTWELL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GIFTWELL_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("GIFTWELL_SECRET_KEY", TEST_SECRET)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["accounts", "create", "op", "--operator", "--json"]).exit_code == 0
+    add = ["suppliers", "add", "b", "--base-url", "http://127.0.0.1:9/api/b2b", "--client-id", "cli_b"]
+    refused = runner.invoke(cli, [*add, "--json"])
+    assert refused.exit_code == 2  # the secret only comes on stdin
+    made = runner.invoke(
+        cli, [*add, "--client-secret-stdin", "--webhook-secret-stdin", "--json"], input="gws_secret\nwhsec_hook\n"
+    )
+    assert made.exit_code == 0, made.output
+    got = json.loads(made.stdout)
+    assert (got["name"], got["auth"], got["webhook_secret_set"], got["status"]) == (
+        "b",
+        "client_credentials",
+        True,
+        "active",
+    )
+    assert "gws_secret" not in made.output
+    changed = runner.invoke(
+        cli, ["suppliers", "update", "b", "--refresh-token-stdin", "--resume", "--json"], input="gwr_refresh\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.stdout)["auth"] == "refresh_token"
+    listed = runner.invoke(cli, ["suppliers", "list"])
+    assert listed.exit_code == 0
+    assert "b: wizzgift at http://127.0.0.1:9/api/b2b, refresh_token, webhook secret set, active" in listed.output
+    products = tmp_path / "products.json"
+    products.write_text(
+        json.dumps([{**factories.PRODUCT, "id": "via-b", "supplier": "b", "supplier_product": "acme-usd"}])
+    )
+    imported = runner.invoke(cli, ["products", "import", str(products), "--json"])
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.stdout)["created"] == ["via-b"]
+    # Nobody answers at port 9: one line, exit 1, never a traceback.
+    down = runner.invoke(cli, ["suppliers", "sync", "b", "--json"])
+    assert down.exit_code == 1, down.output
+    error = json.loads(down.stderr)["error"]
+    assert error["message"].startswith("supplier b: POST /oauth/token: ConnectError"), error
+    missing = runner.invoke(cli, ["suppliers", "sync", "nobody", "--json"])
+    assert missing.exit_code == 1
+    assert json.loads(missing.stderr)["error"]["code"] == "not_found"
