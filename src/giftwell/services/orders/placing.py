@@ -61,6 +61,8 @@ class ItemRequest:
     fields: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # One of the product's designs, by id: the card's picture in its messages and page.
+    design: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class _Checked:
     sender: dict[str, str | None]
     delivery: dict[str, Any] | None
     metadata: dict[str, str]
+    design: str | None = None
 
 
 def _party(raw: dict[str, str | None], param: str, *, phone: bool) -> dict[str, str | None]:
@@ -166,8 +169,9 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     sender = _party(item.sender, f"{p}.sender", phone=False)
     delivery = _delivery(item.delivery, recipient, p, uow.now)
     metadata = check_metadata(item.metadata, param=f"{p}.metadata")
+    design = product.design(item.design, param=f"{p}.design").id if item.design is not None else None
     price = product.price.price(item.amount)
-    return _Checked(item, product, price, fields, recipient, sender, delivery, metadata)
+    return _Checked(item, product, price, fields, recipient, sender, delivery, metadata, design)
 
 
 async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
@@ -322,6 +326,7 @@ async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked
                 fields=c.fields,
                 delivery=c.delivery,
                 metadata_=c.metadata,
+                design_id=c.design,
             )
         )
         await order_views.index_metadata(

@@ -50,6 +50,7 @@ class ItemView:
     delivery: dict[str, Any] | None
     cards: list[CardView]
     metadata: dict[str, str]
+    design: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,7 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
                 delivery=it.delivery,
                 cards=by_item[it.id],
                 metadata=dict(it.metadata or {}),
+                design=it.design_id,
             )
         )
     return out

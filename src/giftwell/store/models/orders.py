@@ -61,6 +61,8 @@ class OrderItem(Base):
     fields: Mapped[dict[str, Any]]
     delivery: Mapped[dict[str, Any] | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+    # One of the product's designs (`products.designs[].id`), shown on the card's messages and page.
+    design_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class OrderMetadata(Base):
