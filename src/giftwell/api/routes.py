@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
+from giftwell.api.v1 import account, cards, clients, orders, ping, products, signing_keys, transfers, webhooks
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -28,6 +28,7 @@ def install(app: FastAPI) -> None:
         cards.router,
         transfers.router,
         clients.router,
+        signing_keys.router,
         products.router,
         account.router,
         orders.router,

@@ -61,6 +61,10 @@ class ItemRequest:
     fields: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # One of the product's designs, by id: the card's picture in its messages and page.
+    design: str | None = None
+    # A vendor dialect's own fields for this item, kept as given (JSON) and shown back by it.
+    vendor_data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,11 @@ class OrderRequest:
     test: bool = False
     mode: Mode = Mode.AUTO
     metadata: dict[str, str] = field(default_factory=dict)
+    # A vendor dialect's own fields for the order, kept as given (JSON) and shown back by it.
+    vendor_data: dict[str, Any] | None = None
+    # The fingerprint of the request as the client sent it: a second submit of the same reference
+    # is a replay when it matches (`references.submit`), a duplicate when it does not.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,7 @@ class _Checked:
     sender: dict[str, str | None]
     delivery: dict[str, Any] | None
     metadata: dict[str, str]
+    design: str | None = None
 
 
 def _party(raw: dict[str, str | None], param: str, *, phone: bool) -> dict[str, str | None]:
@@ -166,8 +176,9 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     sender = _party(item.sender, f"{p}.sender", phone=False)
     delivery = _delivery(item.delivery, recipient, p, uow.now)
     metadata = check_metadata(item.metadata, param=f"{p}.metadata")
+    design = product.design(item.design, param=f"{p}.design").id if item.design is not None else None
     price = product.price.price(item.amount)
-    return _Checked(item, product, price, fields, recipient, sender, delivery, metadata)
+    return _Checked(item, product, price, fields, recipient, sender, delivery, metadata, design)
 
 
 async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
@@ -191,8 +202,14 @@ async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
 
 
 async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> OrderView:
+    """`place`, then the order as it stands at commit, its codes shown (`views.reveal_order`)."""
+    order_id = await place(uow, account_id=account_id, req=req)
+    return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
+
+
+async def place(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> str:
     """Check, reserve, record; fulfil at once when small (or `mode=sync`), else leave it `pending`
-    for the background (`_schedule_fulfilment`). Returns the order as it stands at commit."""
+    for the background (`_schedule_fulfilment`). Returns the order's id."""
     checked = await check_order(uow, req)
     reference = req.reference.strip()
     taken = await uow.conn.execute(
@@ -223,6 +240,8 @@ async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) ->
                 created_at=uow.now,
                 updated_at=uow.now,
                 metadata_=check_metadata(req.metadata),
+                vendor_data=req.vendor_data,
+                request_fingerprint=req.fingerprint,
             )
         )
     except IntegrityError:
@@ -245,7 +264,7 @@ async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) ->
         await fulfilment.finish(uow, order_id)
     else:
         await _schedule_fulfilment(uow, order_id, account_id=account_id)
-    return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
+    return order_id
 
 
 FULFIL_JOB = "order.fulfil"
@@ -322,6 +341,8 @@ async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked
                 fields=c.fields,
                 delivery=c.delivery,
                 metadata_=c.metadata,
+                design_id=c.design,
+                vendor_data=c.req.vendor_data,
             )
         )
         await order_views.index_metadata(

@@ -12,12 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from giftwell.domain.errors import NotFound
-from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
+from giftwell.domain.orders import Channel, OrderStatus, UnitStatus, item_status
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.uow import UnitOfWork
+
+DELIVERED = (Channel.EMAIL.value, Channel.SMS.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class ItemView:
     delivery: dict[str, Any] | None
     cards: list[CardView]
     metadata: dict[str, str]
+    design: str | None = None
+    vendor_data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class OrderView:
     completed_at: datetime | None
     items: list[ItemView] | None
     metadata: dict[str, str]
+    vendor_data: dict[str, Any] | None = None
 
 
 def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
@@ -88,16 +93,21 @@ def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
         completed_at=r.completed_at,
         items=items,
         metadata=dict(r.metadata or {}),
+        vendor_data=r.vendor_data,
     )
 
 
-async def reveal_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+async def reveal_order(
+    uow: UnitOfWork, *, account_id: str, order_id: str, withhold_delivered: bool = False
+) -> OrderView:
     """The caller's order with every card. Showing codes is recorded: each issued card's
-    `reveal_count` goes up and one `order.codes_revealed` event names how many were shown."""
+    `reveal_count` goes up and one `order.codes_revealed` event names how many were shown.
+    `withhold_delivered`: the cards of items Giftwell delivers (email or SMS) are shown without
+    code, PIN or link, and not counted as shown (a vendor's managed fulfilment)."""
     row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
     if row is None:
         raise NotFound("no such order", param="order")
-    return _summary(row, await _items(uow, row))
+    return _summary(row, await _items(uow, row, withhold_delivered=withhold_delivered))
 
 
 async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
@@ -107,7 +117,15 @@ async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderVie
     return Page(shown, page.has_more, page.next_cursor)
 
 
-async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
+def _delivered(item: Any) -> bool:
+    return (item.delivery or {}).get("channel") in DELIVERED
+
+
+async def _items(uow: UnitOfWork, order: Any, *, withhold_delivered: bool = False) -> list[ItemView]:
+    rows = (
+        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position))
+    ).all()
+    withheld = {it.id for it in rows if _delivered(it)} if withhold_delivered else set()
     units = (
         await uow.conn.execute(
             sa.select(OrderCard, Card.status.label("card_status"), Card.serial, Card.expires_at)
@@ -124,7 +142,7 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
     for u in units:
         counts[u.item_id][u.status] += 1
         code = pin = link = None
-        if u.card_id is not None and u.status == UnitStatus.ISSUED.value:
+        if u.card_id is not None and u.status == UnitStatus.ISSUED.value and u.item_id not in withheld:
             code, pin = await cards.reveal_code(uow, account_id=u.issuer_account_id, card_id=u.card_id)
             link = f"{base}/r/{keys.link_token(u.id)}"
             shown.append(u.id)
@@ -132,11 +150,12 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
             CardView(u.id, u.status, u.card_id, u.card_status, code, pin, u.serial, link, u.expires_at, u.error)
         )
     if shown:
-        await uow.conn.execute(
-            sa.update(OrderCard)
-            .where(OrderCard.order_id == order.id, OrderCard.status == UnitStatus.ISSUED.value)
-            .values(reveal_count=OrderCard.reveal_count + 1, last_revealed_at=uow.now)
+        counted = sa.update(OrderCard).where(
+            OrderCard.order_id == order.id, OrderCard.status == UnitStatus.ISSUED.value
         )
+        if withheld:
+            counted = counted.where(OrderCard.item_id.not_in(withheld))
+        await uow.conn.execute(counted.values(reveal_count=OrderCard.reveal_count + 1, last_revealed_at=uow.now))
         await events.record(
             uow,
             account_id=order.account_id,
@@ -144,9 +163,6 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
             subject_id=order.id,
             data={"order": order.id, "cards": len(shown)},
         )
-    rows = (
-        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position))
-    ).all()
     out = []
     for it in rows:
         c = counts[it.id]
@@ -172,6 +188,8 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
                 delivery=it.delivery,
                 cards=by_item[it.id],
                 metadata=dict(it.metadata or {}),
+                design=it.design_id,
+                vendor_data=it.vendor_data,
             )
         )
     return out

@@ -12,6 +12,7 @@ from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.orders import Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.models.ratelimits import RateLimitCounter
+from giftwell.store.models.signing import SigningClient, SigningKey, UsedTokenId
 from giftwell.store.models.users import User, WebSession
 from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -37,7 +38,10 @@ __all__ = [
     "RefreshToken",
     "RewardLink",
     "Schedule",
+    "SigningClient",
+    "SigningKey",
     "Transfer",
+    "UsedTokenId",
     "User",
     "WebSession",
     "WebhookAttempt",

@@ -41,6 +41,10 @@ class Order(Base):
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+    # What a vendor dialect keeps of the request beyond what the core uses (JSON, its own shape),
+    # and the request's fingerprint: the same reference again is a replay only with the same one.
+    vendor_data: Mapped[dict[str, Any] | None]
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class OrderItem(Base):
@@ -61,6 +65,9 @@ class OrderItem(Base):
     fields: Mapped[dict[str, Any]]
     delivery: Mapped[dict[str, Any] | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+    # One of the product's designs (`products.designs[].id`), shown on the card's messages and page.
+    design_id: Mapped[str | None] = mapped_column(String(64))
+    vendor_data: Mapped[dict[str, Any] | None]
 
 
 class OrderMetadata(Base):

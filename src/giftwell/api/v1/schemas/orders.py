@@ -53,6 +53,9 @@ class ItemIn(In):
         description="Your own string keys and values (at most 50 keys of 40 characters, values of 500): "
         "stored, returned, and searchable with `item_metadata[key]=value` on the list.",
     )
+    design: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="One of the product's `designs`, by id: the card's picture in messages and pages."
+    )
 
     def domain(self) -> ItemRequest:
         return ItemRequest(
@@ -66,6 +69,7 @@ class ItemIn(In):
             fields=self.fields or {},
             delivery=self.delivery.model_dump() if self.delivery else None,
             metadata=self.metadata or {},
+            design=self.design,
         )
 
 
@@ -124,6 +128,7 @@ class OrderItemOut(BaseModel):
     delivery: dict[str, Any] | None
     cards: list[OrderCardOut]
     metadata: dict[str, str] = Field(description="The item's own metadata, as given.")
+    design: str | None = Field(default=None, description="The product design the cards were ordered in.")
 
     @classmethod
     def of(cls, i: ItemView) -> OrderItemOut:
