@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
+from giftwell.api.v1 import account, cards, clients, funding, orders, ping, products, transfers, webhooks
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
         clients.router,
         products.router,
         account.router,
+        funding.router,
         orders.router,
         webhooks.endpoints,
         webhooks.events_router,

@@ -69,6 +69,7 @@ class OrderView:
     completed_at: datetime | None
     items: list[ItemView] | None
     metadata: dict[str, str]
+    funding_source: str | None = None
 
 
 def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
@@ -88,6 +89,7 @@ def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
         completed_at=r.completed_at,
         items=items,
         metadata=dict(r.metadata or {}),
+        funding_source=r.funding_source_id,
     )
 
 

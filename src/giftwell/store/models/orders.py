@@ -37,6 +37,8 @@ class Order(Base):
     refunded: Mapped[int] = mapped_column(server_default="0")
     funding_account_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_accounts.id"))
     hold_transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"))
+    # The source the order pays from (its ledger account is `funding_account_id`).
+    funding_source_id: Mapped[str | None] = mapped_column(ForeignKey("funding_sources.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]

@@ -83,10 +83,20 @@ class OrderIn(In):
         description="Your own string keys and values (at most 50 keys of 40 characters, values of 500): "
         "stored, returned, and searchable with `metadata[key]=value` on the list.",
     )
+    funding_source: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None,
+        description="The funding source to pay from (`fs_...`, see `GET /v1/funding-sources`); absent: the "
+        "default one for the order's currency.",
+    )
 
     def domain(self) -> OrderRequest:
         return OrderRequest(
-            self.reference, [i.domain() for i in self.items], self.test, self.mode, metadata=self.metadata or {}
+            self.reference,
+            [i.domain() for i in self.items],
+            self.test,
+            self.mode,
+            metadata=self.metadata or {},
+            funding_source=self.funding_source,
         )
 
 
@@ -151,6 +161,7 @@ class OrderOut(BaseModel):
     completed_at: datetime | None
     items: list[OrderItemOut] | None = Field(default=None, description="With their cards; absent in lists.")
     metadata: dict[str, str] = Field(description="The order's own metadata, as given.")
+    funding_source: str | None = Field(default=None, description="The funding source it pays from (`fs_...`).")
 
     @classmethod
     def of(cls, o: OrderView) -> OrderOut:
