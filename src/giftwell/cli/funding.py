@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from giftwell.cli.common import JsonOpt, in_tx, run
+from giftwell.cli.common import JsonOpt, run
 from giftwell.cli.output import emit
 from giftwell.services.access import accounts as acce_accounts
 from giftwell.services.funding.sources import Source
@@ -64,7 +64,7 @@ def funding_add(
         }
 
     emit(
-        run(lambda rt: in_tx(rt, add), as_json),
+        run(lambda rt: rt.transact(add), as_json),
         as_json,
         lambda d: f"{d['account']}: +{d['amount']} {d['currency']}, balance {d['balance']} ({d['transfer']})",
     )
@@ -89,7 +89,7 @@ def funding_credit_line(
         s = await credit.set_credit_line(uow, account_id=acct.id, currency=currency, limit=limit, default=default)
         return {"account": acct.name, **source_dict(s)}
 
-    emit(run(lambda rt: in_tx(rt, grant), as_json), as_json, lambda d: f"{d['account']}: {_line(d)}")
+    emit(run(lambda rt: rt.transact(grant), as_json), as_json, lambda d: f"{d['account']}: {_line(d)}")
 
 
 @funding_app.command("settle")
@@ -110,7 +110,7 @@ def funding_settle(
         return {"account": acct.name, "receipt": r.id, "transfer": r.transfer_id, "source": source_dict(s)}
 
     emit(
-        run(lambda rt: in_tx(rt, pay), as_json),
+        run(lambda rt: rt.transact(pay), as_json),
         as_json,
         lambda d: f"{d['account']}: settled ({d['receipt']}); {_line(d['source'])}",
     )
@@ -129,7 +129,7 @@ def funding_sources(account: AccountOpt, as_json: JsonOpt = False) -> None:
         }
 
     emit(
-        run(lambda rt: in_tx(rt, listed), as_json),
+        run(lambda rt: rt.transact(listed), as_json),
         as_json,
         lambda d: "\n".join(_line(s) for s in d["sources"]) or f"{d['account']} has no funding source yet",
     )

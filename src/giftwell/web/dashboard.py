@@ -70,8 +70,8 @@ async def register(request: Request) -> Response:
     }
     rt = get_runtime(request)
     try:
-        async with rt.uow() as uow:
-            new = await clients.create_client(
+        new = await rt.transact(
+            lambda uow: clients.create_client(
                 uow,
                 account_id=current.user.account_id,
                 name=str(form["name"]),
@@ -81,7 +81,7 @@ async def register(request: Request) -> Response:
                 public=bool(form["public"]),
                 grantable=ROLE_SCOPES[current.user.role],
             )
-            await uow.commit()
+        )
     except GiftwellError as exc:
         return await _list_page(request, current, error=exc.message, form=form)
     return page(request, "client_created.html", {"user": current.user, "csrf": current.csrf, "new": new}, 201)
