@@ -34,10 +34,9 @@ class Cancelled:
 async def cancel_and_show(
     uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: list[str] | None = None
 ) -> Cancelled:
-    """`cancel`, then the order as it stands after, with its cards (each showing of a code is
-    recorded, as by `views.reveal_order`)."""
+    """`cancel`, then the order as it stands after, with its items' counts (`views.get_order`)."""
     n = await cancel(uow, account_id=account_id, order_id=order_id, unit_ids=unit_ids)
-    return Cancelled(n, await order_views.reveal_order(uow, account_id=account_id, order_id=order_id))
+    return Cancelled(n, await order_views.get_order(uow, account_id=account_id, order_id=order_id))
 
 
 async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: list[str] | None = None) -> int:

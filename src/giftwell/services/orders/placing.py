@@ -195,9 +195,11 @@ async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
     return checked
 
 
-async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> OrderView:
+async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest, reveal: bool = True) -> OrderView:
     """Check, reserve, record; fulfil at once when small (or `mode=sync`), else leave it `pending`
-    for the background (`_schedule_fulfilment`). Returns the order as it stands at commit."""
+    for the background (`_schedule_fulfilment`). Returns the order as it stands at commit: with
+    its cards and codes (`views.reveal_order`, the showing recorded), or with `reveal=False` with
+    its items' counts only (`views.get_order`)."""
     checked = await check_order(uow, req)
     reference = req.reference.strip()
     taken = await uow.conn.execute(
@@ -254,6 +256,8 @@ async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) ->
         await fulfilment.finish(uow, order_id)
     else:
         await _schedule_fulfilment(uow, order_id, account_id=account_id)
+    if not reveal:
+        return await order_views.get_order(uow, account_id=account_id, order_id=order_id)
     return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
 
 

@@ -5,7 +5,7 @@ the buyer, who owns them, and every showing recorded), by id or reference, and a
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,8 @@ class ItemView:
     delivery: dict[str, Any] | None
     cards: list[CardView]
     metadata: dict[str, str]
+    # How many of its cards are in each unit status (pending, issued, failed, cancelled).
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,30 @@ async def reveal_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> Or
     return _summary(row, await _items(uow, row))
 
 
+async def get_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+    """The caller's order with its items and how many of each item's cards are in each status,
+    but not the cards themselves (`order_cards.list_cards` pages through those): a read of
+    constant size, whatever the order's, that shows no code and records nothing."""
+    row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
+    if row is None:
+        raise NotFound("no such order", param="order")
+    counted = await uow.conn.execute(
+        sa.select(OrderCard.item_id, OrderCard.status, sa.func.count())
+        .where(OrderCard.order_id == order_id)
+        .group_by(OrderCard.item_id, OrderCard.status)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item_id, status, n in counted:
+        counts[item_id][status] = int(n)
+    return _summary(row, await _item_views(uow, row.id, counts, {}))
+
+
+async def with_items(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
+    """`page` with each order's items and their counts, as `get_order` shows them."""
+    shown = [await get_order(uow, account_id=account_id, order_id=o.id) for o in page.data]
+    return Page(shown, page.has_more, page.next_cursor)
+
+
 async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
     """`page` with each order's items and cards, codes shown (and each showing recorded, as by
     `reveal_order`): the list filtered by `reference`, which names one order."""
@@ -146,8 +172,14 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
             subject_id=order.id,
             data={"order": order.id, "cards": len(shown)},
         )
+    return await _item_views(uow, order.id, counts, by_item)
+
+
+async def _item_views(
+    uow: UnitOfWork, order_id: str, counts: dict[str, dict[str, int]], by_item: dict[str, list[CardView]]
+) -> list[ItemView]:
     rows = (
-        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position))
+        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position))
     ).all()
     out = []
     for it in rows:
@@ -172,8 +204,9 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
                 message=it.message,
                 fields=it.fields,
                 delivery=it.delivery,
-                cards=by_item[it.id],
+                cards=by_item.get(it.id, []),
                 metadata=dict(it.metadata or {}),
+                counts={u.value: int(c[u.value]) for u in UnitStatus},
             )
         )
     return out

@@ -93,6 +93,8 @@ class OrderCard(Base):
         UniqueConstraint("supply_key", name="uq_order_cards_supply_key"),
         UniqueConstraint("link_token_hash", name="uq_order_cards_link_token_hash"),
         Index("ix_order_cards_order", "order_id", "status", "position"),
+        # The buyer's pages of an order's cards (`GET /v1/orders/{id}/cards`), in position order.
+        Index("ix_order_cards_order_position", "order_id", "position"),
         CheckConstraint("reveal_count >= 0", name="reveal_count_not_negative"),
     )
 
