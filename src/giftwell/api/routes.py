@@ -6,7 +6,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, suppliers, transfers, webhooks
+from giftwell.api.v1 import (
+    account,
+    cards,
+    clients,
+    funding,
+    orders,
+    ping,
+    products,
+    signing_keys,
+    suppliers,
+    transfers,
+    webhooks,
+)
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -28,10 +40,12 @@ def install(app: FastAPI) -> None:
         cards.router,
         transfers.router,
         clients.router,
+        signing_keys.router,
         products.router,
         suppliers.router,
         suppliers.hooks,
         account.router,
+        funding.router,
         orders.router,
         webhooks.endpoints,
         webhooks.events_router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from giftwell.cli import jobs, operations, serving, suppliers, tenants
+from giftwell.cli import funding, jobs, operations, serving, suppliers, tenants
 
 app = typer.Typer(help="Giftwell: gift cards on a double-entry ledger.", no_args_is_help=True, add_completion=False)
 app.add_typer(operations.db_app, name="db")
@@ -18,7 +18,7 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(operations.codes_app, name="codes")
 app.add_typer(operations.products_app, name="products")
 app.add_typer(suppliers.suppliers_app, name="suppliers")
-app.add_typer(operations.funding_app, name="funding")
+app.add_typer(funding.funding_app, name="funding")
 app.add_typer(operations.outbox_app, name="outbox")
 app.command()(operations.sweep)
 app.command()(serving.demo)

@@ -1,33 +1,34 @@
-"""Orders named by the buyer's own reference, one product each, amounts in major units: what the
-B2B dialects (WizzGift's `POST /order` and `GET /order?referenceId=`) ask of the orders.
+"""Orders of one product with amounts in major units, named by the buyer's reference: what the
+WizzGift dialect (`POST /order`, `GET /order?id=|referenceId=`) asks of the orders.
 
-The reference is the idempotency key. Placing again with a used reference answers the order
-already placed when the request is the same (product, amount, quantity, required fields, test
-flag), and is a `Conflict` naming `reference` when it is not. No stored response is needed for
-that: the order itself is the record, so a retry a year later gets the same answer. Of two
-requests racing with one reference, the database's unique (account, reference) lets one insert;
-the other sees the first once it has committed and compares with it.
+Placing converts the request to a native `OrderRequest` (the amount to minor units of the
+product's currency: more decimals than it has are refused, never rounded; a refusal of the
+amount worded in major units) with a fingerprint of what it asks for, and hands it to
+`references.submit`, the one owner of placing by reference: the same request again answers the
+same order, another request with a used reference is a `Conflict` naming `reference`, racing
+requests end in one order. `10` and `10.00` are the same request.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 
 from giftwell.domain.catalog import Product
-from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
+from giftwell.domain.errors import NotFound, ValidationFailed
 from giftwell.domain.money import to_major, to_minor
 from giftwell.services.catalog import products
 from giftwell.services.currencies import currency
-from giftwell.services.orders import placing
+from giftwell.services.orders import references
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.placing import ItemRequest, OrderRequest
 from giftwell.services.orders.views import OrderView
 from giftwell.services.runtime import Runtime
-from giftwell.store.models import Order, OrderItem
+from giftwell.store.models import Order
 from giftwell.store.uow import UnitOfWork
 
 ITEM = "items[0]"
@@ -92,54 +93,19 @@ def _major_message(exc: ValidationFailed, product: Product) -> str:
     return exc.message
 
 
-async def _same(uow: UnitOfWork, order: Any, req: OrderRequest) -> bool:
-    items = (await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id))).all()
-    if len(items) != 1 or bool(order.test) != req.test:
-        return False
-    (item,), (want,) = items, req.items
-    return (item.product_id, int(item.amount), int(item.quantity), dict(item.fields)) == (
-        want.product,
-        want.amount,
-        want.quantity,
-        want.fields,
-    )
-
-
-async def _by_reference(uow: UnitOfWork, account_id: str, reference: str) -> Any:
-    q = sa.select(Order).where(Order.account_id == account_id, Order.reference == reference)
-    return (await uow.conn.execute(q)).first()
+def _fingerprint(req: OrderRequest) -> str:
+    (item,) = req.items
+    what = {"product": item.product, "amount": item.amount, "quantity": item.quantity, "fields": item.fields}
+    return hashlib.sha256(json.dumps({**what, "test": req.test}, sort_keys=True).encode()).hexdigest()
 
 
 async def place_once(rt: Runtime, *, account_id: str, req: ReferencedOrder) -> OrderView:
-    """Place the order, or answer the one already placed with this reference (same request), or
-    refuse (another request): see the module docstring. Returns the order without its cards."""
-    reference = req.reference.strip()
-    for attempt in range(2):
-        async with rt.uow() as uow:
-            existing = await _by_reference(uow, account_id, reference)
-            if existing is not None:
-                return await _replay(uow, existing, req, reference)
-            native = await _native(uow, req)
-            try:
-                placed = await placing.place_order(uow, account_id=account_id, req=native, show_codes=False)
-            except Conflict as exc:
-                if exc.param != "reference" or attempt:
-                    raise
-                continue  # a concurrent request took the reference and committed: compare with it
-            await uow.commit()
-            return placed
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _replay(uow: UnitOfWork, existing: Any, req: ReferencedOrder, reference: str) -> OrderView:
-    """The order already placed with this reference, if `req` is the request that placed it."""
-    try:
-        same = await _same(uow, existing, await _native(uow, req))
-    except ValidationFailed:
-        same = False  # the order placed was valid, so this request is another one
-    if not same:
-        raise Conflict(f"the reference {reference!r} was used for another order", param="reference", order=existing.id)
-    return await order_views.summary(uow, account_id=existing.account_id, order_id=existing.id)
+    """Place the order, or answer the one placed before with this same request (see the module
+    docstring). Returns the order without its cards."""
+    async with rt.reader() as uow:
+        native = await _native(uow, req)
+    native = replace(native, fingerprint=_fingerprint(native))
+    return (await references.submit(rt, account_id=account_id, req=native, show_codes=False)).order
 
 
 async def instructions_of(uow: UnitOfWork, order: OrderView) -> dict[str, str]:
@@ -161,10 +127,10 @@ async def show(uow: UnitOfWork, *, account_id: str, order_id: str | None, refere
             raise NotFound("no such order", param="order")
     else:
         assert reference is not None
-        row = await _by_reference(uow, account_id, reference)
-        if row is None:
+        q = sa.select(Order.id).where(Order.account_id == account_id, Order.reference == reference.strip())
+        order_id = (await uow.conn.execute(q)).scalar_one_or_none()
+        if order_id is None:
             raise NotFound("no such order", param="order")
-        order_id = row.id
     order = await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
     return Shown(order, await instructions_of(uow, order))
 

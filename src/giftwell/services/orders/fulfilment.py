@@ -21,6 +21,7 @@ from giftwell.domain import codes
 from giftwell.domain.cards import Party
 from giftwell.domain.catalog import Product, add_months
 from giftwell.domain.errors import InvalidState, NotFound
+from giftwell.domain.funding import ReceiptKind
 from giftwell.domain.ledger import TransferStatus
 from giftwell.domain.orders import OrderStatus, UnitStatus, final_status
 from giftwell.services import events
@@ -28,6 +29,7 @@ from giftwell.services.catalog import products, suppliers
 from giftwell.services.catalog.suppliers import AWAITING, SupplyFailed, SupplyRequest
 from giftwell.services.delivery import deliveries
 from giftwell.services.ledger import settle, transfers
+from giftwell.services.orders import billing
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
@@ -122,23 +124,24 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
         # card that commits is always sent; a batch rolled back sends nothing.
         await deliveries.for_order_card(uow, order=order, unit_id=u.id, card_id=supplied.card_id, item=item)
         issued.append((u, supplied.card_id))
-    await _charge(uow, order, [(u.id, u.price) for u, _ in issued])
+    await _charge(uow, order, [(u.id, u.item_id, u.price) for u, _ in issued])
     return len(units)
 
 
-async def _charge(uow: UnitOfWork, order: Any, issued: list[tuple[str, int]]) -> None:
-    """Capture the price of the units just issued (id, price) from the order's hold, in the
-    transaction that issued them."""
-    charge = 0 if order.test else sum(price for _, price in issued)
+async def _charge(uow: UnitOfWork, order: Any, issued: list[tuple[str, str, int]]) -> None:
+    """Capture the price of the units just issued (unit id, item id, price) from the order's
+    hold, with its receipt, in the transaction that issued them."""
+    charge = 0 if order.test else sum(price for _, _, price in issued)
     if charge <= 0:
         return
     p = await settle.capture_part(
         uow, account_id=order.account_id, transfer_id=order.hold_transfer_id, amount=charge, reference=order.id
     )
     await uow.conn.execute(
-        sa.update(OrderCard).where(OrderCard.id.in_([i for i, _ in issued])).values(charge_transfer_id=p.transfer.id)
+        sa.update(OrderCard).where(OrderCard.id.in_([i for i, _, _ in issued])).values(charge_transfer_id=p.transfer.id)
     )
     await uow.conn.execute(sa.update(Order).where(Order.id == order.id).values(charged=Order.charged + charge))
+    await billing.receipt(uow, order, ReceiptKind.CHARGE, p.transfer, [(item, price) for _, item, price in issued])
 
 
 async def settle_awaited(uow: UnitOfWork, order_id: str, outcomes: dict[str, str | None]) -> OrderStatus | None:
@@ -159,8 +162,8 @@ async def settle_awaited(uow: UnitOfWork, order_id: str, outcomes: dict[str, str
     for unit, reason in outcomes.items():
         status = UnitStatus.FAILED if reason is not None else UnitStatus.ISSUED
         await _settle(uow, unit, status, error=reason, expect=UnitStatus.ORDERED)
-    prices = (await uow.conn.execute(sa.select(OrderCard.id, OrderCard.price).where(OrderCard.id.in_(made)))).all()
-    await _charge(uow, order, [(r.id, int(r.price)) for r in prices])
+    q = sa.select(OrderCard.id, OrderCard.item_id, OrderCard.price).where(OrderCard.id.in_(made))
+    await _charge(uow, order, [(r.id, r.item_id, int(r.price)) for r in (await uow.conn.execute(q)).all()])
     return await finish(uow, order_id)
 
 

@@ -32,6 +32,7 @@ async def order_rows(rt) -> list:
 
 
 async def test_the_same_body_again_answers_the_same_order(rt, app_client, buyer):
+    await factories.product(rt, id="other-usd")
     first = await app_client.post(f"{B2B}/order", json=BODY, headers=buyer.headers)
     assert first.status_code == 200, first.text
     again = await app_client.post(

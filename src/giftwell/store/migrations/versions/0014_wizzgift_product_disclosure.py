@@ -1,7 +1,7 @@
 """products.disclosure: the legal text a product's buyers see (the WizzGift product's `disclosure`)
 
 Revision ID: wz01_disclosure
-Revises: 0010
+Revises: 0012_order_cards_by_position
 Create Date: 2026-12-06 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'wz01_disclosure'
-down_revision: str | None = '0010'
+down_revision: str | None = '0012_order_cards_by_position'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
