@@ -13,6 +13,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from giftwell.services.access import oauth
 from giftwell.services.access.users import UserInfo
 from giftwell.services.runtime import Runtime
+from tests import factories
 
 REDIRECT = "https://client.example/cb"
 
@@ -59,3 +60,33 @@ async def token(http: httpx.AsyncClient, **body: Any) -> httpx.Response:
 
 async def token_form(http: httpx.AsyncClient, auth: tuple[str, str] | None = None, **body: Any) -> httpx.Response:
     return await http.post("/oauth/token", data={k: v for k, v in body.items() if v is not None}, auth=auth)
+
+
+SEED_SCOPES = ("createOrder", "viewOrder", "viewProducts", "account")
+
+
+async def wizz_client(rt: Runtime, account_id: str, *, scopes: tuple[str, ...] = SEED_SCOPES, **kw: Any):
+    """An OAuth client registered for WizzGift use (its scopes named the seed's way)."""
+    kw.setdefault("name", "WizzGift client")
+    return await factories.client(rt, account_id, scopes=scopes, **kw)
+
+
+async def seed_tokens(http: httpx.AsyncClient, rt: Runtime, account_id: str, **client_kw: Any) -> dict[str, Any]:
+    """A user of the account authorizes a WizzGift client and the code is exchanged at
+    /api/b2b/oauth/token (of `http`'s base URL) with the seed's JSON body. Returns the token
+    response plus the client."""
+    c = await wizz_client(rt, account_id, **client_kw)
+    user = await factories.user(rt, account_id)
+    code = await code_for(rt, c.client.client_id, user, scope=" ".join(c.client.scopes))
+    r = await http.post(
+        "/api/b2b/oauth/token",
+        json={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": c.client.client_id,
+            "client_secret": c.client_secret,
+            "redirect_uri": REDIRECT,
+        },
+    )
+    assert r.status_code == 200, r.text
+    return {**r.json(), "client": c}

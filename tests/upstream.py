@@ -29,7 +29,7 @@ from giftwell.settings import Settings, load_settings
 from giftwell.store import migrate
 from tests import factories
 from tests.conftest import TEST_SECRET
-from tests.oauth_flow import REDIRECT, code_for
+from tests.oauth_flow import seed_tokens
 from tests.pg import free_port
 
 SUPPLIER = "b"
@@ -90,27 +90,11 @@ async def seed_b(rt: Runtime, b_url: str, a_hook: str | None) -> dict[str, Any]:
     await factories.product(rt)
     a = await factories.tenant(rt, "giftwell-a")
     await factories.fund(rt, a.account_id, FUNDS_AT_B)
-    user = await factories.user(rt, a.account_id)
-    c = await factories.client(
-        rt,
-        a.account_id,
-        name="Giftwell A",
-        scopes=("createOrder", "viewOrder", "viewProducts", "account"),
-        grant_types=("authorization_code", "client_credentials"),
-    )
-    code = await code_for(rt, c.client.client_id, user, scope="createOrder viewOrder viewProducts")
-    async with httpx.AsyncClient() as http:
-        r = await http.post(
-            f"{b_url}/api/b2b/oauth/token",
-            json={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": c.client.client_id,
-                "client_secret": c.client_secret,
-                "redirect_uri": REDIRECT,
-            },
+    async with httpx.AsyncClient(base_url=b_url) as http:
+        tok = await seed_tokens(
+            http, rt, a.account_id, name="Giftwell A", grant_types=("authorization_code", "client_credentials")
         )
-    assert r.status_code == 200, r.text
+    c = tok["client"]
     hook_secret = None
     if a_hook is not None:
         async with rt.uow() as uow:
@@ -124,7 +108,7 @@ async def seed_b(rt: Runtime, b_url: str, a_hook: str | None) -> dict[str, Any]:
         "operator": op,
         "client_id": c.client.client_id,
         "client_secret": c.client_secret,
-        "refresh_token": r.json()["refresh_token"],
+        "refresh_token": tok["refresh_token"],
         "webhook_secret": hook_secret,
     }
 

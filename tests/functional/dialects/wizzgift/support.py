@@ -6,14 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
-from giftwell.services.runtime import Runtime
-from tests import factories
-from tests.oauth_flow import REDIRECT, code_for
+from tests.oauth_flow import SEED_SCOPES, seed_tokens, wizz_client
 
 B2B = "/api/b2b"
-SEED_SCOPES = ("createOrder", "viewOrder", "viewProducts", "account")
 
 
 def json_type(value: Any) -> str:
@@ -41,30 +36,8 @@ def assert_same_shape(ours: Any, seed: Any, where: str = "$") -> None:
             assert_same_shape(item, seed[0], f"{where}[{i}]")
 
 
-async def wizz_client(rt: Runtime, account_id: str, *, scopes: tuple[str, ...] = SEED_SCOPES, **kw: Any):
-    """An OAuth client registered for WizzGift use (its scopes named the seed's way)."""
-    return await factories.client(rt, account_id, scopes=scopes, name="WizzGift client", **kw)
-
-
-async def seed_tokens(http: httpx.AsyncClient, rt: Runtime, account_id: str, **client_kw: Any) -> dict[str, Any]:
-    """A user of the account authorizes a WizzGift client and the code is exchanged at
-    /api/b2b/oauth/token with the seed's JSON body. Returns the token response plus the client."""
-    c = await wizz_client(rt, account_id, **client_kw)
-    user = await factories.user(rt, account_id)
-    code = await code_for(rt, c.client.client_id, user, scope=" ".join(c.client.scopes))
-    r = await http.post(
-        f"{B2B}/oauth/token",
-        json={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": c.client.client_id,
-            "client_secret": c.client_secret,
-            "redirect_uri": REDIRECT,
-        },
-    )
-    assert r.status_code == 200, r.text
-    return {**r.json(), "client": c}
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+__all__ = ["B2B", "SEED_SCOPES", "assert_same_shape", "bearer", "json_type", "seed_tokens", "wizz_client"]
