@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, transfers, webhooks
+from giftwell.api.v1 import account, cards, clients, orders, ping, products, reports, transfers, webhooks
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -33,6 +33,7 @@ def install(app: FastAPI) -> None:
         orders.router,
         webhooks.endpoints,
         webhooks.events_router,
+        reports.router,
         oauth.router,
         ping.router,
     ):
