@@ -13,10 +13,10 @@ orders."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
