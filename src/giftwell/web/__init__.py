@@ -1,4 +1,4 @@
-"""The web pages: sign-in, the OAuth consent page, API clients, and the recipient's reward and
+"""The web pages: sign-in, the OAuth consent page, the dashboard, and the recipient's reward and
 balance pages (Jinja2 templates, one small stylesheet, no build step)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import logging
 import re
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 _REWARD_PATH = re.compile(r"/r/[^/?#\s\"]+")
@@ -25,8 +26,42 @@ class RedactRewardTokens(logging.Filter):
         return True
 
 
+# Paths that belong to machine clients: their 404 stays the API's JSON whatever they accept.
+_MACHINE_PATHS = (
+    "/v1/",
+    "/v2/",
+    "/api/",
+    "/gifting/",
+    "/gift-cards/",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/.well-known/",
+)
+
+
+def wants_page(request: Request) -> bool:
+    """A browser navigating (a GET that accepts HTML) outside the API's paths."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith(_MACHINE_PATHS)
+    )
+
+
+async def not_found_page(request: Request) -> Response:
+    """The HTML 404, with the navigation when someone is signed in."""
+    from giftwell.web import pages
+    from giftwell.web import session as ws
+
+    current = await ws.current_session(request)
+    if current is None:
+        return pages.not_found(request)
+    v = await pages.viewer(request)
+    return v if isinstance(v, Response) else pages.not_found(request, v)
+
+
 def install(app: FastAPI) -> None:
-    from giftwell.web import dashboard, reward, routes
+    from giftwell.web import dashboard, home, reward, routes
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactRewardTokens) for f in access.filters):
@@ -34,5 +69,6 @@ def install(app: FastAPI) -> None:
 
     app.include_router(routes.router)
     app.include_router(dashboard.router)
+    app.include_router(home.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
