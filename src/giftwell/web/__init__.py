@@ -61,7 +61,7 @@ async def not_found_page(request: Request) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    from giftwell.web import cards, dashboard, home, reward, routes
+    from giftwell.web import cards, dashboard, developers, home, operations, orders, reward, routes
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactRewardTokens) for f in access.filters):
@@ -71,5 +71,8 @@ def install(app: FastAPI) -> None:
     app.include_router(dashboard.router)
     app.include_router(home.router)
     app.include_router(cards.router)
+    app.include_router(orders.router)
+    app.include_router(operations.router)
+    app.include_router(developers.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

@@ -5,8 +5,6 @@ role) and issuing a card (with an email, the code shown once)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, time
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -23,42 +21,34 @@ from giftwell.services.cards import search as card_search
 from giftwell.services.delivery import deliveries, gifting, reward
 from giftwell.services.pagination import MAX_LIMIT
 from giftwell.store.uow import UnitOfWork
-from giftwell.web.pages import Viewer, amount, done, field, not_found, render, run_action, viewer
+from giftwell.web.pages import (
+    Viewer,
+    amount,
+    day_param,
+    done,
+    enum_param,
+    field,
+    not_found,
+    render,
+    run_action,
+    viewer,
+)
 
 router = APIRouter(include_in_schema=False)
 FILTERS = ("q", "email", "name", "status", "currency", "from", "to", "delivery")
 CURRENCIES = ("EUR", "USD", "GBP", "JPY", "CHF", "SEK", "AUD", "CAD", "KWD")
 
 
-def _day(value: str, param: str, *, end: bool = False) -> datetime | None:
-    if not value:
-        return None
-    try:
-        d = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).date()
-    except ValueError:
-        raise ValidationFailed(f"{param} must be a date (YYYY-MM-DD)", param=param) from None
-    return datetime.combine(d, time.max if end else time.min, tzinfo=UTC)
-
-
-def _enum(kind: Any, value: str, param: str) -> Any:
-    if not value:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        raise ValidationFailed(f"{param} must be one of {', '.join(k.value for k in kind)}", param=param) from None
-
-
 def filters_of(q: dict[str, str]) -> card_search.CardFilters:
     return card_search.CardFilters(
-        status=_enum(CardStatus, q.get("status", ""), "status"),
+        status=enum_param(CardStatus, q.get("status", ""), "status"),
         currency=q.get("currency") or None,
         recipient_email=q.get("email") or None,
         code_suffix=q.get("q") or None,
-        created_gte=_day(q.get("from", ""), "from"),
-        created_lte=_day(q.get("to", ""), "to", end=True),
+        created_gte=day_param(q.get("from", ""), "from"),
+        created_lte=day_param(q.get("to", ""), "to", end=True),
         name=q.get("name") or None,
-        delivery_status=_enum(DeliveryStatus, q.get("delivery", ""), "delivery"),
+        delivery_status=enum_param(DeliveryStatus, q.get("delivery", ""), "delivery"),
     )
 
 
@@ -159,7 +149,7 @@ async def issue(request: Request) -> Response:
             if notify
             else None
         )
-        expires = _day(field(form, "expires_on"), "expires_on", end=True)
+        expires = day_param(field(form, "expires_on"), "expires_on", end=True)
         gift = await gifting.issue_and_send(
             uow,
             account_id=v.account.id,

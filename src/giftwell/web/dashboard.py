@@ -4,31 +4,32 @@ admins only). The new secret is shown once, on the result page."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPES
 from giftwell.domain.clients import GRANT_TYPES
 from giftwell.domain.errors import GiftwellError
 from giftwell.http.request import get_runtime
-from giftwell.services.access import clients, users
+from giftwell.services.access import clients
 from giftwell.web import session as ws
-from giftwell.web.routes import error_page, forbidden, page
+from giftwell.web.pages import Viewer, render, viewer
+from giftwell.web.routes import error_page, forbidden
 
 router = APIRouter(include_in_schema=False)
 MANAGERS = {"owner", "admin"}
 
 
-async def _manager(request: Request) -> users.SessionInfo | Response:
-    current = await ws.current_session(request)
-    if current is None:
-        return RedirectResponse("/login?next=/dashboard/clients", status_code=303)
+async def _manager(request: Request) -> Viewer | Response:
+    current = await viewer(request)
+    if isinstance(current, Response):
+        return current
     if current.user.role not in MANAGERS:
         return error_page(request, "Not allowed", "Only owners and admins manage API clients.", 403)
     return current
 
 
 async def _list_page(
-    request: Request, current: users.SessionInfo, *, error: str | None = None, form: dict[str, object] | None = None
+    request: Request, current: Viewer, *, error: str | None = None, form: dict[str, object] | None = None
 ) -> Response:
     rt = get_runtime(request)
     async with rt.uow() as uow:
@@ -42,7 +43,7 @@ async def _list_page(
         "error": error,
         "form": form or {"scopes": [], "grant_types": ["authorization_code", "refresh_token"]},
     }
-    return page(request, "clients.html", context, 422 if error else 200)
+    return render(request, current, "clients.html", context, 422 if error else 200)
 
 
 @router.get("/dashboard/clients")
@@ -84,4 +85,4 @@ async def register(request: Request) -> Response:
             await uow.commit()
     except GiftwellError as exc:
         return await _list_page(request, current, error=exc.message, form=form)
-    return page(request, "client_created.html", {"user": current.user, "csrf": current.csrf, "new": new}, 201)
+    return render(request, current, "client_created.html", {"new": new}, 201)

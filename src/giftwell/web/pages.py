@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -143,16 +143,21 @@ async def checked_form(request: Request, v: Viewer, *, act: bool = True) -> Form
     return form
 
 
+# What an action answers: a response, or a page to render once its transaction has committed (a
+# page that reads the database must not wait on the action's own connection: SQLite has one).
+Later = Callable[[], Awaitable[Response]]
+
+
 async def run_action(
     request: Request,
     *,
     operator: bool = False,
     act: bool = True,
-    work: Callable[[UnitOfWork, Viewer, FormData], Awaitable[Response]],
+    work: Callable[[UnitOfWork, Viewer, FormData], Awaitable[Response | Later]],
     on_error: Callable[[Viewer, GiftwellError], Awaitable[Response]],
 ) -> Response:
     """One form post: the viewer, the checks, then `work` in one transaction (committed when it
-    returns a response); a domain error rolls back and `on_error` shows it."""
+    returns); a domain error rolls back and `on_error` shows it."""
     v = await viewer(request, operator=operator)
     if isinstance(v, Response):
         return v
@@ -165,7 +170,7 @@ async def run_action(
             await uow.commit()
     except GiftwellError as exc:
         return await on_error(v, exc)
-    return resp
+    return resp if isinstance(resp, Response) else await resp()
 
 
 def field(form: FormData, name: str) -> str:
@@ -179,6 +184,25 @@ def amount(form: FormData, name: str, currency: str) -> int:
     if not raw:
         raise ValidationFailed(f"{name} is required", param=name)
     return to_minor(raw, check_currency(currency), param=name)
+
+
+def day_param(value: str, param: str, *, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        d = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).date()
+    except ValueError:
+        raise ValidationFailed(f"{param} must be a date (YYYY-MM-DD)", param=param) from None
+    return datetime.combine(d, time.max if end else time.min, tzinfo=UTC)
+
+
+def enum_param(kind: Any, value: str, param: str) -> Any:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValidationFailed(f"{param} must be one of {', '.join(k.value for k in kind)}", param=param) from None
 
 
 _EN = locale_of("en")
