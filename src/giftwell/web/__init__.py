@@ -11,18 +11,23 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-_REWARD_PATH = re.compile(r"/r/[^/?#\s\"]+")
+_SECRET_PATH = re.compile(r"/(r|invite|reset)/[^/?#\s\"]+")
+
+
+def _redact(text: str) -> str:
+    return _SECRET_PATH.sub(lambda m: f"/{m.group(1)}/[redacted]", text)
 
 
 class RedactRewardTokens(logging.Filter):
-    """A reward link's token is a bearer secret in the URL path: access logs (uvicorn's) show
-    `/r/[redacted]` instead. A proxy in front keeps its own logs: configure it likewise."""
+    """A reward link's token, and a team link's (an invitation, a password reset), is a bearer
+    secret in the URL path: access logs (uvicorn's) show `/r/[redacted]` (`/invite/...`,
+    `/reset/...`) instead. A proxy in front keeps its own logs: configure it likewise."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "/r/" in a for a in record.args):
-            record.args = tuple(_REWARD_PATH.sub("/r/[redacted]", a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str) and "/r/" in record.msg:
-            record.msg = _REWARD_PATH.sub("/r/[redacted]", record.msg)
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and _SECRET_PATH.search(a) for a in record.args):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str) and _SECRET_PATH.search(record.msg):
+            record.msg = _redact(record.msg)
         return True
 
 
@@ -61,7 +66,7 @@ async def not_found_page(request: Request) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    from giftwell.web import cards, dashboard, developers, home, operations, orders, reward, routes
+    from giftwell.web import cards, dashboard, developers, home, operations, orders, reward, routes, team
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactRewardTokens) for f in access.filters):
@@ -74,5 +79,6 @@ def install(app: FastAPI) -> None:
     app.include_router(orders.router)
     app.include_router(operations.router)
     app.include_router(developers.router)
+    app.include_router(team.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

@@ -12,7 +12,7 @@ from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.orders import Order, OrderCard, OrderItem
 from giftwell.store.models.ratelimits import RateLimitCounter
-from giftwell.store.models.users import User, WebSession
+from giftwell.store.models.users import User, UserLink, WebSession
 from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Schedule",
     "Transfer",
     "User",
+    "UserLink",
     "WebSession",
     "WebhookAttempt",
     "WebhookDelivery",
