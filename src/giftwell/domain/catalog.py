@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}[a-z0-9]$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -191,6 +192,7 @@ class Product:
     supplier: str = "house"
     issuer_account_id: str | None = None
     active: bool = True
+    expiry_policy: ExpiryPolicy | None = None
     created_at: datetime | None = field(default=None, compare=False)
     updated_at: datetime | None = field(default=None, compare=False)
 

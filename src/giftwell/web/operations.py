@@ -14,15 +14,17 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from giftwell.domain.errors import GiftwellError, ValidationFailed
+from giftwell.domain.expiry_policy import check_policy
 from giftwell.domain.reports import DEFAULT_DORMANT_DAYS
 from giftwell.http.exports import cards_csv
 from giftwell.http.request import get_runtime
+from giftwell.services.access import accounts
 from giftwell.services.catalog import products
 from giftwell.services.funding import balances
 from giftwell.services.queue import jobs
 from giftwell.services.reports import breakage, expiring, liability
 from giftwell.store.uow import UnitOfWork
-from giftwell.web.pages import Viewer, done, render, run_action, viewer
+from giftwell.web.pages import Viewer, done, field, render, run_action, viewer
 
 router = APIRouter(include_in_schema=False)
 MAX_IMPORT_BYTES = 2_000_000
@@ -75,6 +77,25 @@ def _utc(value: str | None) -> datetime | None:
     except ValueError:
         raise ValidationFailed("as of must be a date and time (YYYY-MM-DDTHH:MM)", param="as_of") from None
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@router.post("/dashboard/reports/expiry-policy")
+async def expiry_policy(request: Request) -> Response:
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+        days = field(form, "min_days")
+        policy = None
+        if days:
+            try:
+                policy = check_policy({"min_days": int(days), "rule": field(form, "rule")}, param="policy")
+            except ValueError:
+                raise ValidationFailed("minimum lifetime must be a whole number of days", param="min_days") from None
+        await accounts.set_expiry_policy(uow, account_id=v.account.id, policy=policy)
+        return done("/dashboard/reports", "saved")
+
+    async def on_error(v: Viewer, exc: GiftwellError) -> Response:
+        return render(request, v, "reports.html", {"q": {}, "error": exc.message}, 422)
+
+    return await run_action(request, work=work, on_error=on_error)
 
 
 @router.get("/dashboard/reports/expiring.csv")

@@ -221,6 +221,7 @@ BODIES: dict[tuple[str, str], Body] = {
     # A card never sent: the resend names channel and address itself.
     ("POST", "/v1/cards/{card_id}/resend"): lambda o: {"channel": "sms", "to": "+15550100123"},
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
+    ("PUT", "/v1/account/expiry-policy"): lambda o: {"min_days": 30, "rule": "isolation test"},
     # The same reference from both tenants (references are unique per account): names no object.
     ("POST", "/v1/orders"): lambda o: order_body("route-table"),
     # The same URL from both tenants: names no object.

@@ -66,3 +66,26 @@ async def test_reports_from_the_command_line(rt: Runtime, env: dict[str, str]):
     code, _, err = await invoke(env, "reports", "breakage", "--account", "Acme Shop", "--rate", "2", "--json")
     assert code == 1
     assert json.loads(err)["error"]["param"] == "rate"
+
+
+async def test_expiry_policy_from_the_command_line(rt: Runtime, env: dict[str, str]):
+    await factories.tenant(rt, name="Policy Shop")
+    code, out, _ = await invoke(
+        env,
+        "accounts",
+        "expiry-policy",
+        "Policy Shop",
+        "--min-days",
+        "1826",
+        "--rule",
+        "US CARD Act: 5 years",
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out)["expiry_policy"] == {"min_days": 1826, "rule": "US CARD Act: 5 years"}
+    code, _, err = await invoke(
+        env, "accounts", "expiry-policy", "Policy Shop", "--min-days", "0", "--rule", "x", "--json"
+    )
+    assert (code, json.loads(err)["error"]["param"]) == (1, "policy.min_days")
+    code, out, _ = await invoke(env, "accounts", "expiry-policy", "Policy Shop", "--clear", "--json")
+    assert (code, json.loads(out)["expiry_policy"]) == (0, None)

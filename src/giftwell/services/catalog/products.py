@@ -23,6 +23,7 @@ from giftwell.domain.catalog import (
     RequiredField,
 )
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
+from giftwell.domain.expiry_policy import check_policy
 from giftwell.services import events
 from giftwell.services.catalog import suppliers
 from giftwell.services.currencies import currency as check_currency
@@ -50,6 +51,7 @@ FIELDS = frozenset(
         "supplier",
         "issuer",
         "active",
+        "expiry_policy",
     }
 )
 
@@ -176,6 +178,7 @@ def check_product(data: dict[str, Any]) -> Product:
         supplier=_str(data, "supplier", default="house", max_len=40) or "house",
         issuer_account_id=issuer,
         active=active,
+        expiry_policy=check_policy(data.get("expiry_policy")),
     )
 
 
@@ -200,6 +203,7 @@ def as_dict(p: Product) -> dict[str, Any]:
         "supplier": p.supplier,
         "issuer": p.issuer_account_id,
         "active": p.active,
+        "expiry_policy": p.expiry_policy.as_dict() if p.expiry_policy else None,
     }
 
 
@@ -223,6 +227,7 @@ def product_from_row(r: Any) -> Product:
         "supplier": r.supplier,
         "issuer": r.issuer_account_id,
         "active": bool(r.active),
+        "expiry_policy": {"min_days": r.expiry_min_days, "rule": r.expiry_rule} if r.expiry_min_days else None,
     }
     p = check_product(data)
     return Product(
@@ -233,7 +238,9 @@ def product_from_row(r: Any) -> Product:
 def _values(p: Product) -> dict[str, Any]:
     d = as_dict(p)
     return {
-        **{k: v for k, v in d.items() if k not in ("price", "issuer")},
+        **{k: v for k, v in d.items() if k not in ("price", "issuer", "expiry_policy")},
+        "expiry_min_days": p.expiry_policy.min_days if p.expiry_policy else None,
+        "expiry_rule": p.expiry_policy.rule if p.expiry_policy else None,
         "discount_bps": p.price.discount_bps,
         "fee": p.price.fee,
         "issuer_account_id": p.issuer_account_id,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from giftwell.domain import codes
 from giftwell.domain.cards import CardSource, Party
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy
 from giftwell.services.cards import issuing
 from giftwell.store.models import OrderCard
 from giftwell.store.uow import UnitOfWork
@@ -44,6 +45,7 @@ class SupplyRequest:
     sender: Party
     recipient: Party
     metadata: dict[str, str]
+    expiry_policy: ExpiryPolicy | None = None  # the product's: checked at issue
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class HouseSupplier:
             metadata=req.metadata,
             source=CardSource.ORDER,
             test=req.test,
+            product_policy=req.expiry_policy,
         )
         return SuppliedCard(issued.card.id, req.issuer_account_id)
 

@@ -40,5 +40,8 @@ class Product(Base):
     # NULL: the operator's own account issues the cards.
     issuer_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
     active: Mapped[bool] = mapped_column(server_default=true())
+    # The product's expiry policy (domain.expiry_policy): both set, or neither.
+    expiry_min_days: Mapped[int | None] = mapped_column(Integer)
+    expiry_rule: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from giftwell.api.v1.schemas.account import ExpiryPolicyIn
 from giftwell.api.v1.schemas.common import CodeFormatIn, In, Str200
 from giftwell.domain.catalog import Product
 from giftwell.services.catalog import products
@@ -58,6 +59,9 @@ class ProductIn(In):
         default=None, description="The issuing account's id; absent: the operator's own account."
     )
     active: StrictBool = True
+    expiry_policy: ExpiryPolicyIn | None = Field(
+        default=None, description="The shortest lifetime this product's cards may be issued with (checked at issue)."
+    )
 
     def data(self) -> dict[str, Any]:
         d = self.model_dump()
@@ -84,6 +88,7 @@ class ProductPatch(In):
     supplier: Annotated[str, Field(max_length=40)] | None = None
     issuer: Annotated[str, Field(max_length=40)] | None = None
     active: StrictBool | None = None
+    expiry_policy: ExpiryPolicyIn | None = None
 
     def data(self) -> dict[str, Any]:
         d = self.model_dump(exclude_unset=True)
@@ -111,6 +116,7 @@ class ProductOut(BaseModel):
     supplier: str
     issuer: str | None
     active: bool
+    expiry_policy: dict[str, Any] | None
 
     @classmethod
     def of(cls, p: Product) -> ProductOut:
