@@ -45,6 +45,13 @@ def test_contracts_cover_layers_surfaces_dialects_store_and_loops():
         "giftwell.settings | giftwell.keys",
         "giftwell.domain",
     ]
+    assert by_id["capabilities"]["type"] == "layers"
+    assert by_id["capabilities"]["containers"] == ["giftwell.services"]
+    layers = by_id["capabilities"]["layers"]
+    # Money moves below everything that sells or sends it; webhooks see everything.
+    assert layers.index("webhooks") < layers.index("orders") < layers.index("delivery") < layers.index("catalog")
+    assert layers.index("catalog") < layers.index("cards | funding") < layers.index("access | ledger")
+    assert layers[-3:] == ["events", "queue", "runtime | pagination | currencies"]
     assert by_id["surfaces"]["type"] == "independence"
     assert set(by_id["surfaces"]["modules"]) == {"giftwell.api", "giftwell.dialects", "giftwell.web", "giftwell.jobs"}
     assert by_id["dialects"] == {**by_id["dialects"], "type": "independence", "modules": ["giftwell.dialects.*"]}
@@ -100,8 +107,18 @@ def test_the_tree_as_it_is_keeps_every_contract(tmp_path):
         ({"store/uow.py": "from giftwell.services import runtime"}, "The store never reaches up"),
         # A loop between two capability packages.
         ({"services/ledger/transfers.py": "from giftwell.services.cards import reads"}, "No import loops"),
+        # A capability reaching up: the ledger does not know orders.
+        ({"services/ledger/verify.py": "from giftwell.services.orders import views"}, "Capability packages"),
     ],
-    ids=["domain-to-store", "type-checking-import", "surface-to-surface", "dialect-to-store", "store-up", "loop"],
+    ids=[
+        "domain-to-store",
+        "type-checking-import",
+        "surface-to-surface",
+        "dialect-to-store",
+        "store-up",
+        "loop",
+        "capability-up",
+    ],
 )
 def test_a_wrong_import_fails_lint_imports(tmp_path, edits, broken):
     done = lint_copy(tmp_path, edits)

@@ -9,6 +9,8 @@ answer is 429 `{"error": "slow_down", ...}` with `Retry-After`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -17,30 +19,34 @@ from giftwell.http.limits import ip_limited
 from giftwell.http.oauth import BadBody, body_params, invalid_request, oauth_request, render, slow_down
 from giftwell.http.request import get_runtime
 from giftwell.services.access import oauth
+from giftwell.services.runtime import Runtime
 
 router = APIRouter(tags=["oauth"])
 
 
-@router.post("/oauth/token", summary="OAuth 2.0 token endpoint (form or JSON body)")
-async def token(request: Request) -> Response:
+Answer = Callable[[Runtime, oauth.HttpRequest], Awaitable[oauth.HttpResponse]]
+
+
+async def _endpoint(request: Request, answer: Answer) -> Response:
+    """Limited per address (these endpoints take no bearer token), the body read as a form or
+    JSON, the OAuth service's answer rendered as RFC 6749 says."""
     if (limited := await ip_limited(request)) is not None:
         return slow_down(limited)
     try:
         params = await body_params(request)
     except BadBody as exc:
         return invalid_request(str(exc))
-    return render(await oauth.token_response(get_runtime(request), oauth_request(request, params)))
+    return render(await answer(get_runtime(request), oauth_request(request, params)))
+
+
+@router.post("/oauth/token", summary="OAuth 2.0 token endpoint (form or JSON body)")
+async def token(request: Request) -> Response:
+    return await _endpoint(request, oauth.token_response)
 
 
 @router.post("/oauth/revoke", summary="OAuth 2.0 token revocation (RFC 7009)")
 async def revoke(request: Request) -> Response:
-    if (limited := await ip_limited(request)) is not None:
-        return slow_down(limited)
-    try:
-        params = await body_params(request)
-    except BadBody as exc:
-        return invalid_request(str(exc))
-    return render(await oauth.revocation_response(get_runtime(request), oauth_request(request, params)))
+    return await _endpoint(request, oauth.revocation_response)
 
 
 @router.get("/.well-known/oauth-authorization-server", summary="OAuth 2.0 server metadata (RFC 8414)")

@@ -17,7 +17,6 @@ from giftwell.domain.errors import GiftwellError
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import migrate
-from giftwell.store.uow import UnitOfWork
 
 T = TypeVar("T")
 
@@ -59,7 +58,14 @@ async def ready(rt: Runtime) -> None:
 
 
 def run(fn: Callable[[Runtime], Awaitable[T]], as_json: bool) -> T:
-    settings = load(as_json)
+    """`fn` on a runtime of the environment's settings (see `run_on`)."""
+    return run_on(load(as_json), fn, as_json)
+
+
+def run_on(settings: Settings, fn: Callable[[Runtime], Awaitable[T]], as_json: bool) -> T:
+    """`fn` on a runtime of `settings` whose schema is ready (`ready`), closed after. A refusal
+    of the services, or a database that is down, unreachable or refuses us, is one line (JSON
+    with `--json`) and an exit code, never a traceback."""
 
     async def main() -> T:
         rt = build_runtime(settings)
@@ -81,10 +87,3 @@ def run(fn: Callable[[Runtime], Awaitable[T]], as_json: bool) -> T:
 def first_line(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-
-
-async def in_tx(rt: Runtime, fn: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    async with rt.uow() as uow:
-        result = await fn(uow)
-        await uow.commit()
-        return result

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from giftwell.cli.common import JsonOpt, in_tx, run
+from giftwell.cli.common import JsonOpt, run
 from giftwell.cli.output import emit
 from giftwell.services.queue import jobs
 from giftwell.store.uow import UnitOfWork
@@ -28,7 +28,7 @@ def jobs_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""
-    found = run(lambda rt: in_tx(rt, lambda uow: jobs.list_jobs(uow, state=state, kind=kind, limit=limit)), as_json)
+    found = run(lambda rt: rt.transact(lambda uow: jobs.list_jobs(uow, state=state, kind=kind, limit=limit)), as_json)
     emit(
         {"jobs": [j.as_dict() for j in found]},
         as_json,
@@ -44,7 +44,7 @@ def jobs_show(job_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Jso
         job = await jobs.get(uow, job_id)
         return {**job.as_dict(), "attempt_log": [a.as_dict() for a in await jobs.attempts(uow, job_id)]}
 
-    data = run(lambda rt: in_tx(rt, show), as_json)
+    data = run(lambda rt: rt.transact(show), as_json)
 
     def human(d: dict[str, Any]) -> str:
         lines = [f"{k}: {v}" for k, v in d.items() if k != "attempt_log"]
@@ -67,7 +67,7 @@ def jobs_retry(
     as_json: JsonOpt = False,
 ) -> None:
     """Revive a dead job: queued, due now (attempts kept; max_attempts raised by --attempts)."""
-    job = run(lambda rt: in_tx(rt, lambda uow: jobs.retry(uow, job_id, extra_attempts=attempts)), as_json)
+    job = run(lambda rt: rt.transact(lambda uow: jobs.retry(uow, job_id, extra_attempts=attempts)), as_json)
     emit(
         job.as_dict(),
         as_json,

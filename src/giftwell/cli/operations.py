@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from giftwell.app import build_runtime
-from giftwell.cli.common import JsonOpt, in_tx, load, run
+from giftwell.cli.common import JsonOpt, load, run
 from giftwell.cli.output import emit, fail
 from giftwell.domain.guessing import DEFAULT_ATTACKERS
 from giftwell.services.access import accounts as acce_accounts
@@ -70,7 +70,7 @@ def products_import(
         items = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         fail(f"cannot read {file}: {exc}", as_json, code=2)
-    saved = run(lambda rt: in_tx(rt, lambda uow: products.import_products(uow, items)), as_json)
+    saved = run(lambda rt: rt.transact(lambda uow: products.import_products(uow, items)), as_json)
     data = {
         "created": [s.product.id for s in saved if s.created],
         "updated": [s.product.id for s in saved if not s.created],
@@ -103,7 +103,7 @@ def funding_add(
         }
 
     emit(
-        run(lambda rt: in_tx(rt, add), as_json),
+        run(lambda rt: rt.transact(add), as_json),
         as_json,
         lambda d: f"{d['account']}: +{d['amount']} {d['currency']}, balance {d['balance']} ({d['transfer']})",
     )
@@ -116,7 +116,7 @@ def ledger_verify(as_json: JsonOpt = False) -> None:
     async def check(uow: UnitOfWork) -> verify.Report:
         return await verify.verify(uow)
 
-    report = run(lambda rt: in_tx(rt, check), as_json)
+    report = run(lambda rt: rt.transact(check), as_json)
     data = {
         "ok": report.ok,
         "accounts": report.accounts,
@@ -154,7 +154,7 @@ def codes_odds(
     """Odds of guessing a live code in a year under the guessing limits; exits 1 at one in a million or worse."""
     settings = load(as_json)
     if live_cards is None:
-        live_cards = run(lambda rt: in_tx(rt, cards.count_live), as_json)
+        live_cards = run(lambda rt: rt.transact(cards.count_live), as_json)
     odds = guessing.odds(settings, live_cards=live_cards, attackers=attackers)
 
     def human(d: dict[str, Any]) -> str:

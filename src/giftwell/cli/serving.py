@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import DBAPIError
 
-from giftwell.app import build_runtime, build_worker, create_app
-from giftwell.cli.common import JsonOpt, first_line, in_tx, load, ready, run, setup_logging
+from giftwell.app import build_worker, create_app
+from giftwell.cli.common import JsonOpt, load, run, run_on, setup_logging
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError
 from giftwell.services.access import accounts, tokens
@@ -46,7 +45,7 @@ def demo(as_json: JsonOpt = False) -> None:
             acct = await accounts.create_account(uow, name=DEMO_ACCOUNT)
             return await tokens.create_token(uow, account_id=acct.id, scopes=DEMO_SCOPES, name="demo")
 
-        tok = await in_tx(rt, create)
+        tok = await rt.transact(create)
         _write_private(token_file, tok.token)
         return {"created": True, "account": DEMO_ACCOUNT, "token": tok.token}
 
@@ -99,19 +98,7 @@ def serve(
         fail(str(exc), False, code=2)
     setup_logging(settings)
 
-    async def prepare() -> None:
-        rt = build_runtime(settings)
-        try:
-            await ready(rt)
-        finally:
-            await rt.close()
-
-    try:
-        asyncio.run(prepare())
-    except GiftwellError as exc:
-        fail(exc, False)
-    except (DBAPIError, OSError) as exc:
-        fail(f"database error: {first_line(exc)}", False, code=2)
+    run_on(settings, _schema_only, False)
     in_process = settings.worker_in_process if background is None else background
     app_ = create_app(settings, background=in_process)
     typer.echo(f"Giftwell on {settings.base_url} (docs: {settings.base_url}/docs, database: {_safe_url(settings)})")
@@ -147,22 +134,16 @@ def worker(
         fail(str(exc), False, code=2)
     setup_logging(settings, json_logs=json_logs)
 
-    async def run() -> None:
-        rt = build_runtime(settings)
-        try:
-            await ready(rt)
-            w = build_worker(rt, concurrency=concurrency, poll_interval=poll_interval)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, w.stop)
-            await w.run()
-        finally:
-            await rt.close()
+    async def work(rt: Runtime) -> None:
+        w = build_worker(rt, concurrency=concurrency, poll_interval=poll_interval)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, w.stop)
+        await w.run()
 
-    try:
-        asyncio.run(run())
-    except GiftwellError as exc:
-        fail(exc, False)
-    except (DBAPIError, OSError) as exc:
-        # Unreachable at start (or lost for good): one line, as `giftwell serve` says it.
-        fail(f"database error: {first_line(exc)}", False, code=2)
+    # Unreachable at start (or lost for good): one line, as `giftwell serve` says it.
+    run_on(settings, work, False)
+
+
+async def _schema_only(rt: Runtime) -> None:
+    """Nothing beyond `run_on`'s own check that the schema is ready."""

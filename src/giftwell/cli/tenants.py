@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from giftwell.cli.common import JsonOpt, in_tx, run
+from giftwell.cli.common import JsonOpt, run
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import NotFound
 from giftwell.services.access import accounts, clients, tokens, users
@@ -34,7 +34,7 @@ def accounts_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an account."""
-    acct = run(lambda rt: in_tx(rt, lambda uow: accounts.create_account(uow, name=name, operator=operator)), as_json)
+    acct = run(lambda rt: rt.transact(lambda uow: accounts.create_account(uow, name=name, operator=operator)), as_json)
     emit(
         {"id": acct.id, "name": acct.name, "is_operator": acct.is_operator, "created_at": acct.created_at.isoformat()},
         as_json,
@@ -91,7 +91,7 @@ def tokens_create(
         acct = await accounts.account_by_name(uow, account)
         return await tokens.create_token(uow, account_id=acct.id, scopes=scope, name=name)
 
-    tok = run(lambda rt: in_tx(rt, create), as_json)
+    tok = run(lambda rt: rt.transact(create), as_json)
     emit(
         {"token": tok.token, "id": tok.id, "account_id": tok.account_id, "scopes": list(tok.scopes)},
         as_json,
@@ -118,7 +118,7 @@ def users_create(
         acct = await accounts.account_by_name(uow, account)
         return await users.create_user(uow, account_id=acct.id, email=email, password=password, role=role)
 
-    user = run(lambda rt: in_tx(rt, create), as_json)
+    user = run(lambda rt: rt.transact(create), as_json)
     emit(
         {"id": user.id, "account_id": user.account_id, "email": user.email, "role": user.role},
         as_json,
@@ -174,7 +174,7 @@ def clients_create(
             public=public,
         )
 
-    emit(_client_out(run(lambda rt: in_tx(rt, create), as_json)), as_json, _client_human)
+    emit(_client_out(run(lambda rt: rt.transact(create), as_json)), as_json, _client_human)
 
 
 @clients_app.command("rotate-secret")
@@ -193,4 +193,4 @@ def clients_rotate_secret(client_id: str, as_json: JsonOpt = False) -> None:
             raise NotFound("no such client", param="client_id")
         return await clients.rotate_secret(uow, account_id=row.account_id, client_id=client_id)
 
-    emit(_client_out(run(lambda rt: in_tx(rt, rotate), as_json)), as_json, _client_human)
+    emit(_client_out(run(lambda rt: rt.transact(rotate), as_json)), as_json, _client_human)

@@ -38,14 +38,7 @@ async def sweep(rt: Runtime) -> object:
 
 async def purge_jobs(rt: Runtime) -> object:
     """Delete done jobs older than `settings.job_retention_days`, a batch per transaction."""
-    total = 0
-    while True:
-        async with rt.uow() as uow:
-            n = await claims.purge_finished(uow)
-            await uow.commit()
-        total += n
-        if n == 0:
-            break
+    total = await claims.purge_all_finished(rt)
     if total:
         log.info("purged %d finished jobs", total)
     return total

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,6 +17,7 @@ from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -49,6 +51,14 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
+
+    async def transact(self, use_case: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run one use case (a step) in one transaction, committed when it returns: the boundary
+        of a form post, a CLI command, a job's unit of work."""
+        async with self.uow() as uow:
+            result = await use_case(uow)
+            await uow.commit()
+        return result
 
     def reader(self) -> UnitOfWork:
         """A read-only unit of work (autocommit): for one read, such as a token check."""

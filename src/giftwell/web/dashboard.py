@@ -71,8 +71,8 @@ async def register(request: Request) -> Response:
     }
     rt = get_runtime(request)
     try:
-        async with rt.uow() as uow:
-            new = await clients.create_client(
+        new = await rt.transact(
+            lambda uow: clients.create_client(
                 uow,
                 account_id=current.user.account_id,
                 name=str(form["name"]),
@@ -82,7 +82,7 @@ async def register(request: Request) -> Response:
                 public=bool(form["public"]),
                 grantable=ROLE_SCOPES[current.user.role],
             )
-            await uow.commit()
+        )
     except GiftwellError as exc:
         return await _list_page(request, current, error=exc.message, form=form)
     return render(request, current, "client_created.html", {"new": new}, 201)

@@ -98,9 +98,7 @@ async def _presentation(request: Request, link: reward.LinkView) -> messages.Pre
 async def reward_page(request: Request, token: str) -> Response:
     rt = get_runtime(request)
     try:
-        async with rt.uow() as uow:
-            link = await reward.open_link(uow, token)
-            await uow.commit()
+        link = await rt.transact(lambda uow: reward.open_link(uow, token))
     except RewardGone:
         return _gone(request)
     except NotFound:
@@ -118,9 +116,7 @@ async def reveal(request: Request, token: str) -> Response:
         return forbidden(request)
     rt = get_runtime(request)
     try:
-        async with rt.uow() as uow:
-            shown = await reward.reveal(uow, token)
-            await uow.commit()
+        shown = await rt.transact(lambda uow: reward.reveal(uow, token))
     except RewardGone:
         return _gone(request)
     except NotFound:

@@ -106,14 +106,11 @@ async def login(request: Request) -> Response:
     if not ws.same_origin(request) or not binding or not ws.csrf_ok(ws.login_csrf(rt, binding), form.get("csrf")):
         return forbidden(request)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
-    async with rt.uow() as uow:
-        user = await users.sign_in(uow, email=email, password=password, policy=_policy(request))
-        new = (
-            None
-            if user is None
-            else await users.start_session(uow, user=user, ttl_seconds=rt.settings.session_ttl_seconds)
+    new = await rt.transact(
+        lambda uow: users.sign_in_and_start_session(
+            uow, email=email, password=password, policy=_policy(request), ttl_seconds=rt.settings.session_ttl_seconds
         )
-        await uow.commit()  # a failure is recorded too: the lockout counts it
+    )
     if new is None:
         return _login_page(request, next_url=next_url, email=email, error=SIGN_IN_FAILED, status=401)
     resp = RedirectResponse(next_url, status_code=303)
@@ -131,9 +128,7 @@ async def logout(request: Request) -> Response:
         if not ws.same_origin(request) or not ws.csrf_ok(current.csrf, form.get("csrf")):
             return forbidden(request)
         rt = get_runtime(request)
-        async with rt.uow() as uow:
-            await users.end_session(uow, session_id=current.session_id)
-            await uow.commit()
+        await rt.transact(lambda uow: users.end_session(uow, session_id=current.session_id))
     resp = RedirectResponse("/login", status_code=303)
     ws.clear_cookie(request, resp, ws.SESSION_COOKIE)
     return resp

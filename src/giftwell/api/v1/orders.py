@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
@@ -12,6 +12,7 @@ from giftwell.api.v1.schemas.common import Page, UtcDatetime
 from giftwell.api.v1.schemas.orders import CancelIn, CancelOut, OrderIn, OrderOut
 from giftwell.domain.orders import OrderStatus
 from giftwell.http.deps import OrdersRead, OrdersWrite
+from giftwell.http.query import bracketed
 from giftwell.services.orders import cancelling, placing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
@@ -39,8 +40,28 @@ async def place_order(body: OrderIn, p: OrdersWrite, tx: TxDep) -> Response:
     )
 
 
-@router.get("", response_model=Page[OrderOut], summary="List orders (without their cards), or find one by reference")
+_METADATA_QUERY = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "style": "deepObject",
+        "explode": True,
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        "description": f"`{name}[key]=value`: keep orders {whose} metadata has the key with exactly this value.",
+    }
+    for name, whose in (("metadata", "whose"), ("item_metadata", "with an item whose"))
+]
+
+
+@router.get(
+    "",
+    response_model=Page[OrderOut],
+    summary="List orders (without their cards), or find one by reference",
+    openapi_extra={"parameters": _METADATA_QUERY},
+)
 async def list_orders(
+    request: Request,
     p: OrdersRead,
     tx: TxDep,
     status: OrderStatus | None = None,
@@ -52,7 +73,10 @@ async def list_orders(
 ) -> Response:
     """Newest first, paginated, without cards (and so without codes): get the order for them.
     `reference` finds the one order with your own id, and shows it as `GET /v1/orders/{id}`
-    does: with its items and cards, each showing of a code recorded."""
+    does: with its items and cards, each showing of a code recorded. `metadata[key]=value`
+    (repeat for several keys) keeps orders whose metadata has each key with exactly that value;
+    `item_metadata[key]=value` does the same for an item's metadata."""
+    metadata, item_metadata = bracketed(request, "metadata"), bracketed(request, "item_metadata")
 
     async def find(uow: UnitOfWork) -> Listed[OrderView]:
         page = await order_views.list_orders(
@@ -62,6 +86,8 @@ async def list_orders(
             reference=reference,
             created_gte=created_gte,
             created_lte=created_lte,
+            metadata=metadata,
+            item_metadata=item_metadata,
             limit=limit,
             cursor=cursor,
         )

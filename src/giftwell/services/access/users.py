@@ -147,6 +147,15 @@ async def sign_in(uow: UnitOfWork, *, email: str, password: str, policy: Lockout
     return None
 
 
+async def sign_in_and_start_session(
+    uow: UnitOfWork, *, email: str, password: str, policy: LockoutPolicy, ttl_seconds: int
+) -> NewSession | None:
+    """`sign_in`, then a session for the user; None when the credentials are refused. Commit
+    either way: a refusal is recorded for the lockout."""
+    user = await sign_in(uow, email=email, password=password, policy=policy)
+    return None if user is None else await start_session(uow, user=user, ttl_seconds=ttl_seconds)
+
+
 async def start_session(uow: UnitOfWork, *, user: UserInfo, ttl_seconds: int) -> NewSession:
     """A new web session for a signed-in user; the cookie value is returned once."""
     cookie = secrets.token_urlsafe(32)

@@ -25,6 +25,7 @@ from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, Valida
 from giftwell.domain.expiry_policy import check_lifetime
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
+from giftwell.domain.metadata import check_metadata
 from giftwell.domain.orders import (
     MAX_CARDS_PER_ORDER,
     MAX_ITEMS_PER_ORDER,
@@ -60,6 +61,7 @@ class ItemRequest:
     message: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class OrderRequest:
     items: list[ItemRequest]
     test: bool = False
     mode: Mode = Mode.AUTO
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class _Checked:
     recipient: dict[str, str | None]
     sender: dict[str, str | None]
     delivery: dict[str, Any] | None
+    metadata: dict[str, str]
 
 
 def _party(raw: dict[str, str | None], param: str, *, phone: bool) -> dict[str, str | None]:
@@ -166,7 +170,9 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     recipient = _party(item.recipient, f"{p}.recipient", phone=True)
     sender = _party(item.sender, f"{p}.sender", phone=False)
     delivery = _delivery(item.delivery, recipient, p, uow.now)
-    return _Checked(item, product, product.price.price(item.amount), fields, recipient, sender, delivery)
+    metadata = check_metadata(item.metadata, param=f"{p}.metadata")
+    price = product.price.price(item.amount)
+    return _Checked(item, product, price, fields, recipient, sender, delivery, metadata)
 
 
 async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
@@ -177,6 +183,7 @@ async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
         raise ValidationFailed("an order needs at least one item", param="items")
     if len(req.items) > MAX_ITEMS_PER_ORDER:
         raise ValidationFailed(f"an order has at most {MAX_ITEMS_PER_ORDER} items", param="items")
+    check_metadata(req.metadata)
     checked: list[_Checked] = []
     for i, item in enumerate(req.items):
         checked.append(await _check_item(uow, i, item, checked[0].product.currency if checked else None))
@@ -220,13 +227,15 @@ async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) ->
                 refunded=0,
                 created_at=uow.now,
                 updated_at=uow.now,
+                metadata_=check_metadata(req.metadata),
             )
         )
     except IntegrityError:
         raise Conflict("an order with this reference already exists", param="reference") from None
     if not req.test and total_price > 0:
         await _reserve(uow, account_id=account_id, order_id=order_id, currency=currency, amount=total_price)
-    await _record_units(uow, order_id, checked)
+    await _record_units(uow, account_id, order_id, checked)
+    await order_views.index_metadata(uow, account_id=account_id, order_id=order_id, item_id="", data=req.metadata)
     await events.record(
         uow,
         account_id=account_id,
@@ -292,7 +301,7 @@ async def _funding(uow: UnitOfWork, account_id: str) -> list[tuple[str, int, int
     return [(b.currency, b.balance, b.available) for b in await balances.balances(uow, account_id=account_id)]
 
 
-async def _record_units(uow: UnitOfWork, order_id: str, checked: list[_Checked]) -> None:
+async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked: list[_Checked]) -> None:
     operator: str | None = None
     keys = uow.rt.keys
     for pos, c in enumerate(checked):
@@ -317,7 +326,11 @@ async def _record_units(uow: UnitOfWork, order_id: str, checked: list[_Checked])
                 message=c.req.message,
                 fields=c.fields,
                 delivery=c.delivery,
+                metadata_=c.metadata,
             )
+        )
+        await order_views.index_metadata(
+            uow, account_id=account_id, order_id=order_id, item_id=item_id, data=c.metadata
         )
         rows = []
         for index in range(c.req.quantity):

@@ -16,7 +16,7 @@ from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.pagination import Page, newest_first, paginate
-from giftwell.store.models import Card, Order, OrderCard, OrderItem
+from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.uow import UnitOfWork
 
 
@@ -49,6 +49,7 @@ class ItemView:
     fields: dict[str, Any]
     delivery: dict[str, Any] | None
     cards: list[CardView]
+    metadata: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class OrderView:
     created_at: datetime
     completed_at: datetime | None
     items: list[ItemView] | None
+    metadata: dict[str, str]
 
 
 def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
@@ -85,6 +87,7 @@ def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
         created_at=r.created_at,
         completed_at=r.completed_at,
         items=items,
+        metadata=dict(r.metadata or {}),
     )
 
 
@@ -168,6 +171,7 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
                 fields=it.fields,
                 delivery=it.delivery,
                 cards=by_item[it.id],
+                metadata=dict(it.metadata or {}),
             )
         )
     return out
@@ -181,11 +185,19 @@ async def list_orders(
     reference: str | None = None,
     created_gte: datetime | None = None,
     created_lte: datetime | None = None,
+    metadata: dict[str, str] | None = None,
+    item_metadata: dict[str, str] | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[OrderView]:
-    """The account's orders, newest first, without their cards (fetch one order for those)."""
+    """The account's orders, newest first, without their cards (fetch one order for those).
+    `metadata` keeps the orders whose own metadata has every given key with exactly the given
+    value; `item_metadata`, those with an item whose metadata does (each pair on some item)."""
     q = sa.select(Order).where(Order.account_id == account_id)
+    for key, value in (metadata or {}).items():
+        q = q.where(Order.id.in_(_tagged(account_id, key, value, items=False)))
+    for key, value in (item_metadata or {}).items():
+        q = q.where(Order.id.in_(_tagged(account_id, key, value, items=True)))
     if status is not None:
         q = q.where(Order.status == status.value)
     if reference is not None:
@@ -196,3 +208,23 @@ async def list_orders(
         q = q.where(Order.created_at <= created_lte)
     sort = newest_first(Order.created_at, Order.id)
     return await paginate(uow, q, sort=sort, limit=limit, cursor=cursor, convert=lambda r: _summary(r, None))
+
+
+def _tagged(account_id: str, key: str, value: str, *, items: bool) -> sa.Select[Any]:
+    found = sa.select(OrderMetadata.order_id).where(
+        OrderMetadata.account_id == account_id, OrderMetadata.key == key, OrderMetadata.value == value
+    )
+    return found.where(OrderMetadata.item_id != "" if items else OrderMetadata.item_id == "")
+
+
+async def index_metadata(
+    uow: UnitOfWork, *, account_id: str, order_id: str, item_id: str, data: dict[str, str]
+) -> None:
+    """Index an order's (`item_id` empty) or an item's metadata for `list_orders`' exact search;
+    called in the transaction that writes the order."""
+    if data:
+        rows = [
+            {"order_id": order_id, "item_id": item_id, "key": k, "account_id": account_id, "value": v}
+            for k, v in data.items()
+        ]
+        await uow.conn.execute(sa.insert(OrderMetadata), rows)

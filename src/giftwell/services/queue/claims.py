@@ -221,6 +221,14 @@ async def purge_finished(uow: UnitOfWork, *, limit: int = 1000) -> int:
     return len(ids)
 
 
+async def purge_all_finished(rt: Runtime) -> int:
+    """`purge_finished` batch after batch, a transaction each, until none is left; how many."""
+    total = 0
+    while n := await rt.transact(purge_finished):
+        total += n
+    return total
+
+
 async def claim_schedule(rt: Runtime, name: str, *, interval: float, worker: str) -> bool:
     """Claim periodic task `name` if it is due and nobody is running it; moves `next_run_at` one
     interval on, in the same statement, so exactly one worker wins each interval."""

@@ -10,7 +10,7 @@ from giftwell.store.models.idempotency import IdempotencyKey
 from giftwell.store.models.jobs import Job, JobAttempt, Schedule
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
-from giftwell.store.models.orders import Order, OrderCard, OrderItem
+from giftwell.store.models.orders import Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.models.ratelimits import RateLimitCounter
 from giftwell.store.models.users import User, UserLink, WebSession
 from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -31,6 +31,7 @@ __all__ = [
     "Order",
     "OrderCard",
     "OrderItem",
+    "OrderMetadata",
     "Product",
     "RateLimitCounter",
     "RefreshToken",

@@ -40,6 +40,7 @@ class Order(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
 
 
 class OrderItem(Base):
@@ -59,6 +60,21 @@ class OrderItem(Base):
     message: Mapped[str | None] = mapped_column(String(500))
     fields: Mapped[dict[str, Any]]
     delivery: Mapped[dict[str, Any] | None]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+
+
+class OrderMetadata(Base):
+    """One key and value of an order's (`item_id` empty) or an item's metadata, so a search by
+    exact key and value is an indexed lookup on either database. Written with the order."""
+
+    __tablename__ = "order_metadata"
+    __table_args__ = (Index("ix_order_metadata_lookup", "account_id", "key", "value", "order_id"),)
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    value: Mapped[str] = mapped_column(String(500))
 
 
 class OrderCard(Base):

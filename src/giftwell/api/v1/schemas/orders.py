@@ -48,6 +48,11 @@ class ItemIn(In):
     message: str | None = Field(default=None, description="Personal message, up to 500 characters.")
     fields: dict[str, Any] | None = None
     delivery: DeliveryIn | None = Field(default=None, description="Absent: nothing is sent; you deliver the codes.")
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Your own string keys and values (at most 50 keys of 40 characters, values of 500): "
+        "stored, returned, and searchable with `item_metadata[key]=value` on the list.",
+    )
 
     def domain(self) -> ItemRequest:
         return ItemRequest(
@@ -60,6 +65,7 @@ class ItemIn(In):
             message=self.message,
             fields=self.fields or {},
             delivery=self.delivery.model_dump() if self.delivery else None,
+            metadata=self.metadata or {},
         )
 
 
@@ -72,9 +78,16 @@ class OrderIn(In):
         description="auto: up to 10 cards are issued in the request (200), more in the background (202, pending); "
         "sync: at most 10 cards, always in the request; async: always in the background.",
     )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Your own string keys and values (at most 50 keys of 40 characters, values of 500): "
+        "stored, returned, and searchable with `metadata[key]=value` on the list.",
+    )
 
     def domain(self) -> OrderRequest:
-        return OrderRequest(self.reference, [i.domain() for i in self.items], self.test, self.mode)
+        return OrderRequest(
+            self.reference, [i.domain() for i in self.items], self.test, self.mode, metadata=self.metadata or {}
+        )
 
 
 class OrderCardOut(BaseModel):
@@ -110,6 +123,7 @@ class OrderItemOut(BaseModel):
     fields: dict[str, Any]
     delivery: dict[str, Any] | None
     cards: list[OrderCardOut]
+    metadata: dict[str, str] = Field(description="The item's own metadata, as given.")
 
     @classmethod
     def of(cls, i: ItemView) -> OrderItemOut:
@@ -136,6 +150,7 @@ class OrderOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     items: list[OrderItemOut] | None = Field(default=None, description="With their cards; absent in lists.")
+    metadata: dict[str, str] = Field(description="The order's own metadata, as given.")
 
     @classmethod
     def of(cls, o: OrderView) -> OrderOut:
