@@ -65,7 +65,7 @@ def accounts_expiry_policy(
         acct = await accounts.account_by_name(uow, name)
         return await accounts.set_expiry_policy(uow, account_id=acct.id, policy=policy)
 
-    acct = run(lambda rt: in_tx(rt, change), as_json)
+    acct = run(lambda rt: rt.transact(change), as_json)
     p = acct.expiry_policy
     emit(
         {"id": acct.id, "name": acct.name, "expiry_policy": p.as_dict() if p else None},

@@ -165,9 +165,7 @@ async def run_action(
     if isinstance(form, Response):
         return form
     try:
-        async with get_runtime(request).uow() as uow:
-            resp = await work(uow, v, form)
-            await uow.commit()
+        resp = await get_runtime(request).transact(lambda uow: work(uow, v, form))
     except GiftwellError as exc:
         return await on_error(v, exc)
     return resp if isinstance(resp, Response) else await resp()

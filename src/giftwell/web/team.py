@@ -121,9 +121,7 @@ async def _use_link(request: Request, token: str) -> Response:
     if password != str(form.get("confirm") or ""):
         return await _again(request, token, "The two passwords differ.")
     try:
-        async with rt.uow() as uow:
-            await team.accept(uow, token=token, password=password)
-            await uow.commit()
+        await rt.transact(lambda uow: team.accept(uow, token=token, password=password))
     except GiftwellError as exc:
         return await _again(request, token, exc.message) if exc.param == "password" else _invalid(request)
     return RedirectResponse("/login?next=/dashboard", status_code=303)

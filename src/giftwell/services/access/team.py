@@ -266,7 +266,7 @@ async def send_link(rt: Runtime, link_id: str) -> bool:
         account_name = (await get_account(uow, row.account_id)).name
     token = rt.keys.decrypt(row.token_encrypted, aad=f"user-link:{link_id}")
     await rt.mailer.send(_message(rt, row, token, account_name), delivery_id=link_id)
-    async with rt.uow() as uow:
-        await uow.conn.execute(sa.update(UserLink).where(UserLink.id == link_id).values(sent_at=uow.now))
-        await uow.commit()
+    await rt.transact(
+        lambda uow: uow.conn.execute(sa.update(UserLink).where(UserLink.id == link_id).values(sent_at=uow.now))
+    )
     return True
