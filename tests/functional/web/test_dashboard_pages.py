@@ -70,6 +70,7 @@ async def test_every_page_for_the_owner_and_the_viewer_and_no_page_shows_a_code(
         assert code not in r.text, path
         assert code.replace("-", "") not in r.text, path
         actions_seen |= set(POST_FORM.findall(r.text))
+        assert all(re.findall(r'name="csrf" value="([^"]*)"', r.text)), f"{path}: a form without its CSRF token"
     assert len(actions_seen) > 15, actions_seen  # the owner has buttons
 
     http = await _as(app_client, shop["viewer"])
