@@ -151,7 +151,12 @@ async def _measure(server: pg.PgServer, cards: int, workdir: Path) -> dict[str, 
 
         await bare()  # warm the cache once: every figure then reads from memory alike
         base_s, base_cpu, _ = await _timed(bare)
-        out: dict[str, Any] = {"cards": cards, "baseline_seconds": base_s, "baseline_cpu_seconds": base_cpu}
+        out: dict[str, Any] = {
+            "cards": cards,
+            "baseline_seconds": base_s,
+            "baseline_cpu_seconds": base_cpu,
+            "loadavg_start": os.getloadavg(),
+        }
         for name, at in (("now", None), ("past", past)):
             wall, cpu, found = await _timed(lambda at=at: report_at(at))
             got = {o.currency: (o.amount, o.cards) for o in found.data}
@@ -184,7 +189,8 @@ def measure(workdir: Path, *, durable: bool = True) -> dict[str, Any]:
 def lines(r: dict[str, Any]) -> list[str]:
     out = [
         f"Liability report over {r['cards']:,} cards (PostgreSQL; limit {LIMIT_SECONDS:.0f} s):",
-        f"  baseline, a bare SUM of the card balances: {r['baseline_seconds']:.2f} s",
+        f"  baseline, a bare SUM of the card balances: {r['baseline_seconds']:.2f} s "
+        f"(load average {r['loadavg_start'][0]:.1f} on {os.cpu_count()} cores)",
     ]
     for name, label in (("now", "now"), ("past", "30 days back")):
         x = r[name]

@@ -62,9 +62,16 @@ def _since(account_id: str, at: datetime) -> sa.Subquery:
     later = sa.and_(
         Transfer.account_id == account_id, Transfer.status == TransferStatus.POSTED.value, Transfer.posted_at > at
     )
+    # Only the guarded legs (cards, funding): a leg has a balance after it exactly when its
+    # account keeps a running balance (the ledger's own test, `settle._leg_of`). The system side
+    # of each transfer (issuance, redemption, ...) is never a card: leaving it out halves the rows.
     legs = sa.union_all(
-        sa.select(Transfer.credit_account_id.label("la"), Transfer.amount.label("delta")).where(later),
-        sa.select(Transfer.debit_account_id.label("la"), (-Transfer.amount).label("delta")).where(later),
+        sa.select(Transfer.credit_account_id.label("la"), Transfer.amount.label("delta")).where(
+            later, Transfer.credit_balance_after.is_not(None)
+        ),
+        sa.select(Transfer.debit_account_id.label("la"), (-Transfer.amount).label("delta")).where(
+            later, Transfer.debit_balance_after.is_not(None)
+        ),
     ).subquery("legs")
     return sa.select(legs.c.la, sa.func.sum(legs.c.delta).label("delta")).group_by(legs.c.la).subquery("since")
 
