@@ -6,7 +6,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, reports, transfers, webhooks
+from giftwell.api.v1 import (
+    account,
+    cards,
+    clients,
+    funding,
+    orders,
+    ping,
+    products,
+    reports,
+    signing_keys,
+    transfers,
+    webhooks,
+)
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -28,8 +40,10 @@ def install(app: FastAPI) -> None:
         cards.router,
         transfers.router,
         clients.router,
+        signing_keys.router,
         products.router,
         account.router,
+        funding.router,
         orders.router,
         webhooks.endpoints,
         webhooks.events_router,

@@ -1,8 +1,9 @@
-"""Accounts, personal tokens, dashboard users and OAuth clients."""
+"""Accounts, personal tokens, dashboard users, OAuth clients and signing keys."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,7 @@ import typer
 from giftwell.cli.common import JsonOpt, run
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import NotFound
-from giftwell.services.access import accounts, clients, tokens, users
+from giftwell.services.access import accounts, clients, signing_keys, tokens, users
 from giftwell.store.uow import UnitOfWork
 
 accounts_app = typer.Typer(help="Accounts (tenants).", no_args_is_help=True)
@@ -22,7 +23,9 @@ tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
 users_app = typer.Typer(help="Users who sign in to the dashboard.", no_args_is_help=True)
 
 
-clients_app = typer.Typer(help="OAuth API clients.", no_args_is_help=True)
+clients_app = typer.Typer(
+    help="OAuth API clients, and the keys of clients that sign their requests.", no_args_is_help=True
+)
 
 
 @accounts_app.command("create")
@@ -194,3 +197,69 @@ def clients_rotate_secret(client_id: str, as_json: JsonOpt = False) -> None:
         return await clients.rotate_secret(uow, account_id=row.account_id, client_id=client_id)
 
     emit(_client_out(run(lambda rt: rt.transact(rotate), as_json)), as_json, _client_human)
+
+
+def _key_out(k: signing_keys.SigningKeyInfo) -> dict[str, Any]:
+    return {
+        "kid": k.kid,
+        "api_client_id": k.api_client_id,
+        "account_id": k.account_id,
+        "name": k.name,
+        "scopes": list(k.scopes),
+        "thumbprint": k.thumbprint,
+        "created_at": k.created_at.isoformat(),
+        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+    }
+
+
+def _key_human(d: dict[str, Any]) -> str:
+    state = f"revoked {d['revoked_at'][:19]}" if d["revoked_at"] else "active"
+    return f"apiClientId: {d['api_client_id']}\nkid:         {d['kid']} ({state})\nscopes:      {' '.join(d['scopes'])}"
+
+
+@clients_app.command("add-key")
+def clients_add_key(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    kid: Annotated[str, typer.Option(help="The key id the client puts in its JWT header (case-sensitive).")],
+    public_key: Annotated[Path, typer.Option(help="The client's EC P-256 public key, PEM.", dir_okay=False)],
+    api_client_id: Annotated[
+        str | None, typer.Option(help="Add the key to this existing apiClientId (a rotation) instead of a new one.")
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="A scope of a new client; repeat. Default: orders and products.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A label for a new client.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a client's public key for signed requests (the Wpay dialect); prints its apiClientId."""
+    try:
+        pem = public_key.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {public_key}: {exc}", as_json, code=2)
+
+    async def add(uow: UnitOfWork) -> signing_keys.SigningKeyInfo:
+        acct = await accounts.account_by_name(uow, account)
+        return await signing_keys.add_key(
+            uow, account_id=acct.id, kid=kid, public_key=pem, api_client_id=api_client_id, scopes=scope, name=name
+        )
+
+    emit(_key_out(run(lambda rt: rt.transact(add), as_json)), as_json, _key_human)
+
+
+@clients_app.command("list-keys")
+def clients_list_keys(account: Annotated[str, typer.Option(help="Account name.")], as_json: JsonOpt = False) -> None:
+    """An account's signing keys, newest first, revoked ones included."""
+
+    async def find(uow: UnitOfWork) -> list[signing_keys.SigningKeyInfo]:
+        acct = await accounts.account_by_name(uow, account)
+        return await signing_keys.list_keys(uow, account_id=acct.id)
+
+    found = [_key_out(k) for k in run(lambda rt: rt.transact(find), as_json)]
+    emit(found, as_json, lambda d: "\n\n".join(_key_human(k) for k in d) or "no keys")
+
+
+@clients_app.command("revoke-key")
+def clients_revoke_key(kid: str, as_json: JsonOpt = False) -> None:
+    """Revoke a signing key: tokens signed with it are refused from now on."""
+    found = run(lambda rt: rt.transact(lambda uow: signing_keys.revoke_key(uow, kid=kid)), as_json)
+    emit(_key_out(found), as_json, _key_human)

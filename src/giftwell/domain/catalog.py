@@ -21,6 +21,9 @@ from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.expiry_policy import ExpiryPolicy
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}[a-z0-9]$")
+# A design's id is the vendor's (Wpay's `designId`, like WWQ912SWAP01): case-sensitive.
+DESIGN_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_DESIGNS = 50
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 MAX_BPS = 10_000
 MAX_FIELD_VALUE = 500
@@ -161,6 +164,19 @@ def check_fields(spec: tuple[RequiredField, ...], given: dict[str, Any] | None, 
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Design:
+    """A look a product's cards may be ordered in: shown as the card's picture in the email and
+    on the reward page."""
+
+    id: str
+    name: str
+    image_url: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "image_url": self.image_url}
+
+
 def add_months(at: datetime, months: int) -> datetime:
     """`at` plus whole calendar months, the day clamped to the target month (Jan 31 + 1 = Feb 28/29)."""
     y, m = divmod(at.month - 1 + months, 12)
@@ -192,6 +208,7 @@ class Product:
     supplier: str = "house"
     issuer_account_id: str | None = None
     active: bool = True
+    designs: tuple[Design, ...] = ()
     expiry_policy: ExpiryPolicy | None = None
     created_at: datetime | None = field(default=None, compare=False)
     updated_at: datetime | None = field(default=None, compare=False)
@@ -201,3 +218,12 @@ class Product:
             raise ValidationFailed(f"product {self.id!r} is not available", param=param, rule="inactive")
         if country is not None and self.countries and country not in self.countries:
             raise ValidationFailed(f"product {self.id!r} is not sold in {country}", param=param, rule="country")
+
+    def design(self, design_id: str, *, param: str) -> Design:
+        """The product's design of this id, or a validation error (`rule="unknown_design"`)."""
+        for d in self.designs:
+            if d.id == design_id:
+                return d
+        raise ValidationFailed(
+            f"product {self.id!r} has no design {design_id!r}", param=param, rule="unknown_design", design=design_id
+        )

@@ -11,12 +11,17 @@ issued unit may later be `cancelled` (card disabled, price returned). The order'
 from __future__ import annotations
 
 import enum
+from datetime import datetime, timedelta
 
 MAX_CARDS_PER_ORDER = 10_000
 # Wpay's synchronous model takes up to 10 cards; more are made in the background.
 SYNC_CARD_LIMIT = 10
 MAX_ITEMS_PER_ORDER = 100
 MAX_MESSAGE = 500
+# An order may be reversed (every card cancelled, its price refunded) this long after it was
+# placed, as Wpay's reversal allows: long enough to recover from a lost response, short enough
+# that its cards are unlikely to have reached anyone.
+REVERSAL_WINDOW = timedelta(hours=24)
 
 
 class OrderStatus(enum.StrEnum):
@@ -72,3 +77,8 @@ def sync_allowed(mode: Mode, cards: int) -> bool:
     if mode is Mode.ASYNC:
         return False
     return cards <= SYNC_CARD_LIMIT
+
+
+def reversible(created_at: datetime, now: datetime) -> bool:
+    """Whether an order placed at `created_at` may still be reversed at `now`."""
+    return now - created_at <= REVERSAL_WINDOW

@@ -1,5 +1,5 @@
 """Periodic sweeps: expire cards past their date, void holds past their TTL, purge old
-idempotency keys and ended rate-limit windows. Each batch is its own transaction; every step is
+idempotency keys, used token ids past their window and ended rate-limit windows. Each batch is its own transaction; every step is
 guarded, so several processes may sweep at once without doing anything twice. The workers run it
 every `sweep_interval_seconds` as the periodic task "sweep" (jobs/schedules.py); `giftwell sweep`
 runs it once by hand."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from giftwell.services.access import idempotency, ratelimit
+from giftwell.services.access import idempotency, ratelimit, signing_keys
 from giftwell.services.cards import expiry
 from giftwell.services.runtime import Runtime
 
@@ -19,6 +19,7 @@ class SweepResult:
     holds_expired: int = 0
     keys_purged: int = 0
     counters_purged: int = 0
+    token_ids_purged: int = 0
 
 
 async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
@@ -39,6 +40,7 @@ async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
             break
     async with rt.uow() as uow:
         result.keys_purged = await idempotency.purge(uow)
+        result.token_ids_purged = await signing_keys.purge_used_token_ids(uow)
         await uow.commit()
     result.counters_purged = await ratelimit.purge(rt)
     return result

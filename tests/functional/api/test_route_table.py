@@ -32,10 +32,11 @@ from giftwell.domain.access import ACCOUNT_SCOPES, OPERATOR_SCOPES, SCOPES
 from giftwell.services.access import tokens
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Transfer
-from tests import dbdump, factories
+from tests import dbdump, factories, signing
 from tests.functional.limits_helpers import client
 from tests.functional.support import Api, expect_error
 from tests.oauth_flow import REDIRECT
+from tests.signing import KeyPair
 
 V1 = "/v1/"
 # Routes under /v1/ callable without a token, with the reason. None.
@@ -54,9 +55,18 @@ SHARED: dict[tuple[str, str], str] = {
     ("GET", "/v1/products/{product_id}"): "a catalog product: the same for every account with products:read",
     ("POST", "/v1/products"): "adds to the shared catalog: the operator only (admin)",
     ("PATCH", "/v1/products/{product_id}"): "changes the shared catalog: the operator only (admin)",
+    ("POST", "/v1/signing-keys"): "registers a client's key for any account: the operator only (admin)",
+    ("GET", "/v1/signing-keys"): "lists any account's signing keys: the operator only (admin)",
+    ("DELETE", "/v1/signing-keys/{kid}"): "revokes any account's signing key: the operator only (admin)",
 }
+# The key id of the signing key the operator fixture registers for tenant A.
+SHARED_KID = "route-table-kid"
 # The shared objects the SHARED routes are called on (the catalog's product made in setup).
-SHARED_OBJECTS: dict[str, str] = {"product_id": factories.PRODUCT["id"]}
+SHARED_OBJECTS: dict[str, str] = {"product_id": factories.PRODUCT["id"], "kid": SHARED_KID}
+# Query parameters of SHARED routes, naming tenant A's account.
+SHARED_QUERIES: dict[tuple[str, str], Callable[[str], dict[str, str]]] = {
+    ("GET", "/v1/signing-keys"): lambda account: {"account": account},
+}
 # Each tenant's prepaid balance, in the product's currency: room for every order the tests place.
 FUNDS = 100_000
 
@@ -189,6 +199,18 @@ async def make_event(api: Api) -> Objects:
     return {"event_id": event["id"]}
 
 
+async def make_receipt(api: Api) -> Objects:
+    order = await make_order(api)
+    page = await api.get("/v1/receipts", params={"order": order["order_id"]})
+    (receipt,) = page["data"]
+    return {"receipt_id": receipt["id"]}
+
+
+async def make_funding_source(api: Api) -> Objects:
+    (prepaid,) = (await api.get("/v1/funding-sources"))["data"]
+    return {"funding_source_id": prepaid["id"]}
+
+
 # Path parameter -> how to make such an object in a tenant. A route with a parameter missing
 # here fails the matrix: add a factory for it.
 FACTORIES: dict[str, Factory] = {
@@ -198,6 +220,9 @@ FACTORIES: dict[str, Factory] = {
     "order_id": make_order,
     "endpoint_id": make_endpoint,
     "event_id": make_event,
+    "receipt_id": make_receipt,
+    # No route takes it in its path: the orders' body names it, and lists must not leak it.
+    "funding_source_id": make_funding_source,
 }
 # Routes whose object must be in a particular state for the owner's own call to succeed.
 ROUTE_FACTORIES: dict[tuple[str, str], dict[str, Factory]] = {
@@ -222,8 +247,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/cards/{card_id}/resend"): lambda o: {"channel": "sms", "to": "+15550100123"},
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
     ("PUT", "/v1/account/expiry-policy"): lambda o: {"min_days": 30, "rule": "isolation test"},
-    # The same reference from both tenants (references are unique per account): names no object.
-    ("POST", "/v1/orders"): lambda o: order_body("route-table"),
+    # The same reference from both tenants (references are unique per account), paid from the
+    # caller's own funding source: B naming A's is a 404.
+    ("POST", "/v1/orders"): lambda o: {**order_body("route-table"), "funding_source": o["funding_source_id"]},
     # The same URL from both tenants: names no object.
     ("POST", "/v1/webhook-endpoints"): lambda o: ENDPOINT_BODY,
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): lambda o: {"description": "changed by the route table"},
@@ -233,12 +259,19 @@ BODIES: dict[tuple[str, str], Body] = {
     # SHARED (the operator's): a new product each time, a harmless change.
     ("POST", "/v1/products"): lambda o: {**factories.PRODUCT, "id": f"route-table-{uuid.uuid4().hex[:12]}"},
     ("PATCH", "/v1/products/{product_id}"): lambda o: {"description": "changed by the route table"},
+    # SHARED (the operator's): a new key for tenant A's account each time.
+    ("POST", "/v1/signing-keys"): lambda o: {
+        "account": o.get("account", "acct_none"),
+        "kid": uuid.uuid4().hex,
+        "public_key": KeyPair().public_pem,
+    },
 }
 
 # Query parameters that name a tenant's object, for list routes, built from the caller's spare
 # objects: A's own list, so filtered, shows A's object; B's shows none of A's.
 LIST_QUERIES: dict[tuple[str, str], Callable[[Objects], dict[str, str]]] = {
     ("GET", "/v1/orders"): lambda o: {"reference": o["order_reference"]},
+    ("GET", "/v1/receipts"): lambda o: {"order": o["order_id"]},
 }
 # Reads that answer sums, not objects, so no id can leak: each is called with its query as A
 # (whose cards hold value, one expiring within a year) and as a tenant with no cards, whose
@@ -312,6 +345,7 @@ async def operator(rt: Runtime, api: Api, other: Api) -> Api:
     """The operator (one per database) with the catalog's product, and both tenants funded."""
     op = Api(api.client, await factories.operator(rt))
     await factories.product(rt)
+    await signing.register(rt, api.tenant.account_id, kid=SHARED_KID)
     for t in (api, other):
         await factories.fund(rt, t.tenant.account_id, FUNDS, factories.PRODUCT["currency"])
     return op
@@ -323,7 +357,7 @@ async def operator(rt: Runtime, api: Api, other: Api) -> Api:
 def test_the_route_table_tables_name_real_routes(app_client):
     """A renamed or removed route must not leave a stale entry that no longer tests anything."""
     keys = {r.key for r in api_routes(app_client.app)}
-    for table in (PUBLIC, TOKEN_ONLY, SHARED, ROUTE_FACTORIES, BODIES, LIST_QUERIES, AGGREGATES):
+    for table in (PUBLIC, TOKEN_ONLY, SHARED, ROUTE_FACTORIES, BODIES, LIST_QUERIES, SHARED_QUERIES, AGGREGATES):
         assert set(table) <= keys, set(table) - keys
 
 
@@ -471,8 +505,9 @@ async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, 
 
 async def test_shared_routes_are_the_same_for_every_tenant(app_client, rt, api, other, operator):
     """The SHARED routes instead of the matrix: a catalog read answers tenants A and B with the
-    same product(s); a write, from a tenant holding every scope an account may, is 403
-    `insufficient_scope` and changes nothing, while the operator's own call succeeds."""
+    same product(s); an operator tool (a write, or a read of any account's keys), from a tenant
+    holding every scope an account may, is 403 `insufficient_scope` and changes nothing, while
+    the operator's own call succeeds."""
     a, b = api, other
     seen = set()
     for route in v1_routes(app_client.app):
@@ -480,8 +515,9 @@ async def test_shared_routes_are_the_same_for_every_tenant(app_client, rt, api, 
             continue
         seen.add(route.key)
         path = fill(route.path, SHARED_OBJECTS)
-        body = body_for(route, {})
-        if route.method == "GET":
+        body = body_for(route, {"account": a.tenant.account_id})
+        query = SHARED_QUERIES.get(route.key, lambda _: None)(a.tenant.account_id)
+        if route.method == "GET" and declared_scopes(route.dependant) == ["products:read"]:
             ra, rb = await a.call("GET", path), await b.call("GET", path)
             assert ra.status_code == 200, f"{route}: {ra.text}"
             assert SHARED_OBJECTS["product_id"] in ra.text, f"{route}: {ra.text}"
@@ -490,9 +526,9 @@ async def test_shared_routes_are_the_same_for_every_tenant(app_client, rt, api, 
             continue
         for t in (a, b):
             before = await snapshot(rt)
-            expect_error(await t.call(route.method, path, body), 403, "insufficient_scope", "scope")
+            expect_error(await t.call(route.method, path, body, params=query), 403, "insufficient_scope", "scope")
             assert await snapshot(rt) == before, f"{route}: a tenant's call changed the database"
-        r = await operator.call(route.method, path, body)
+        r = await operator.call(route.method, path, body, params=query)
         assert r.status_code < 300, f"{route}: the operator's own call failed: {r.text}"
     assert seen == set(SHARED)
 

@@ -70,7 +70,10 @@ async def client_pool(c: Cluster, n: int = CLIENTS) -> AsyncIterator[list[httpx.
                 base_url=c.servers[i % len(c.servers)].url,
                 headers={"Authorization": f"Bearer {c.token}"},
                 timeout=60,
-                limits=httpx.Limits(max_connections=1),
+                # The client lets an idle connection go well before the server's keep-alive
+                # timeout (uvicorn's 5 s, httpx's default expiry too): on a loaded machine a
+                # request sent as the server closes the connection would fail as a ReadError.
+                limits=httpx.Limits(max_connections=1, keepalive_expiry=1.0),
             )
             clients.append(await stack.enter_async_context(client))
         yield clients

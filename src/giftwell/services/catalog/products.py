@@ -15,8 +15,11 @@ import sqlalchemy as sa
 from giftwell.domain import codes
 from giftwell.domain.catalog import (
     COUNTRY_RE,
+    DESIGN_ID_RE,
+    MAX_DESIGNS,
     SLUG_RE,
     Denominations,
+    Design,
     FieldType,
     PriceRule,
     Product,
@@ -51,6 +54,7 @@ FIELDS = frozenset(
         "supplier",
         "issuer",
         "active",
+        "designs",
         "expiry_policy",
     }
 )
@@ -111,6 +115,35 @@ def _fields(raw: Any) -> tuple[RequiredField, ...]:
     return tuple(out)
 
 
+def _image_url(value: Any, param: str) -> str:
+    if not isinstance(value, str) or len(value) > 2000 or not value.startswith(("https://", "http://")):
+        raise ValidationFailed(f"{param} must be an http(s) URL of at most 2000 characters", param=param)
+    return value
+
+
+def _designs(raw: Any) -> tuple[Design, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_DESIGNS:
+        raise ValidationFailed(f"designs must be a list of at most {MAX_DESIGNS}", param="designs")
+    out: list[Design] = []
+    for i, d in enumerate(raw):
+        p = f"designs[{i}]"
+        if not isinstance(d, dict) or set(d) - {"id", "name", "image_url"}:
+            raise ValidationFailed(f"{p} must be {{id, name, image_url}}", param=p)
+        design_id, name = d.get("id"), d.get("name")
+        if not isinstance(design_id, str) or not DESIGN_ID_RE.match(design_id):
+            raise ValidationFailed(
+                f"{p}.id must be 1 to 64 letters, digits, dots, dashes or underscores", param=f"{p}.id"
+            )
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValidationFailed(f"{p}.name must be 1 to 200 characters", param=f"{p}.name")
+        out.append(Design(design_id, name, _image_url(d.get("image_url"), f"{p}.image_url")))
+    if len({d.id for d in out}) != len(out):
+        raise ValidationFailed("designs ids must be unique within a product", param="designs")
+    return tuple(out)
+
+
 def _denominations(raw: Any) -> Denominations:
     if not isinstance(raw, dict):
         raise ValidationFailed("denominations must be {values: [...]} or {min, max, step}", param="denominations")
@@ -157,8 +190,8 @@ def check_product(data: dict[str, Any]) -> Product:
     if issuer is not None and not isinstance(issuer, str):
         raise ValidationFailed("issuer must be an account id", param="issuer")
     image = data.get("image_url")
-    if image is not None and (not isinstance(image, str) or not image.startswith(("https://", "http://"))):
-        raise ValidationFailed("image_url must be an http(s) URL", param="image_url")
+    if image is not None:
+        image = _image_url(image, "image_url")
     return Product(
         id=pid,
         name=_str(data, "name", required=True),
@@ -178,6 +211,7 @@ def check_product(data: dict[str, Any]) -> Product:
         supplier=_str(data, "supplier", default="house", max_len=40) or "house",
         issuer_account_id=issuer,
         active=active,
+        designs=_designs(data.get("designs")),
         expiry_policy=check_policy(data.get("expiry_policy")),
     )
 
@@ -203,6 +237,7 @@ def as_dict(p: Product) -> dict[str, Any]:
         "supplier": p.supplier,
         "issuer": p.issuer_account_id,
         "active": p.active,
+        "designs": [d.as_dict() for d in p.designs],
         "expiry_policy": p.expiry_policy.as_dict() if p.expiry_policy else None,
     }
 
@@ -227,6 +262,7 @@ def product_from_row(r: Any) -> Product:
         "supplier": r.supplier,
         "issuer": r.issuer_account_id,
         "active": bool(r.active),
+        "designs": r.designs,
         "expiry_policy": {"min_days": r.expiry_min_days, "rule": r.expiry_rule} if r.expiry_min_days else None,
     }
     p = check_product(data)

@@ -26,6 +26,7 @@ from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from giftwell.domain.cards import Card
+from giftwell.domain.catalog import Product
 from giftwell.domain.errors import NotFound
 from giftwell.services.catalog import products
 from giftwell.services.currencies import currency as check_currency
@@ -87,6 +88,10 @@ class Presentation:
     has_pin: bool
     status: str
     code_in_message: bool = False
+    # The product design the card was ordered in (its picture is `image_url` unless the delivery
+    # brought a picture of its own, in which case the design is shown beside it).
+    design_name: str | None = None
+    design_image_url: str | None = None
 
 
 async def present(
@@ -100,20 +105,24 @@ async def present(
     image_url: str | None = None,
 ) -> Presentation:
     """The card as its recipient sees it. Brand, image and instructions come from the card's
-    product when it was ordered (else the issuing account's name and a default text); message,
-    names and image from the delivery, else the order item, else the card's own parties."""
-    brand, product_image, instructions, code_in_message = await _brand(uow, card)
-    if message is None and sender_name is None:
-        item = await _order_item(uow, card)
-        if item is not None:
-            message = item.message
-            sender_name = (item.sender or {}).get("name")
-            recipient_name = recipient_name or (item.recipient or {}).get("name")
+    product when it was ordered (else the issuing account's name and a default text), the
+    picture from the order item's design if it chose one; message, names and image from the
+    delivery, else the order item, else the card's own parties."""
+    product = await _product(uow, card)
+    brand, product_image, instructions, code_in_message = await _brand(uow, card, product)
+    item = await _order_item(uow, card) if product is not None else None
+    # A design since removed from the catalog is simply not shown: the card is still sent.
+    chosen = item.design_id if item is not None else None
+    design = next((d for d in product.designs if d.id == chosen), None) if product and chosen else None
+    if item is not None and message is None and sender_name is None:
+        message = item.message
+        sender_name = (item.sender or {}).get("name")
+        recipient_name = recipient_name or (item.recipient or {}).get("name")
     loc = locale_of(locale, uow.rt.settings.default_locale)
     return Presentation(
         card_id=card.id,
         brand=brand,
-        image_url=image_url or product_image,
+        image_url=image_url or (design.image_url if design else None) or product_image,
         instructions=instructions or DEFAULT_INSTRUCTIONS,
         currency=card.currency,
         amount=card.initial_amount,
@@ -130,18 +139,24 @@ async def present(
         has_pin=card.has_pin,
         status=card.status.value,
         code_in_message=code_in_message,
+        design_name=design.name if design else None,
+        design_image_url=design.image_url if design else None,
     )
 
 
-async def _brand(uow: UnitOfWork, card: Card) -> tuple[str, str | None, str, bool]:
+async def _product(uow: UnitOfWork, card: Card) -> Product | None:
     product_id = card.metadata.get("product") if isinstance(card.metadata, dict) else None
-    if isinstance(product_id, str):
-        try:
-            p = await products.get(uow, product_id)
-        except NotFound:
-            pass
-        else:
-            return p.brand or p.name, p.image_url, p.redemption_instructions, p.code_in_message
+    if not isinstance(product_id, str):
+        return None
+    try:
+        return await products.get(uow, product_id)
+    except NotFound:
+        return None
+
+
+async def _brand(uow: UnitOfWork, card: Card, p: Product | None) -> tuple[str, str | None, str, bool]:
+    if p is not None:
+        return p.brand or p.name, p.image_url, p.redemption_instructions, p.code_in_message
     name = await uow.conn.scalar(sa.select(Account.name).where(Account.id == card.account_id))
     return str(name or "Gift card"), None, "", False
 

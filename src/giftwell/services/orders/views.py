@@ -5,19 +5,21 @@ the buyer, who owns them, and every showing recorded), by id or reference, and a
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from giftwell.domain.errors import NotFound
-from giftwell.domain.orders import OrderStatus, UnitStatus, item_status
+from giftwell.domain.orders import Channel, OrderStatus, UnitStatus, item_status
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.uow import UnitOfWork
+
+DELIVERED = (Channel.EMAIL.value, Channel.SMS.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,10 @@ class ItemView:
     delivery: dict[str, Any] | None
     cards: list[CardView]
     metadata: dict[str, str]
+    design: str | None = None
+    vendor_data: dict[str, Any] | None = None
+    # How many of its cards are in each unit status (pending, issued, failed, cancelled).
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,8 @@ class OrderView:
     completed_at: datetime | None
     items: list[ItemView] | None
     metadata: dict[str, str]
+    vendor_data: dict[str, Any] | None = None
+    funding_source: str | None = None
 
 
 def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
@@ -88,16 +96,46 @@ def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
         completed_at=r.completed_at,
         items=items,
         metadata=dict(r.metadata or {}),
+        vendor_data=r.vendor_data,
+        funding_source=r.funding_source_id,
     )
 
 
-async def reveal_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+async def reveal_order(
+    uow: UnitOfWork, *, account_id: str, order_id: str, withhold_delivered: bool = False
+) -> OrderView:
     """The caller's order with every card. Showing codes is recorded: each issued card's
-    `reveal_count` goes up and one `order.codes_revealed` event names how many were shown."""
+    `reveal_count` goes up and one `order.codes_revealed` event names how many were shown.
+    `withhold_delivered`: the cards of items Giftwell delivers (email or SMS) are shown without
+    code, PIN or link, and not counted as shown (a vendor's managed fulfilment)."""
     row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
     if row is None:
         raise NotFound("no such order", param="order")
-    return _summary(row, await _items(uow, row))
+    return _summary(row, await _items(uow, row, withhold_delivered=withhold_delivered))
+
+
+async def get_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+    """The caller's order with its items and how many of each item's cards are in each status,
+    but not the cards themselves (`order_cards.list_cards` pages through those): a read of
+    constant size, whatever the order's, that shows no code and records nothing."""
+    row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
+    if row is None:
+        raise NotFound("no such order", param="order")
+    counted = await uow.conn.execute(
+        sa.select(OrderCard.item_id, OrderCard.status, sa.func.count())
+        .where(OrderCard.order_id == order_id)
+        .group_by(OrderCard.item_id, OrderCard.status)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item_id, status, n in counted:
+        counts[item_id][status] = int(n)
+    return _summary(row, _item_views(await _item_rows(uow, row.id), counts, {}))
+
+
+async def with_items(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
+    """`page` with each order's items and their counts, as `get_order` shows them."""
+    shown = [await get_order(uow, account_id=account_id, order_id=o.id) for o in page.data]
+    return Page(shown, page.has_more, page.next_cursor)
 
 
 async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
@@ -107,7 +145,13 @@ async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderVie
     return Page(shown, page.has_more, page.next_cursor)
 
 
-async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
+def _delivered(item: Any) -> bool:
+    return (item.delivery or {}).get("channel") in DELIVERED
+
+
+async def _items(uow: UnitOfWork, order: Any, *, withhold_delivered: bool = False) -> list[ItemView]:
+    rows = await _item_rows(uow, order.id)
+    withheld = {it.id for it in rows if _delivered(it)} if withhold_delivered else set()
     units = (
         await uow.conn.execute(
             sa.select(OrderCard, Card.status.label("card_status"), Card.serial, Card.expires_at)
@@ -124,7 +168,7 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
     for u in units:
         counts[u.item_id][u.status] += 1
         code = pin = link = None
-        if u.card_id is not None and u.status == UnitStatus.ISSUED.value:
+        if u.card_id is not None and u.status == UnitStatus.ISSUED.value and u.item_id not in withheld:
             code, pin = await cards.reveal_code(uow, account_id=u.issuer_account_id, card_id=u.card_id)
             link = f"{base}/r/{keys.link_token(u.id)}"
             shown.append(u.id)
@@ -132,11 +176,12 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
             CardView(u.id, u.status, u.card_id, u.card_status, code, pin, u.serial, link, u.expires_at, u.error)
         )
     if shown:
-        await uow.conn.execute(
-            sa.update(OrderCard)
-            .where(OrderCard.order_id == order.id, OrderCard.status == UnitStatus.ISSUED.value)
-            .values(reveal_count=OrderCard.reveal_count + 1, last_revealed_at=uow.now)
+        counted = sa.update(OrderCard).where(
+            OrderCard.order_id == order.id, OrderCard.status == UnitStatus.ISSUED.value
         )
+        if withheld:
+            counted = counted.where(OrderCard.item_id.not_in(withheld))
+        await uow.conn.execute(counted.values(reveal_count=OrderCard.reveal_count + 1, last_revealed_at=uow.now))
         await events.record(
             uow,
             account_id=order.account_id,
@@ -144,9 +189,17 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
             subject_id=order.id,
             data={"order": order.id, "cards": len(shown)},
         )
-    rows = (
-        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position))
-    ).all()
+    return _item_views(rows, counts, by_item)
+
+
+async def _item_rows(uow: UnitOfWork, order_id: str) -> list[Any]:
+    query = sa.select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position)
+    return list((await uow.conn.execute(query)).all())
+
+
+def _item_views(
+    rows: list[Any], counts: dict[str, dict[str, int]], by_item: dict[str, list[CardView]]
+) -> list[ItemView]:
     out = []
     for it in rows:
         c = counts[it.id]
@@ -170,8 +223,11 @@ async def _items(uow: UnitOfWork, order: Any) -> list[ItemView]:
                 message=it.message,
                 fields=it.fields,
                 delivery=it.delivery,
-                cards=by_item[it.id],
+                cards=by_item.get(it.id, []),
                 metadata=dict(it.metadata or {}),
+                design=it.design_id,
+                vendor_data=it.vendor_data,
+                counts={u.value: int(c[u.value]) for u in UnitStatus},
             )
         )
     return out

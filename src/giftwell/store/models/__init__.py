@@ -6,12 +6,14 @@ from giftwell.store.models.cards import Card
 from giftwell.store.models.catalog import Product
 from giftwell.store.models.delivery import Delivery, RewardLink
 from giftwell.store.models.events import Event
+from giftwell.store.models.funding import FundingSource, Receipt
 from giftwell.store.models.idempotency import IdempotencyKey
-from giftwell.store.models.jobs import Job, JobAttempt, Schedule
+from giftwell.store.models.jobs import Job, JobAttempt, Schedule, WorkerBeat
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.orders import Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.models.ratelimits import RateLimitCounter
+from giftwell.store.models.signing import SigningClient, SigningKey, UsedTokenId
 from giftwell.store.models.users import User, UserLink, WebSession
 from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -22,6 +24,7 @@ __all__ = [
     "Card",
     "Delivery",
     "Event",
+    "FundingSource",
     "IdempotencyKey",
     "Job",
     "JobAttempt",
@@ -34,14 +37,19 @@ __all__ = [
     "OrderMetadata",
     "Product",
     "RateLimitCounter",
+    "Receipt",
     "RefreshToken",
     "RewardLink",
     "Schedule",
+    "SigningClient",
+    "SigningKey",
     "Transfer",
+    "UsedTokenId",
     "User",
     "UserLink",
     "WebSession",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerBeat",
 ]

@@ -40,6 +40,8 @@ class Product(Base):
     # NULL: the operator's own account issues the cards.
     issuer_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
     active: Mapped[bool] = mapped_column(server_default=true())
+    # [{id, name, image_url}]: the looks its cards may be ordered in (an order item's `design_id`).
+    designs: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, server_default="[]")
     # The product's expiry policy (domain.expiry_policy): both set, or neither.
     expiry_min_days: Mapped[int | None] = mapped_column(Integer)
     expiry_rule: Mapped[str | None] = mapped_column(String(200))

@@ -37,10 +37,16 @@ class Order(Base):
     refunded: Mapped[int] = mapped_column(server_default="0")
     funding_account_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_accounts.id"))
     hold_transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"))
+    # The source the order pays from (its ledger account is `funding_account_id`).
+    funding_source_id: Mapped[str | None] = mapped_column(ForeignKey("funding_sources.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+    # What a vendor dialect keeps of the request beyond what the core uses (JSON, its own shape),
+    # and the request's fingerprint: the same reference again is a replay only with the same one.
+    vendor_data: Mapped[dict[str, Any] | None]
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class OrderItem(Base):
@@ -61,6 +67,9 @@ class OrderItem(Base):
     fields: Mapped[dict[str, Any]]
     delivery: Mapped[dict[str, Any] | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default="{}")
+    # One of the product's designs (`products.designs[].id`), shown on the card's messages and page.
+    design_id: Mapped[str | None] = mapped_column(String(64))
+    vendor_data: Mapped[dict[str, Any] | None]
 
 
 class OrderMetadata(Base):
@@ -91,6 +100,8 @@ class OrderCard(Base):
         UniqueConstraint("supply_key", name="uq_order_cards_supply_key"),
         UniqueConstraint("link_token_hash", name="uq_order_cards_link_token_hash"),
         Index("ix_order_cards_order", "order_id", "status", "position"),
+        # The buyer's pages of an order's cards (`GET /v1/orders/{id}/cards`), in position order.
+        Index("ix_order_cards_order_position", "order_id", "position"),
         CheckConstraint("reveal_count >= 0", name="reveal_count_not_negative"),
     )
 

@@ -33,6 +33,12 @@ class RequiredFieldIn(In):
     options: list[Str200] = Field(default_factory=list)
 
 
+class DesignIn(In):
+    id: Annotated[str, Field(min_length=1, max_length=64, examples=["WWQ912SWAP01"])]
+    name: Str200
+    image_url: Annotated[str, Field(max_length=2000)]
+
+
 class ProductIn(In):
     """A product in the catalog's JSON shape (the same as the import file's entries)."""
 
@@ -59,6 +65,10 @@ class ProductIn(In):
         default=None, description="The issuing account's id; absent: the operator's own account."
     )
     active: StrictBool = True
+    designs: Annotated[list[DesignIn], Field(max_length=50)] = Field(
+        default_factory=list,
+        description="Looks an order item may pick by `design`: shown as the card's picture in messages and pages.",
+    )
     expiry_policy: ExpiryPolicyIn | None = Field(
         default=None, description="The shortest lifetime this product's cards may be issued with (checked at issue)."
     )
@@ -88,6 +98,7 @@ class ProductPatch(In):
     supplier: Annotated[str, Field(max_length=40)] | None = None
     issuer: Annotated[str, Field(max_length=40)] | None = None
     active: StrictBool | None = None
+    designs: Annotated[list[DesignIn], Field(max_length=50)] | None = None
     expiry_policy: ExpiryPolicyIn | None = None
 
     def data(self) -> dict[str, Any]:
@@ -116,6 +127,7 @@ class ProductOut(BaseModel):
     supplier: str
     issuer: str | None
     active: bool
+    designs: list[dict[str, str]]
     expiry_policy: dict[str, Any] | None
 
     @classmethod

@@ -2,7 +2,7 @@
 reset), the token kept only as a keyed hash and AES-GCM ciphertext
 
 Revision ID: 0010_team
-Revises: 0010
+Revises: 0012_order_cards_by_position
 Create Date: 2026-12-04 19:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from giftwell.store.models.base import UtcDateTime
 
 revision: str = '0010_team'
-down_revision: str | None = '0010'
+down_revision: str | None = '0012_order_cards_by_position'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
