@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData, UploadFile
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from giftwell.domain.errors import GiftwellError, ValidationFailed
 from giftwell.domain.expiry_policy import check_policy
@@ -20,11 +20,12 @@ from giftwell.http.exports import cards_csv
 from giftwell.http.request import get_runtime
 from giftwell.services.access import accounts
 from giftwell.services.catalog import products
-from giftwell.services.funding import balances
+from giftwell.services.funding import balances, receipts, sources
 from giftwell.services.queue import jobs
 from giftwell.services.reports import breakage, expiring, liability
 from giftwell.store.uow import UnitOfWork
-from giftwell.web.pages import Viewer, done, field, render, run_action, viewer
+from giftwell.web.pages import Viewer, done, field, not_found, render, run_action, viewer
+from giftwell.web.routes import PAGE_HEADERS
 
 router = APIRouter(include_in_schema=False)
 MAX_IMPORT_BYTES = 2_000_000
@@ -36,11 +37,29 @@ async def funding(request: Request) -> Response:
     if isinstance(v, Response):
         return v
     async with get_runtime(request).reader() as uow:
-        held = await balances.balances(uow, account_id=v.account.id)
+        found = await sources.list_sources(uow, account_id=v.account.id)
         statement = await balances.statement(
             uow, account_id=v.account.id, limit=50, cursor=request.query_params.get("cursor")
         )
-    return render(request, v, "funding.html", {"balances": held, "statement": statement})
+        paid = await receipts.list_receipts(
+            uow, account_id=v.account.id, limit=25, cursor=request.query_params.get("receipts")
+        )
+    return render(request, v, "funding.html", {"sources": found, "statement": statement, "receipts": paid})
+
+
+@router.get("/dashboard/funding/receipts/{receipt_id}")
+async def receipt(request: Request, receipt_id: str) -> Response:
+    """The printable receipt (the same page as the API's `Accept: text/html`)."""
+    v = await viewer(request)
+    if isinstance(v, Response):
+        return v
+    try:
+        async with get_runtime(request).reader() as uow:
+            found = await receipts.get(uow, account_id=v.account.id, receipt_id=receipt_id)
+            html = await receipts.render_html(uow, found)
+    except GiftwellError:
+        return not_found(request, v)
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 @router.get("/dashboard/reports")

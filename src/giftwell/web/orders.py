@@ -1,7 +1,7 @@
 """`/dashboard/orders`: the account's orders (filters, pages), an order's page (items, the
-progress of a background order, refreshed while it runs, cancel with refund), and placing an
-order from the catalog. The order page never shows codes (the API's order read does, and
-records each showing); the order's cards, paged, wait on `GET /v1/orders/{id}/cards`."""
+progress of a background order, refreshed while it runs, its cards a page at a time, cancel with
+refund), and placing an order from the catalog. The order page never shows codes (the API's
+order reads do, and record each showing)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from giftwell.domain.errors import GiftwellError, ValidationFailed
 from giftwell.domain.orders import OrderStatus
 from giftwell.http.request import get_runtime
 from giftwell.services.catalog import products
-from giftwell.services.orders import cancelling, placing, progress, views
+from giftwell.services.orders import cancelling, order_cards, placing, progress, views
 from giftwell.store.uow import UnitOfWork
 from giftwell.web.pages import (
     Viewer,
@@ -116,8 +116,23 @@ async def place(request: Request) -> Response:
 async def order_page(request: Request, v: Viewer, order_id: str, error: str | None = None) -> Response:
     async with get_runtime(request).reader() as uow:
         found = await progress.progress(uow, account_id=v.account.id, order_id=order_id)
+        made = await order_cards.list_cards(
+            uow,
+            account_id=v.account.id,
+            order_id=order_id,
+            limit=25,
+            cursor=request.query_params.get("cursor"),
+            reveal=False,
+        )
     running = found.order.status.open
-    context = {"p": found, "o": found.order, "running": running, "refresh": REFRESH_SECONDS, "error": error}
+    context = {
+        "p": found,
+        "o": found.order,
+        "cards": made,
+        "running": running,
+        "refresh": REFRESH_SECONDS,
+        "error": error,
+    }
     return render(request, v, "order.html", context, 422 if error else 200)
 
 

@@ -11,6 +11,8 @@ import re
 import httpx
 import pytest
 
+from giftwell.services.funding import receipts
+from giftwell.services.orders import placing
 from giftwell.services.runtime import Runtime
 from tests import factories
 from tests.functional.web.test_web_pages import csrf_of, sign_in
@@ -40,7 +42,23 @@ async def _shop(rt: Runtime) -> dict:
     viewer = await factories.user(rt, t.account_id, role="viewer")
     card = await factories.card(rt, t.account_id, currency="USD", amount=2500)
     endpoint, _ = await factories.webhook_endpoint(rt, t.account_id, "https://hooks.example/gw")
-    return {"t": t, "owner": owner, "viewer": viewer, "card": card, "endpoint": endpoint}
+    item = placing.ItemRequest(product=factories.PRODUCT["id"], amount=1000, quantity=2)
+    order = await rt.transact(
+        lambda uow: placing.place_order(uow, account_id=t.account_id, req=placing.OrderRequest("dash-1", [item]))
+    )
+    codes = [c.code for i in order.items or [] for c in i.cards]
+    async with rt.reader() as uow:
+        (receipt,) = (await receipts.list_receipts(uow, account_id=t.account_id, order_id=order.id)).data
+    return {
+        "t": t,
+        "owner": owner,
+        "viewer": viewer,
+        "card": card,
+        "endpoint": endpoint,
+        "order": order.id,
+        "order_codes": codes,
+        "receipt": receipt.id,
+    }
 
 
 async def _as(app_client: httpx.AsyncClient, user) -> httpx.AsyncClient:
@@ -55,12 +73,15 @@ def _pages(shop: dict) -> list[str]:
         *PAGES,
         f"/dashboard/cards/{shop['card'].card.id}",
         f"/dashboard/developers/webhooks/{shop['endpoint']}",
+        f"/dashboard/orders/{shop['order']}",
     ]
 
 
 async def test_every_page_for_the_owner_and_the_viewer_and_no_page_shows_a_code(rt, app_client):
     shop = await _shop(rt)
     code = shop["card"].code
+    assert len(shop["order_codes"]) == 2
+    assert all(shop["order_codes"])
     http = await _as(app_client, shop["owner"])
     actions_seen = set()
     for path in _pages(shop):
@@ -69,9 +90,16 @@ async def test_every_page_for_the_owner_and_the_viewer_and_no_page_shows_a_code(
         assert 'aria-current="page"' in r.text, path
         assert code not in r.text, path
         assert code.replace("-", "") not in r.text, path
+        for shown in shop["order_codes"]:
+            assert shown not in r.text, path
         actions_seen |= set(POST_FORM.findall(r.text))
         assert all(re.findall(r'name="csrf" value="([^"]*)"', r.text)), f"{path}: a form without its CSRF token"
     assert len(actions_seen) > 15, actions_seen  # the owner has buttons
+    order = await http.get(f"/dashboard/orders/{shop['order']}")
+    assert order.text.count("<tr>") >= 3  # the two cards, a page of them
+    receipt = await http.get(f"/dashboard/funding/receipts/{shop['receipt']}")
+    assert receipt.status_code == 200
+    assert "$19.50" in receipt.text or "19.50" in receipt.text
 
     http = await _as(app_client, shop["viewer"])
     for path in _pages(shop):

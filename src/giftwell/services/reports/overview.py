@@ -1,6 +1,6 @@
 """The dashboard home's figures: liability now, this month's card flows, and what needs
 attention (orders in flight, failed deliveries, failing webhook endpoints), with the funding
-balances. Counts only: each links to its own page."""
+sources (prepaid balances and credit lines). Counts only: each links to its own page."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from giftwell.domain.delivery import DeliveryStatus
 from giftwell.domain.ledger import TransferKind
 from giftwell.domain.orders import OrderStatus
 from giftwell.domain.reports import month_start
-from giftwell.services.funding import balances
+from giftwell.services.funding import sources
 from giftwell.services.reports.ledger_views import card_accounts, movements
 from giftwell.services.reports.liability import Owed, liability
 from giftwell.store.models import Delivery, Order, Transfer, WebhookEndpoint
@@ -37,7 +37,7 @@ class Overview:
     orders_in_flight: int
     failed_deliveries: int
     failing_endpoints: int
-    funding: list[balances.Balance]
+    funding: list[sources.Source]
 
 
 async def overview(uow: UnitOfWork, *, account_id: str) -> Overview:
@@ -74,5 +74,5 @@ async def overview(uow: UnitOfWork, *, account_id: str) -> Overview:
         int((await uow.conn.execute(in_flight)).scalar_one()),
         int((await uow.conn.execute(failed)).scalar_one()),
         int((await uow.conn.execute(failing)).scalar_one()),
-        await balances.balances(uow, account_id=account_id),
+        await sources.list_sources(uow, account_id=account_id),
     )
