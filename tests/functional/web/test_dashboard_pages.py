@@ -9,7 +9,6 @@ import io
 import re
 
 import httpx
-import pytest
 
 from giftwell.services.funding import receipts
 from giftwell.services.orders import placing
@@ -88,6 +87,7 @@ async def test_every_page_for_the_owner_and_the_viewer_and_no_page_shows_a_code(
         r = await http.get(path)
         assert r.status_code == 200, (path, r.text[:500])
         assert 'aria-current="page"' in r.text, path
+        assert re.search(r"<title>[^<]+ · Giftwell</title>", r.text), path
         assert code not in r.text, path
         assert code.replace("-", "") not in r.text, path
         for shown in shop["order_codes"]:
@@ -205,8 +205,8 @@ async def _operator(rt: Runtime) -> str:
         return (await accounts.operator_account(uow)).id
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/dashboard/cards/card_x", "/dashboard/team"])
-async def test_pages_need_a_session(app_client, path):
-    r = await app_client.get(path)
-    assert r.status_code == 303
-    assert r.headers["location"].startswith("/login?next=")
+async def test_pages_need_a_session(app_client):
+    for path in ("/dashboard", "/dashboard/cards/card_x", "/dashboard/team", "/dashboard/catalog"):
+        r = await app_client.get(path)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/login?next="), path
