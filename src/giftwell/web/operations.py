@@ -29,6 +29,11 @@ from giftwell.web.routes import PAGE_HEADERS
 
 router = APIRouter(include_in_schema=False)
 MAX_IMPORT_BYTES = 2_000_000
+# The printable receipt carries its own small inline stylesheet (the API serves the same page).
+RECEIPT_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+}
 
 
 @router.get("/dashboard/funding")
@@ -59,7 +64,7 @@ async def receipt(request: Request, receipt_id: str) -> Response:
             html = await receipts.render_html(uow, found)
     except GiftwellError:
         return not_found(request, v)
-    return HTMLResponse(html, headers=PAGE_HEADERS)
+    return HTMLResponse(html, headers=RECEIPT_HEADERS)
 
 
 @router.get("/dashboard/reports")
