@@ -34,7 +34,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install
-	scripts/ensure-system-deps.sh postgres chromium
+	scripts/ensure-system-deps.sh postgres chromium axe
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -4,6 +4,8 @@
 #   wrk       - HTTP load generator, for `make bench`
 #   chromium  - Debian's headless Chromium, which the browser tests drive through Playwright
 #               (Playwright's own browser download is not used)
+#   axe       - axe-core from npm (the accessibility checker the browser tests inject into each
+#               page), installed once into GIFTWELL_AXE_DIR (default ~/.cache/giftwell/axe)
 # Usage: scripts/ensure-system-deps.sh postgres [chromium wrk ...]
 set -euo pipefail
 
@@ -29,6 +31,13 @@ for dep in "$@"; do
     postgres) have_pg || apt_install postgresql ;;
     chromium) [ -x /usr/bin/chromium ] || apt_install chromium ;;
     wrk) command -v wrk >/dev/null 2>&1 || apt_install wrk ;;
+    axe)
+      axe_dir="${GIFTWELL_AXE_DIR:-$HOME/.cache/giftwell/axe}"
+      if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        mkdir -p "$axe_dir"
+        npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@4.14.1" >/dev/null
+      fi ;;
     *) echo "unknown dependency: $dep" >&2; exit 2 ;;
   esac
 done

@@ -15,7 +15,9 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from giftwell import __version__, web
 from giftwell.api import routes as native_api
@@ -42,6 +44,20 @@ def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
 def build_worker(rt: Runtime, **options: Any) -> Worker:
     """A job worker on `rt` with every registered handler (`jobs.worker.Worker`'s options)."""
     return Worker(rt, **options)
+
+
+def _browser_404(app: FastAPI) -> None:
+    """A browser asking for a page that does not exist gets the HTML 404 (with a way back); every
+    other client keeps the API's JSON error."""
+    api_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 404 and web.wants_page(request):
+            return await web.not_found_page(request)
+        answer = api_handler(request, exc)
+        return answer if isinstance(answer, Response) else await answer
+
+    app.add_exception_handler(StarletteHTTPException, handler)
 
 
 async def serve_metrics(rt: Runtime) -> asyncio.Server | None:
@@ -88,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     native_api.install(app)
     app.include_router(ops.router)
     web.install(app)
+    _browser_404(app)
     app.mount(sanctum.MOUNT, sanctum.create_app(rt))
     app.mount(wizzgift.MOUNT, wizzgift.create_app(rt))
 

@@ -14,6 +14,7 @@ from giftwell.api.v1 import (
     orders,
     ping,
     products,
+    reports,
     signing_keys,
     suppliers,
     transfers,
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
         orders.router,
         webhooks.endpoints,
         webhooks.events_router,
+        reports.router,
         oauth.router,
         ping.router,
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from giftwell.cli import funding, jobs, operations, serving, suppliers, tenants
+from giftwell.cli import funding, jobs, operations, reports, serving, suppliers, tenants
 
 app = typer.Typer(help="Giftwell: gift cards on a double-entry ledger.", no_args_is_help=True, add_completion=False)
 app.add_typer(operations.db_app, name="db")
@@ -20,6 +20,7 @@ app.add_typer(operations.products_app, name="products")
 app.add_typer(suppliers.suppliers_app, name="suppliers")
 app.add_typer(funding.funding_app, name="funding")
 app.add_typer(operations.outbox_app, name="outbox")
+app.add_typer(reports.reports_app, name="reports")
 app.command()(operations.sweep)
 app.command()(serving.demo)
 app.command()(serving.serve)

@@ -45,6 +45,42 @@ def accounts_create(
     )
 
 
+@accounts_app.command("expiry-policy")
+def accounts_expiry_policy(
+    name: str,
+    min_days: Annotated[
+        int | None, typer.Option(help="No card may expire sooner than this many days after issue.")
+    ] = None,
+    rule: Annotated[
+        str | None, typer.Option(help='The rule\'s name, quoted in the error ("US CARD Act: 5 years").')
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the policy.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set (or --clear) the expiry policy the account's cards are issued under."""
+    from giftwell.domain.expiry_policy import check_policy
+
+    if clear == (min_days is not None or rule is not None):
+        fail("give --min-days and --rule, or --clear", as_json, code=2)
+
+    async def change(uow: UnitOfWork) -> accounts.AccountInfo:
+        policy = None if clear else check_policy({"min_days": min_days, "rule": rule}, param="policy")
+        acct = await accounts.account_by_name(uow, name)
+        return await accounts.set_expiry_policy(uow, account_id=acct.id, policy=policy)
+
+    acct = run(lambda rt: rt.transact(change), as_json)
+    p = acct.expiry_policy
+    emit(
+        {"id": acct.id, "name": acct.name, "expiry_policy": p.as_dict() if p else None},
+        as_json,
+        lambda d: (
+            f"{d['name']}: no expiry policy"
+            if p is None
+            else f"{d['name']}: cards must live at least {p.min_days} days ({p.rule})"
+        ),
+    )
+
+
 @tokens_app.command("create")
 def tokens_create(
     account: Annotated[str, typer.Option(help="Account name.")],

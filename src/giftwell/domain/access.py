@@ -16,6 +16,7 @@ SCOPES: dict[str, str] = {
     "account:read": "Read the account, its users and API clients",
     "account:write": "Manage the account's users and API clients",
     "webhooks:write": "Register and change webhook endpoints",
+    "reports:read": "Read reports: liability, breakage, cards expiring soon",
     "admin": "Operator access across accounts (Giftwell's own staff only)",
     "metrics:read": "Read the Prometheus metrics at /metrics (Giftwell's own staff only)",
 }

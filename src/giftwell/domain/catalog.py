@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy
 
 # Lowercase letters and digits, dashes and underscores inside (WizzGift's ids look like
 # `product_123456`, Giftwell's like `acme-usd`).
@@ -214,6 +215,7 @@ class Product:
     issuer_account_id: str | None = None
     active: bool = True
     designs: tuple[Design, ...] = ()
+    expiry_policy: ExpiryPolicy | None = None
     created_at: datetime | None = field(default=None, compare=False)
     updated_at: datetime | None = field(default=None, compare=False)
 

@@ -4,44 +4,32 @@ admins only). The new secret is shown once, on the result page."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPE_ALIASES, SCOPES
 from giftwell.domain.clients import GRANT_TYPES
 from giftwell.domain.errors import GiftwellError
 from giftwell.http.request import get_runtime
-from giftwell.services.access import clients, users
+from giftwell.services.access import clients
 from giftwell.web import session as ws
-from giftwell.web.routes import error_page, forbidden, page
+from giftwell.web.pages import Viewer, render, viewer
+from giftwell.web.routes import error_page, forbidden
 
 router = APIRouter(include_in_schema=False)
 MANAGERS = {"owner", "admin"}
 
 
-async def manager(request: Request, *, what: str = "API clients") -> users.SessionInfo | Response:
-    """The signed-in owner or admin, or the page to answer instead (sign in first; not allowed)."""
-    current = await ws.current_session(request)
-    if current is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+async def _manager(request: Request) -> Viewer | Response:
+    current = await viewer(request)
+    if isinstance(current, Response):
+        return current
     if current.user.role not in MANAGERS:
-        return error_page(request, "Not allowed", f"Only owners and admins manage {what}.", 403)
+        return error_page(request, "Not allowed", "Only owners and admins manage API clients.", 403)
     return current
 
 
-async def managed_form(request: Request, *, what: str = "API clients") -> tuple[users.SessionInfo, FormData] | Response:
-    """A manager's form post, CSRF-checked: the session and the form, or the page to answer."""
-    current = await manager(request, what=what)
-    if isinstance(current, Response):
-        return current
-    data = await request.form()
-    if not ws.same_origin(request) or not ws.csrf_ok(current.csrf, data.get("csrf")):
-        return forbidden(request)
-    return current, data
-
-
 async def _list_page(
-    request: Request, current: users.SessionInfo, *, error: str | None = None, form: dict[str, object] | None = None
+    request: Request, current: Viewer, *, error: str | None = None, form: dict[str, object] | None = None
 ) -> Response:
     rt = get_runtime(request)
     async with rt.uow() as uow:
@@ -57,12 +45,12 @@ async def _list_page(
         "error": error,
         "form": form or {"scopes": [], "grant_types": ["authorization_code", "refresh_token"]},
     }
-    return page(request, "clients.html", context, 422 if error else 200)
+    return render(request, current, "clients.html", context, 422 if error else 200)
 
 
 @router.get("/dashboard/clients")
 async def list_page(request: Request) -> Response:
-    current = await manager(request)
+    current = await _manager(request)
     if isinstance(current, Response):
         return current
     return await _list_page(request, current)
@@ -70,10 +58,12 @@ async def list_page(request: Request) -> Response:
 
 @router.post("/dashboard/clients")
 async def register(request: Request) -> Response:
-    posted = await managed_form(request)
-    if isinstance(posted, Response):
-        return posted
-    current, data = posted
+    current = await _manager(request)
+    if isinstance(current, Response):
+        return current
+    data = await request.form()
+    if not ws.same_origin(request) or not ws.csrf_ok(current.csrf, data.get("csrf")):
+        return forbidden(request)
     form: dict[str, object] = {
         "name": str(data.get("name") or ""),
         "redirect_uris": str(data.get("redirect_uris") or ""),
@@ -97,4 +87,4 @@ async def register(request: Request) -> Response:
         )
     except GiftwellError as exc:
         return await _list_page(request, current, error=exc.message, form=form)
-    return page(request, "client_created.html", {"user": current.user, "csrf": current.csrf, "new": new}, 201)
+    return render(request, current, "client_created.html", {"new": new}, 201)

@@ -20,7 +20,7 @@ from giftwell.services.runtime import Runtime
 
 SESSION_COOKIE = "gw_session"
 LOGIN_COOKIE = "gw_login"
-DEFAULT_NEXT = "/dashboard/clients"
+DEFAULT_NEXT = "/dashboard"
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:

@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -247,6 +248,7 @@ BODIES: dict[tuple[str, str], Body] = {
     # A card never sent: the resend names channel and address itself.
     ("POST", "/v1/cards/{card_id}/resend"): lambda o: {"channel": "sms", "to": "+15550100123"},
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
+    ("PUT", "/v1/account/expiry-policy"): lambda o: {"min_days": 30, "rule": "isolation test"},
     # The same reference from both tenants (references are unique per account), paid from the
     # caller's own funding source: B naming A's is a 404.
     ("POST", "/v1/orders"): lambda o: {**order_body("route-table"), "funding_source": o["funding_source_id"]},
@@ -278,6 +280,15 @@ BODIES: dict[tuple[str, str], Body] = {
 LIST_QUERIES: dict[tuple[str, str], Callable[[Objects], dict[str, str]]] = {
     ("GET", "/v1/orders"): lambda o: {"reference": o["order_reference"]},
     ("GET", "/v1/receipts"): lambda o: {"order": o["order_id"]},
+}
+# Reads that answer sums, not objects, so no id can leak: each is called with its query as A
+# (whose cards hold value, one expiring within a year) and as a tenant with no cards, whose
+# answer must have nothing in `data` where A's has something.
+AGGREGATES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/v1/reports/liability"): {},
+    ("GET", "/v1/reports/breakage"): {"rate": "0.1"},
+    ("GET", "/v1/reports/expiring"): {"days": "366"},
+    ("GET", "/v1/reports/expiring.csv"): {"days": "366"},
 }
 
 
@@ -354,7 +365,7 @@ async def operator(rt: Runtime, api: Api, other: Api) -> Api:
 def test_the_route_table_tables_name_real_routes(app_client):
     """A renamed or removed route must not leave a stale entry that no longer tests anything."""
     keys = {r.key for r in api_routes(app_client.app)}
-    for table in (PUBLIC, TOKEN_ONLY, SHARED, ROUTE_FACTORIES, BODIES, LIST_QUERIES, SHARED_QUERIES):
+    for table in (PUBLIC, TOKEN_ONLY, SHARED, ROUTE_FACTORIES, BODIES, LIST_QUERIES, SHARED_QUERIES, AGGREGATES):
         assert set(table) <= keys, set(table) - keys
 
 
@@ -448,16 +459,33 @@ async def test_isolation_matrix_another_tenants_object_is_always_404(app_client,
     assert tried >= 19
 
 
-async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, api, other, operator):
+async def test_isolation_matrix_routes_without_a_path_parameter(app_client, rt, api, other, operator, make_api):
     """Lists (and the account, its statement) as tenant B show none of A's objects, A's account
     or A's transfers (which A's own call does show), also when filtered by A's object (LIST_QUERIES);
-    a body naming A's object (a lookup by A's card code) is 404 for B and changes nothing."""
+    a body naming A's object (a lookup by A's card code) is 404 for B and changes nothing.
+    Sums (AGGREGATES) as a tenant with no cards are empty where A's are not."""
     a, b = api, other
     a_spare, b_spare = await spare(a), await spare(b)
     a_ids = {a.tenant.account_id, *a_spare.values(), *await transfer_ids(rt, a.tenant.account_id)}
+    expiring = await factories.card(rt, a.tenant.account_id, amount=100, expires_at=rt.clock() + timedelta(days=30))
+    a_ids.add(expiring.card.id)
+    empty = await make_api()
     lists = 0
     for route in v1_routes(app_client.app):
         if route.params or route.key in SHARED:
+            continue
+        if route.key in AGGREGATES:
+            lists += 1
+            query = AGGREGATES[route.key]
+            theirs, mine = (
+                await empty.call("GET", route.path, params=query),
+                await a.call("GET", route.path, params=query),
+            )
+            assert (theirs.status_code, mine.status_code) == (200, 200), f"{route}: {theirs.text} {mine.text}"
+            if route.path.endswith(".csv"):
+                assert len(theirs.text.splitlines()) == 1 < len(mine.text.splitlines()), route
+            else:
+                assert theirs.json()["data"] == [] != mine.json()["data"], f"{route}: {theirs.text} {mine.text}"
             continue
         if route.method == "GET":
             lists += 1

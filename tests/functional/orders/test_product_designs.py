@@ -10,7 +10,7 @@ from email.parser import BytesParser
 
 from typer.testing import CliRunner
 
-from giftwell.services.catalog import products
+from giftwell.services.catalog import product_data, products
 from tests import factories
 from tests.conftest import TEST_SECRET
 from tests.functional.delivery_support import LINK, http, parts, runtime, work
@@ -89,7 +89,7 @@ async def test_an_ordered_design_is_the_picture_of_the_email_and_the_reward_page
     rt = runtime(app)
     api = Api(http(app), await factories.buyer(rt))
     async with rt.uow() as uow:
-        current = products.as_dict(await products.get(uow, factories.PRODUCT["id"]))
+        current = product_data.as_dict(await products.get(uow, factories.PRODUCT["id"]))
         await products.save(uow, {**current, "designs": DESIGNS, "image_url": "https://images.example/acme.png"})
         await uow.commit()
 

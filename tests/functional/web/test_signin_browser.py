@@ -50,16 +50,21 @@ def live(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[str, S
 
 
 @contextmanager
-def serve_live(db_url: str, tmp_path: Path, clock: FakeClock, **overrides: Any) -> Iterator[tuple[str, Settings]]:
+def serve_live(
+    db_url: str, tmp_path: Path, clock: FakeClock, *, background: bool = False, **overrides: Any
+) -> Iterator[tuple[str, Settings]]:
     """`giftwell serve` in miniature: the app under uvicorn on a loopback port, in a thread,
-    sharing the test's clock. Yields its base URL and settings."""
+    sharing the test's clock (`background`: with its in-process job worker). Yields its base URL
+    and settings."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = load_settings(
         database_url=db_url, data_dir=tmp_path / "var", secret_key=TEST_SECRET, public_url=base, **overrides
     )
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, clock=clock, background=background), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -216,7 +221,8 @@ def test_sign_in_consent_and_dashboard_in_chromium(live, clock, request):
             page.screenshot(path=shots / "signin-locked.png", full_page=True)
             clock.advance(minutes=15, seconds=1)
             _sign_in(page, "bob@acme.example", factories.PASSWORD)
-            assert urlsplit(page.url).path == "/dashboard/clients"
+            assert urlsplit(page.url).path == "/dashboard"
+            page.goto(base + "/dashboard/clients")
             assert "Acme Backend" in page.inner_text("table")
 
             # Register a client from the dashboard: the secret is shown once.

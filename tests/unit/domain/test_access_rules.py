@@ -53,7 +53,7 @@ def test_registration_rules():
 def test_scopes_registry_and_roles():
     assert check_scopes(["orders:write", "webhooks:write", "admin"]) == ("orders:write", "webhooks:write", "admin")
     assert "admin" not in ROLE_SCOPES["owner"]
-    assert ROLE_SCOPES["viewer"] == {"cards:read", "orders:read", "products:read", "account:read"}
+    assert ROLE_SCOPES["viewer"] == {"cards:read", "orders:read", "products:read", "account:read", "reports:read"}
     assert set(SCOPES) >= ROLE_SCOPES["admin"]
     assert scope_list(" cards:read  cards:read account:read ") == ["cards:read", "account:read"]
 

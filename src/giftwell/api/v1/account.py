@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from giftwell.api.v1.schemas.account import AccountOut
+from giftwell.api.deps import TxDep
+from giftwell.api.v1.schemas.account import AccountOut, ExpiryPolicyIn
 from giftwell.api.v1.schemas.common import Page
 from giftwell.api.v1.schemas.transfers import TransferOut
-from giftwell.http.deps import AccountRead, RuntimeDep
+from giftwell.http.deps import AccountRead, AccountWrite, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.access import accounts
 from giftwell.services.funding import balances
+from giftwell.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/account", tags=["account"])
 
@@ -24,6 +26,22 @@ async def get_account(p: AccountRead, rt: RuntimeDep) -> Response:
         acct = await accounts.get_account(uow, p.account_id)
         held = await balances.balances(uow, account_id=p.account_id)
     return json_response(AccountOut.of(acct, held))
+
+
+@router.put(
+    "/expiry-policy",
+    response_model=AccountOut,
+    summary="Set the account's expiry policy (the shortest lifetime of its cards)",
+    description="Every card the account issues afterwards (by the API, an order, a dialect) must expire at least "
+    "`min_days` after its issue, or never; a sooner `expires_at` is a 422 `validation_error` whose `rule` is "
+    "`expiry_policy` and whose message quotes `rule`. A JSON `null` body clears the policy.",
+)
+async def put_expiry_policy(p: AccountWrite, tx: TxDep, body: ExpiryPolicyIn | None) -> Response:
+    async def change(uow: UnitOfWork) -> AccountOut:
+        acct = await accounts.set_expiry_policy(uow, account_id=p.account_id, policy=body.domain() if body else None)
+        return AccountOut.of(acct, await balances.balances(uow, account_id=p.account_id))
+
+    return await tx.run(p, change, lambda out: out)
 
 
 @router.get("/statement", response_model=Page[TransferOut], summary="Transfers on the funding sources")

@@ -49,6 +49,7 @@ _MODULES: list[str] = [
     "giftwell.jobs.handlers.delivery",
     "giftwell.jobs.handlers.webhooks",
     "giftwell.jobs.handlers.suppliers",
+    "giftwell.jobs.handlers.team",
 ]
 # Registered only when GIFTWELL_TEST_HANDLERS=1: the test suite's slow, idempotent handler used to
 # check crash recovery with real worker processes.

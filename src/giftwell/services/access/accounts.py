@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy
 from giftwell.domain.ids import new_id
 from giftwell.store.models import Account
 from giftwell.store.uow import UnitOfWork
@@ -25,6 +27,12 @@ class AccountInfo:
     name: str
     created_at: datetime
     is_operator: bool = False
+    expiry_policy: ExpiryPolicy | None = None
+
+
+def _info(row: Any) -> AccountInfo:
+    policy = ExpiryPolicy(int(row.expiry_min_days), row.expiry_rule) if row.expiry_min_days else None
+    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator), policy)
 
 
 async def create_account(uow: UnitOfWork, *, name: str, operator: bool = False) -> AccountInfo:
@@ -58,7 +66,7 @@ async def operator_account(uow: UnitOfWork) -> AccountInfo:
         raise NotFound(
             "no operator account: create one with `giftwell accounts create NAME --operator`", param="operator"
         )
-    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator))
+    return _info(row)
 
 
 async def get_account(uow: UnitOfWork, account_id: str) -> AccountInfo:
@@ -66,11 +74,25 @@ async def get_account(uow: UnitOfWork, account_id: str) -> AccountInfo:
     row = (await uow.conn.execute(sa.select(Account).where(Account.id == account_id))).first()
     if row is None:
         raise NotFound("no such account", param="account")
-    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator))
+    return _info(row)
 
 
 async def account_by_name(uow: UnitOfWork, name: str) -> AccountInfo:
     row = (await uow.conn.execute(sa.select(Account).where(Account.name == name))).first()
     if row is None:
         raise NotFound(f"no account named {name!r}", param="account")
-    return AccountInfo(row.id, row.name, row.created_at, bool(row.is_operator))
+    return _info(row)
+
+
+async def set_expiry_policy(uow: UnitOfWork, *, account_id: str, policy: ExpiryPolicy | None) -> AccountInfo:
+    """Set (or, with None, clear) the expiry policy every card of the account is issued under."""
+    await get_account(uow, account_id)
+    await uow.conn.execute(
+        sa.update(Account)
+        .where(Account.id == account_id)
+        .values(
+            expiry_min_days=policy.min_days if policy else None,
+            expiry_rule=policy.rule if policy else None,
+        )
+    )
+    return await get_account(uow, account_id)

@@ -35,8 +35,14 @@ async def create_token(
     scopes: list[str] | tuple[str, ...],
     name: str | None = None,
     expires_at: datetime | None = None,
+    grantable: frozenset[str] | None = None,
 ) -> NewToken:
+    """A personal token with `scopes` (shown once). `grantable`: the most the person asking may
+    hand out (a dashboard user's role); a scope beyond it is refused, naming it."""
     wanted = check_scopes(scopes)
+    beyond = [s for s in wanted if grantable is not None and s not in grantable]
+    if beyond:
+        raise Forbidden(f"your role cannot grant {', '.join(beyond)}", param="scope")
     if OPERATOR_SCOPES.intersection(wanted):
         acct = await get_account(uow, account_id)
         if not acct.is_operator:
@@ -88,3 +94,30 @@ async def revoke_token(uow: UnitOfWork, *, account_id: str, token_id: str) -> No
 _TOKEN_BY_HASH = sa.select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at).where(
     AccessToken.token_hash == sa.bindparam("token_hash"), AccessToken.revoked_at.is_(None)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A personal token as its account sees it: never the token, only its first characters."""
+
+    id: str
+    name: str | None
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+
+
+async def list_tokens(uow: UnitOfWork, *, account_id: str) -> list[TokenInfo]:
+    """The account's live personal tokens (OAuth access tokens are the clients' business), newest first."""
+    rows = await uow.conn.execute(
+        sa.select(AccessToken)
+        .where(
+            AccessToken.account_id == account_id,
+            AccessToken.kind == "personal",
+            AccessToken.revoked_at.is_(None),
+            sa.or_(AccessToken.expires_at.is_(None), AccessToken.expires_at > uow.now),
+        )
+        .order_by(AccessToken.created_at.desc(), AccessToken.id.desc())
+    )
+    return [TokenInfo(r.id, r.name, r.prefix, tuple(r.scopes.split()), r.created_at, r.expires_at) for r in rows]

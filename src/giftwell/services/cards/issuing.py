@@ -20,10 +20,12 @@ from giftwell.domain.cards import (
 )
 from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import Conflict, ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy, check_lifetime
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events
+from giftwell.services.access.accounts import get_account
 from giftwell.services.cards.reads import get
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
@@ -69,11 +71,14 @@ async def issue(
     metadata: dict[str, Any] | None = None,
     source: CardSource = CardSource.MANUAL,
     test: bool = False,
+    product_policy: ExpiryPolicy | None = None,
 ) -> IssuedCard:
     """Create a card. With a positive `amount` it is activated with that value (an `activate`
     transfer from the issuer's issuance account); without, it is `inactive`.
 
     The code is supplied (8-64 characters, unique per account) or generated from `code_format`.
+    An expiry sooner than the issuer account's expiry policy, or the product's
+    (`product_policy`), allows is refused, naming the rule.
     """
     cur = check_currency(currency)
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount < 0):
@@ -87,6 +92,8 @@ async def issue(
             raise ValidationFailed("expires_at must include a timezone", param="expires_at")
         if expires_at <= uow.now:
             raise ValidationFailed("expires_at must be in the future", param="expires_at")
+        check_lifetime(product_policy, expires_at, uow.now, whose="product")
+        check_lifetime((await get_account(uow, account_id)).expiry_policy, expires_at, uow.now, whose="account")
     if metadata is not None and len(metadata) > MAX_METADATA_KEYS:
         raise ValidationFailed(f"metadata may have at most {MAX_METADATA_KEYS} keys", param="metadata")
     sender, recipient = _party(sender, "sender"), _party(recipient, "recipient")

@@ -12,7 +12,7 @@ from giftwell.domain.cards import (
     Card,
     CardStatus,
 )
-from giftwell.domain.delivery import Channel
+from giftwell.domain.delivery import Channel, DeliveryStatus
 from giftwell.domain.errors import ValidationFailed
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
@@ -31,6 +31,8 @@ class CardFilters:
     code_suffix: str | None = None
     created_gte: datetime | None = None
     created_lte: datetime | None = None
+    name: str | None = None  # part of the sender's or recipient's name, any case
+    delivery_status: DeliveryStatus | None = None  # a delivery of the card is in this state
 
 
 SORTS: dict[str, Sort] = {
@@ -87,4 +89,20 @@ async def list_cards(
         q = q.where(CardRow.created_at >= f.created_gte)
     if f.created_lte is not None:
         q = q.where(CardRow.created_at <= f.created_lte)
+    if f.name and f.name.strip():
+        part = f.name.strip().lower()
+        q = q.where(
+            sa.or_(
+                sa.func.lower(CardRow.recipient_name).contains(part, autoescape=True),
+                sa.func.lower(CardRow.sender_name).contains(part, autoescape=True),
+            )
+        )
+    if f.delivery_status is not None:
+        q = q.where(
+            CardRow.id.in_(
+                sa.select(Delivery.card_id).where(
+                    Delivery.card_account_id == account_id, Delivery.status == f.delivery_status.value
+                )
+            )
+        )
     return await paginate(uow, q, sort=order, limit=limit, cursor=cursor, convert=card_from_row)

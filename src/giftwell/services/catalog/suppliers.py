@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from giftwell.domain import codes
 from giftwell.domain.cards import CardSource, Party
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy
 from giftwell.domain.ids import new_id
 from giftwell.domain.suppliers import PurchaseStatus, reference_for
 from giftwell.services.cards import issuing
@@ -62,6 +63,7 @@ class SupplyRequest:
     sender: Party
     recipient: Party
     metadata: dict[str, str]
+    expiry_policy: ExpiryPolicy | None = None  # the product's: checked at issue
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class HouseSupplier:
             metadata=req.metadata,
             source=CardSource.ORDER,
             test=req.test,
+            product_policy=req.expiry_policy,
         )
         return SuppliedCard(issued.card.id, req.issuer_account_id)
 

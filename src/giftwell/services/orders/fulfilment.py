@@ -201,6 +201,7 @@ def _request(uow: UnitOfWork, u: _Unit, item: Any, product: Product, order: Any)
         sender=Party(item.sender.get("name"), item.sender.get("email")),
         recipient=Party(item.recipient.get("name"), item.recipient.get("email")),
         metadata={"order": order.id, "order_card": u.id, "product": product.id},
+        expiry_policy=product.expiry_policy,
     )
 
 

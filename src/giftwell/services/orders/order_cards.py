@@ -120,10 +120,17 @@ async def _latest_deliveries(uow: UnitOfWork, card_ids: list[str]) -> dict[str, 
 
 
 async def list_cards(
-    uow: UnitOfWork, *, account_id: str, order_id: str, limit: int = 50, cursor: str | None = None
+    uow: UnitOfWork,
+    *,
+    account_id: str,
+    order_id: str,
+    limit: int = 50,
+    cursor: str | None = None,
+    reveal: bool = True,
 ) -> Page[OrderCardView]:
     """One page of the caller's order's cards, in the order's own order. Shows codes: the page's
-    issued cards each count one reveal, and one `order.codes_revealed` event says how many."""
+    issued cards each count one reveal, and one `order.codes_revealed` event says how many.
+    `reveal=False` (the dashboard) shows no code, PIN or link, and records nothing."""
     order = (
         await uow.conn.execute(
             sa.select(Order.id, Order.currency).where(Order.id == order_id, Order.account_id == account_id)
@@ -134,7 +141,9 @@ async def list_cards(
     page = await paginate(uow, _query(order_id), sort=BY_POSITION, limit=limit, cursor=cursor, convert=lambda r: r)
     rows = page.data
     issued = [
-        r for r in rows if (r.card_id is not None or r.supplied is not None) and r.status == UnitStatus.ISSUED.value
+        r
+        for r in rows
+        if reveal and (r.card_id is not None or r.supplied is not None) and r.status == UnitStatus.ISSUED.value
     ]
     sent = await _latest_deliveries(uow, [r.card_id for r in rows if r.card_id is not None])
     base, keys = uow.rt.settings.base_url, uow.rt.keys

@@ -17,11 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from giftwell.domain.catalog import Product, check_fields
+from giftwell.domain.catalog import Product, add_months, check_fields
 from giftwell.domain.contacts import check_email, check_phone
 from giftwell.domain.delivery import Channel as DeliveryChannel
 from giftwell.domain.delivery import Notification, check_notification
 from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
+from giftwell.domain.expiry_policy import check_lifetime
 from giftwell.domain.funding import SourceKind
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
@@ -174,6 +175,10 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity < 1:
         raise ValidationFailed("quantity must be at least 1", param=f"{p}.quantity")
     product.denominations.check(item.amount, param=f"{p}.amount")
+    if product.expiry_months:
+        # Checked again when each card is issued; here the error names the item.
+        expires = add_months(uow.now, product.expiry_months)
+        check_lifetime(product.expiry_policy, expires, uow.now, whose=f"product {product.id}", param=f"{p}.product")
     if item.message is not None and len(item.message) > MAX_MESSAGE:
         raise ValidationFailed(f"message is longer than {MAX_MESSAGE} characters", param=f"{p}.message")
     fields = check_fields(product.required_fields, item.fields, param=f"{p}.fields")

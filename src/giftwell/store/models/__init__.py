@@ -15,7 +15,7 @@ from giftwell.store.models.orders import Order, OrderCard, OrderItem, OrderMetad
 from giftwell.store.models.ratelimits import RateLimitCounter
 from giftwell.store.models.signing import SigningClient, SigningKey, UsedTokenId
 from giftwell.store.models.suppliers import SuppliedCard, Supplier, SupplierOrder
-from giftwell.store.models.users import User, WebSession
+from giftwell.store.models.users import User, UserLink, WebSession
 from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "Transfer",
     "UsedTokenId",
     "User",
+    "UserLink",
     "WebSession",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, false
+from sqlalchemy import ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from giftwell.store.models.base import Base
@@ -18,6 +18,9 @@ class Account(Base):
     # The operator runs Giftwell: it issues house products, sells them, and may hold `admin`.
     is_operator: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime]
+    # The expiry policy of the account's cards (domain.expiry_policy): both set, or neither.
+    expiry_min_days: Mapped[int | None] = mapped_column(Integer)
+    expiry_rule: Mapped[str | None] = mapped_column(String(200))
 
 
 class AccessToken(Base):

@@ -46,5 +46,8 @@ class Product(Base):
     active: Mapped[bool] = mapped_column(server_default=true())
     # [{id, name, image_url}]: the looks its cards may be ordered in (an order item's `design_id`).
     designs: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, server_default="[]")
+    # The product's expiry policy (domain.expiry_policy): both set, or neither.
+    expiry_min_days: Mapped[int | None] = mapped_column(Integer)
+    expiry_rule: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from giftwell.api.v1.schemas.account import ExpiryPolicyIn
 from giftwell.api.v1.schemas.common import CodeFormatIn, In, Str200
 from giftwell.domain.catalog import Product
-from giftwell.services.catalog import products
+from giftwell.services.catalog import product_data
 
 
 class DenominationsIn(In):
@@ -74,6 +75,9 @@ class ProductIn(In):
         default_factory=list,
         description="Looks an order item may pick by `design`: shown as the card's picture in messages and pages.",
     )
+    expiry_policy: ExpiryPolicyIn | None = Field(
+        default=None, description="The shortest lifetime this product's cards may be issued with (checked at issue)."
+    )
 
     def data(self) -> dict[str, Any]:
         d = self.model_dump()
@@ -103,6 +107,7 @@ class ProductPatch(In):
     issuer: Annotated[str, Field(max_length=40)] | None = None
     active: StrictBool | None = None
     designs: Annotated[list[DesignIn], Field(max_length=50)] | None = None
+    expiry_policy: ExpiryPolicyIn | None = None
 
     def data(self) -> dict[str, Any]:
         d = self.model_dump(exclude_unset=True)
@@ -133,7 +138,8 @@ class ProductOut(BaseModel):
     issuer: str | None
     active: bool
     designs: list[dict[str, str]]
+    expiry_policy: dict[str, Any] | None
 
     @classmethod
     def of(cls, p: Product) -> ProductOut:
-        return cls(**products.as_dict(p))
+        return cls(**product_data.as_dict(p))

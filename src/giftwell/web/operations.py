@@ -1,0 +1,216 @@
+"""Dashboard pages for money and operations: funding (prepaid balances and their statement),
+reports (liability at an instant, breakage, cards expiring soon with their CSV), and the
+operator's pages: the catalog (products, JSON import, activate and deactivate) and the job
+queue (queued, running and dead jobs; retry a dead one)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData, UploadFile
+from starlette.responses import HTMLResponse, Response
+
+from giftwell.domain.errors import GiftwellError, ValidationFailed
+from giftwell.domain.expiry_policy import check_policy
+from giftwell.domain.reports import DEFAULT_DORMANT_DAYS
+from giftwell.http.exports import cards_csv
+from giftwell.http.request import get_runtime
+from giftwell.services.access import accounts
+from giftwell.services.catalog import products
+from giftwell.services.funding import balances, receipts, sources
+from giftwell.services.queue import jobs
+from giftwell.services.reports import breakage, expiring, liability
+from giftwell.store.uow import UnitOfWork
+from giftwell.web.pages import Viewer, done, field, not_found, render, run_action, viewer
+from giftwell.web.routes import PAGE_HEADERS
+
+router = APIRouter(include_in_schema=False)
+MAX_IMPORT_BYTES = 2_000_000
+# The printable receipt carries its own small inline stylesheet (the API serves the same page).
+RECEIPT_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+}
+
+
+@router.get("/dashboard/funding")
+async def funding(request: Request) -> Response:
+    v = await viewer(request)
+    if isinstance(v, Response):
+        return v
+    async with get_runtime(request).reader() as uow:
+        found = await sources.list_sources(uow, account_id=v.account.id)
+        statement = await balances.statement(
+            uow, account_id=v.account.id, limit=50, cursor=request.query_params.get("cursor")
+        )
+        paid = await receipts.list_receipts(
+            uow, account_id=v.account.id, limit=25, cursor=request.query_params.get("receipts")
+        )
+    return render(request, v, "funding.html", {"sources": found, "statement": statement, "receipts": paid})
+
+
+@router.get("/dashboard/funding/receipts/{receipt_id}")
+async def receipt(request: Request, receipt_id: str) -> Response:
+    """The printable receipt (the same page as the API's `Accept: text/html`)."""
+    v = await viewer(request)
+    if isinstance(v, Response):
+        return v
+    try:
+        async with get_runtime(request).reader() as uow:
+            found = await receipts.get(uow, account_id=v.account.id, receipt_id=receipt_id)
+            html = await receipts.render_html(uow, found)
+    except GiftwellError:
+        return not_found(request, v)
+    return HTMLResponse(html, headers=RECEIPT_HEADERS)
+
+
+@router.get("/dashboard/reports")
+async def reports(request: Request) -> Response:
+    v = await viewer(request)
+    if isinstance(v, Response):
+        return v
+    q = {k: request.query_params.get(k, "").strip() for k in ("as_of", "rate", "dormant", "days")}
+    q = {"rate": "0.1", "dormant": str(DEFAULT_DORMANT_DAYS), "days": "30"} | {k: x for k, x in q.items() if x}
+    context: dict[str, Any] = {"q": q, "error": None}
+    try:
+        days, dormant = int(q["days"]), int(q["dormant"])
+    except ValueError:
+        days, dormant = 30, DEFAULT_DORMANT_DAYS
+        context["error"] = "days must be whole numbers"
+    try:
+        async with get_runtime(request).reader() as uow:
+            context["liability"] = await liability.liability(uow, account_id=v.account.id, as_of=_utc(q.get("as_of")))
+            context["breakage"] = await breakage.breakage(
+                uow, account_id=v.account.id, rate=q["rate"], dormant_after_days=dormant
+            )
+            context["expiring"] = await expiring.expiring(uow, account_id=v.account.id, days=days, limit=50)
+    except GiftwellError as exc:
+        context["error"] = exc.message
+    return render(request, v, "reports.html", context, 422 if context["error"] else 200)
+
+
+def _utc(value: str | None) -> datetime | None:
+    """A `datetime-local` value is read as UTC (the dashboard shows every time in UTC)."""
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed("as of must be a date and time (YYYY-MM-DDTHH:MM)", param="as_of") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@router.post("/dashboard/reports/expiry-policy")
+async def expiry_policy(request: Request) -> Response:
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+        days = field(form, "min_days")
+        policy = None
+        if days:
+            try:
+                policy = check_policy({"min_days": int(days), "rule": field(form, "rule")}, param="policy")
+            except ValueError:
+                raise ValidationFailed("minimum lifetime must be a whole number of days", param="min_days") from None
+        await accounts.set_expiry_policy(uow, account_id=v.account.id, policy=policy)
+        return done("/dashboard/reports", "saved")
+
+    async def on_error(v: Viewer, exc: GiftwellError) -> Response:
+        return render(request, v, "reports.html", {"q": {}, "error": exc.message}, 422)
+
+    return await run_action(request, work=work, on_error=on_error)
+
+
+@router.get("/dashboard/reports/expiring.csv")
+async def expiring_csv(request: Request) -> Response:
+    v = await viewer(request)
+    if isinstance(v, Response):
+        return v
+    try:
+        days = int(request.query_params.get("days", "30"))
+        if not 1 <= days <= 3660:
+            raise ValueError
+    except ValueError:
+        return render(request, v, "reports.html", {"q": {}, "error": "days must be 1 to 3660"}, 422)
+    rt = get_runtime(request)
+    return cards_csv(expiring.export_expiring(rt, account_id=v.account.id, days=days), f"expiring-{days}d.csv")
+
+
+@router.get("/dashboard/catalog")
+async def catalog(request: Request) -> Response:
+    v = await viewer(request, operator=True)
+    if isinstance(v, Response):
+        return v
+    return await _catalog_page(request, v)
+
+
+async def _catalog_page(request: Request, v: Viewer, error: str | None = None) -> Response:
+    async with get_runtime(request).reader() as uow:
+        found = await products.list_products(uow, active_only=False)
+    return render(request, v, "catalog.html", {"products": found, "error": error}, 422 if error else 200)
+
+
+def _catalog_error(request: Request) -> Any:
+    async def on_error(v: Viewer, exc: GiftwellError) -> Response:
+        return await _catalog_page(request, v, exc.message)
+
+    return on_error
+
+
+@router.post("/dashboard/catalog/import")
+async def catalog_import(request: Request) -> Response:
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationFailed("choose a JSON file", param="file")
+        raw = await upload.read(MAX_IMPORT_BYTES + 1)
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise ValidationFailed(f"the file may be at most {MAX_IMPORT_BYTES:,} bytes", param="file")
+        try:
+            items = json.loads(raw)
+        except ValueError as exc:
+            raise ValidationFailed(f"the file is not JSON: {exc}", param="file") from None
+        if not isinstance(items, list):
+            raise ValidationFailed("the file must hold a JSON list of products", param="file")
+        await products.import_products(uow, items)
+        return done("/dashboard/catalog", "imported")
+
+    return await run_action(request, operator=True, work=work, on_error=_catalog_error(request))
+
+
+@router.post("/dashboard/catalog/{product_id}/{state}")
+async def catalog_state(request: Request, product_id: str, state: str) -> Response:
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+        if state not in ("activate", "deactivate"):
+            raise ValidationFailed("no such action", param="action")
+        await products.update(uow, product_id, {"active": state == "activate"})
+        return done("/dashboard/catalog", "saved")
+
+    return await run_action(request, operator=True, work=work, on_error=_catalog_error(request))
+
+
+@router.get("/dashboard/jobs")
+async def jobs_page(request: Request) -> Response:
+    v = await viewer(request, operator=True)
+    if isinstance(v, Response):
+        return v
+    return await _jobs_page(request, v)
+
+
+async def _jobs_page(request: Request, v: Viewer, error: str | None = None) -> Response:
+    async with get_runtime(request).reader() as uow:
+        found = {state: await jobs.list_jobs(uow, state=state, limit=50) for state in ("queued", "running", "dead")}
+    return render(request, v, "jobs.html", {"jobs": found, "error": error}, 422 if error else 200)
+
+
+@router.post("/dashboard/jobs/{job_id}/retry")
+async def retry_job(request: Request, job_id: str) -> Response:
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+        await jobs.retry(uow, job_id)
+        return done("/dashboard/jobs", "retried")
+
+    async def on_error(v: Viewer, exc: GiftwellError) -> Response:
+        return await _jobs_page(request, v, exc.message)
+
+    return await run_action(request, operator=True, work=work, on_error=on_error)
