@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from giftwell import __version__, web
 from giftwell.api import routes as native_api
-from giftwell.dialects import sanctum
+from giftwell.dialects import sanctum, wpay
 from giftwell.dialects.wizzgift import webhook as wizzgift_webhook
 from giftwell.domain.webhooks import Format
 from giftwell.http.limits import RATELIMIT_STATE
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     native_api.install(app)
     web.install(app)
     app.mount(sanctum.MOUNT, sanctum.create_app(rt))
+    app.mount(wpay.MOUNT, wpay.create_app(rt))
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Response:

@@ -107,3 +107,11 @@ def to_minor(value: Decimal | int | str, currency: Currency, *, param: str = "am
 def to_major(amount: int, currency: Currency) -> Decimal:
     """Minor units to a Decimal in major units with the currency's exponent (1050 EUR -> 10.50)."""
     return Decimal(amount).scaleb(-currency.exponent)
+
+
+def decimal_text(value: Decimal) -> str:
+    """The shortest exact JSON number for a finite decimal: 50, 40.5, 0.001 (50.00 is 50)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"", "-0"} else text

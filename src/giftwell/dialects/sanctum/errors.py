@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from giftwell.dialects.sanctum.mapping import decimal_text, json_response, major, unknown_giftcard
+from giftwell.dialects.sanctum.mapping import json_response, major, unknown_giftcard
 from giftwell.dialects.sanctum.wire import InvalidInput
 from giftwell.domain.errors import (
     GiftwellError,
@@ -30,6 +30,7 @@ from giftwell.domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from giftwell.domain.money import decimal_text
 
 log = logging.getLogger("giftwell.dialects.sanctum")
 

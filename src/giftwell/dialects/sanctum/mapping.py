@@ -14,7 +14,7 @@ import orjson
 from starlette.responses import Response
 
 from giftwell.domain.cards import Card, CardStatus
-from giftwell.domain.money import to_major
+from giftwell.domain.money import decimal_text, to_major
 from giftwell.services.currencies import currency
 
 # "Normal" is the vendor's word for a usable card (the seed's only example); the others name
@@ -26,14 +26,6 @@ STATUS: dict[CardStatus, str] = {
     CardStatus.DISABLED: "Disabled",
     CardStatus.EXPIRED: "Expired",
 }
-
-
-def decimal_text(value: Decimal) -> str:
-    """The shortest exact JSON number for a finite decimal: 50, 40.5, 0.001."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in {"", "-0"} else text
 
 
 def _default(value: Any) -> Any:
