@@ -55,6 +55,19 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> tuple[int, Any]:
         raise RuntimeError(f"giftwell {' '.join(args)} printed no JSON: {out[-2000:]}") from None
 
 
+def serve_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `giftwell serve` on a free port and wait for it to exit (for a server that refuses to
+    start): its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "giftwell", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @dataclass
 class Server:
     url: str

@@ -2,7 +2,7 @@
 
 `build_runtime` makes the runtime (settings, engine, keys, clock) with the dialects' webhook body
 builders registered; `create_app` builds the ASGI application (the native API, the pages, each
-dialect mounted at its path, health) and its lifespan, which runs a job worker in-process when
+dialect mounted at its path, `/healthz`, `/readyz` and `/metrics`) and its lifespan, which runs a job worker in-process when
 asked; `build_worker` makes a worker for `giftwell worker`. `giftwell serve`, the tests and the
 benchmarks take the application from here.
 """
@@ -11,23 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.responses import Response
 
 from giftwell import __version__, web
 from giftwell.api import routes as native_api
 from giftwell.dialects import sanctum, wpay
 from giftwell.dialects.wizzgift import webhook as wizzgift_webhook
 from giftwell.domain.webhooks import Format
+from giftwell.http import ops
 from giftwell.http.limits import RATELIMIT_STATE
-from giftwell.http.middleware import RateLimitHeadersMiddleware, RequestIdMiddleware
+from giftwell.http.middleware import ObservabilityMiddleware, RateLimitHeadersMiddleware, RequestIdMiddleware
 from giftwell.jobs.worker import Worker
+from giftwell.services.queue import workers
 from giftwell.services.runtime import Clock, Runtime, utc_now
 from giftwell.services.webhooks import bodies
 from giftwell.settings import Settings
+from giftwell.telemetry import metrics
 
 
 def build_runtime(settings: Settings, *, clock: Clock = utc_now) -> Runtime:
@@ -41,6 +44,15 @@ def build_worker(rt: Runtime, **options: Any) -> Worker:
     return Worker(rt, **options)
 
 
+async def serve_metrics(rt: Runtime) -> asyncio.Server | None:
+    """`/metrics` without authentication on `GIFTWELL_METRICS_PORT`, when it is set (close the
+    server returned when done)."""
+    s = rt.settings
+    if s.metrics_port is None:
+        return None
+    return await ops.start_metrics_server(rt, s.metrics_host or s.host, s.metrics_port)
+
+
 def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool = False) -> FastAPI:
     """Build the application. `background=True` also runs a job worker in-process (jobs and the
     periodic sweeps): `giftwell serve` does in the embedded default; tests drive workers
@@ -49,32 +61,34 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker, task = None, None
+        worker, task, metrics_server = None, None, None
         if background:
-            worker = build_worker(rt)
+            worker = build_worker(rt, role=workers.SERVER)
+            app.state.worker = worker
             task = asyncio.create_task(worker.run(), name="worker")
+        metrics_server = await serve_metrics(rt)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.close()
             if worker is not None and task is not None:
                 # Graceful: in-flight jobs get the shutdown grace, then go back to the queue.
                 worker.stop()
                 await task
             await rt.close()
+            metrics.process_exited(os.getpid())
 
     app = FastAPI(title="Giftwell", version=__version__, description=native_api.DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
+    app.state.worker = None
     app.add_middleware(RateLimitHeadersMiddleware, state_key=RATELIMIT_STATE)
+    app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(RequestIdMiddleware)
     native_api.install(app)
+    app.include_router(ops.router)
     web.install(app)
     app.mount(sanctum.MOUNT, sanctum.create_app(rt))
     app.mount(wpay.MOUNT, wpay.create_app(rt))
-
-    @app.get("/healthz", tags=["health"], summary="Liveness and database check")
-    async def healthz() -> Response:
-        async with rt.uow() as uow:
-            await uow.conn.exec_driver_sql("SELECT 1")
-        return Response(b'{"status":"ok"}', media_type="application/json")
 
     return app

@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
     log_level: str = "info"
+    # "json" (one object a line) or "text"; unset: text on a terminal, JSON otherwise.
+    log_format: str | None = None
+    # Serve /metrics without authentication on this port too (a private network's scraper).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Where that port listens; unset: GIFTWELL_HOST.
+    metrics_host: str | None = None
+    # /readyz also wants a live `giftwell worker` (a heartbeat within one job lease) when this
+    # process runs none itself; a process that runs one in-process always checks its own.
+    ready_requires_worker: bool = False
     # Holds (pending transfers) expire after this long unless the request sets its own TTL.
     hold_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     # An order's funds stay reserved this long at most: fulfilment must end before (a background
@@ -132,6 +141,16 @@ class Settings(BaseSettings):
         scheme = v.partition("://")[0].partition("+")[0].lower()
         if "://" not in v or scheme not in {"sqlite", "postgresql", "postgres"}:
             raise ValueError("must be sqlite:///path or postgresql://user@host:port/db")
+        return v
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().lower()
+        if v not in {"json", "text"}:
+            raise ValueError("must be json or text")
         return v
 
     @field_validator("sqlite_synchronous")

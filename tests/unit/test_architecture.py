@@ -42,7 +42,7 @@ def test_contracts_cover_layers_surfaces_dialects_store_and_loops():
         "giftwell.http",
         "giftwell.services",
         "giftwell.store | giftwell.adapters",
-        "giftwell.settings | giftwell.keys",
+        "giftwell.settings | giftwell.keys | giftwell.telemetry",
         "giftwell.domain",
     ]
     assert by_id["capabilities"]["type"] == "layers"

@@ -4,7 +4,6 @@ running a use case on a runtime with errors as one line (`--json`: as JSON)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -17,6 +16,7 @@ from giftwell.domain.errors import GiftwellError
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import migrate
+from giftwell.telemetry import logs
 
 T = TypeVar("T")
 
@@ -34,16 +34,9 @@ def load(as_json: bool = False) -> Settings:
 
 
 def setup_logging(settings: Settings, *, json_logs: bool = False) -> None:
-    if json_logs:
-        from giftwell.cli.output import JsonLogFormatter
-
-        handler = logging.StreamHandler()
-        handler.setFormatter(JsonLogFormatter())
-        logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
-    else:
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alembic narrates every start at INFO; only its warnings matter to an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    """Logs to stderr as GIFTWELL_LOG_FORMAT says (JSON unless on a terminal); `json_logs` forces
+    JSON (`giftwell worker --json-logs`)."""
+    logs.configure(fmt="json" if json_logs else settings.log_format, level=settings.log_level)
 
 
 async def ready(rt: Runtime) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from giftwell.cli.common import JsonOpt, run
 from giftwell.cli.output import emit
-from giftwell.services.queue import jobs
+from giftwell.services.queue import jobs, workers
 from giftwell.store.uow import UnitOfWork
 
 jobs_app = typer.Typer(help="Background jobs: list, show, retry dead ones.", no_args_is_help=True)
@@ -72,4 +72,23 @@ def jobs_retry(
         job.as_dict(),
         as_json,
         lambda d: f"job {d['id']} queued again: {d['max_attempts'] - d['attempts']} more attempt(s) allowed",
+    )
+
+
+@jobs_app.command("workers")
+def jobs_workers(as_json: JsonOpt = False) -> None:
+    """Job workers seen in the last day: alive (beat within one job lease), stopped (cleanly), or
+    silent (killed or cut off: their jobs are claimed again once their leases pass)."""
+    found = run(lambda rt: rt.transact(workers.list_workers), as_json)
+
+    def line(w: workers.WorkerView) -> str:
+        return (
+            f"{w.id}  {w.status:<7}  {w.role:<6}  pid {w.pid}  {w.running_jobs}/{w.concurrency} running"
+            f"  last beat {w.heartbeat_at:%Y-%m-%d %H:%M:%S}"
+        )
+
+    emit(
+        {"workers": [w.as_dict() for w in found]},
+        as_json,
+        lambda _d: "\n".join(line(w) for w in found) if found else "no workers seen in the last day",
     )

@@ -4,10 +4,8 @@ Errors go to stderr (as `{"error": {...}}` with `--json`) with a non-zero exit s
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import typer
@@ -32,18 +30,3 @@ def fail(exc: GiftwellError | str, as_json: bool, *, code: int = 1) -> NoReturn:
     else:
         typer.echo(f"error: {err['message']}", err=True)
     raise typer.Exit(code)
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per log line (`giftwell worker --json-logs`), for log shippers."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)

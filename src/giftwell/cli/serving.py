@@ -4,20 +4,25 @@ alone, and `demo`, the first-run account `make run` makes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from giftwell.app import build_worker, create_app
+from giftwell.app import build_worker, create_app, serve_metrics
 from giftwell.cli.common import JsonOpt, load, run, run_on, setup_logging
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError
 from giftwell.services.access import accounts, tokens
+from giftwell.services.queue import workers
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
+from giftwell.store import lock
 from giftwell.store.uow import UnitOfWork
+
+log = logging.getLogger("giftwell.serve")
 
 DEMO_ACCOUNT = "demo"
 
@@ -97,12 +102,34 @@ def serve(
     except SettingsError as exc:
         fail(str(exc), False, code=2)
     setup_logging(settings)
+    try:
+        # Kept open (and so held) until the process exits: the embedded database has one server.
+        lock_file = lock.hold(settings.resolved_database_url)
+    except lock.AlreadyRunning as exc:
+        fail(str(exc), False, code=2)
 
-    run_on(settings, _schema_only, False)
+    async def prepare(rt: Runtime) -> None:
+        if lock_file is None:
+            return
+        # This process alone serves the file: jobs an earlier server held (it was killed or
+        # crashed) are claimable now, not when their leases pass.
+        n = await workers.reclaim_from_dead_servers(rt)
+        if n:
+            log.warning("resuming %d job(s) an earlier server on this database was running when it stopped", n)
+
+    run_on(settings, prepare, False)
     in_process = settings.worker_in_process if background is None else background
     app_ = create_app(settings, background=in_process)
     typer.echo(f"Giftwell on {settings.base_url} (docs: {settings.base_url}/docs, database: {_safe_url(settings)})")
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn's records go through our handler (JSON or text), not its own.
+    uvicorn.run(
+        app_,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )
 
 
 def _safe_url(settings: Settings) -> str:
@@ -139,11 +166,12 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, w.stop)
-        await w.run()
+        metrics_server = await serve_metrics(rt)
+        try:
+            await w.run()
+        finally:
+            if metrics_server is not None:
+                metrics_server.close()
 
     # Unreachable at start (or lost for good): one line, as `giftwell serve` says it.
     run_on(settings, work, False)
-
-
-async def _schema_only(rt: Runtime) -> None:
-    """Nothing beyond `run_on`'s own check that the schema is ready."""

@@ -17,11 +17,12 @@ SCOPES: dict[str, str] = {
     "account:write": "Manage the account's users and API clients",
     "webhooks:write": "Register and change webhook endpoints",
     "admin": "Operator access across accounts (Giftwell's own staff only)",
+    "metrics:read": "Read the Prometheus metrics at /metrics (Giftwell's own staff only)",
 }
 
 # The operator scope is never delegated through an account's own clients, users or tokens: only
 # the operator's CLI can grant it.
-OPERATOR_SCOPES = frozenset({"admin"})
+OPERATOR_SCOPES = frozenset({"admin", "metrics:read"})
 ACCOUNT_SCOPES = tuple(s for s in SCOPES if s not in OPERATOR_SCOPES)
 READ_SCOPES = tuple(s for s in ACCOUNT_SCOPES if s.endswith(":read"))
 

@@ -18,6 +18,7 @@ from giftwell.http.limits import limit
 from giftwell.http.request import client_ip, get_runtime
 from giftwell.services.access import ratelimit, tokens
 from giftwell.services.runtime import Runtime
+from giftwell.telemetry import logs
 
 
 async def _runtime(request: Request) -> Runtime:
@@ -54,7 +55,9 @@ async def authenticate(request: Request) -> Principal:
     if token is None:
         raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
     async with rt.reader() as uow:
-        return await tokens.authenticate(uow, token)
+        principal = await tokens.authenticate(uow, token)
+    logs.annotate(account_id=principal.account_id)
+    return principal
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:

@@ -23,9 +23,10 @@ from collections.abc import Iterable, Mapping
 from giftwell.domain.jobs import PermanentFailure, RetryLater, backoff_delay, describe_error, redact
 from giftwell.jobs.handlers import Handler, registry
 from giftwell.jobs.schedules import PERIODIC, Periodic
-from giftwell.services.queue import claims
+from giftwell.services.queue import claims, workers
 from giftwell.services.queue.claims import ClaimedJob
 from giftwell.services.runtime import Runtime
+from giftwell.telemetry import logs, metrics
 
 log = logging.getLogger("giftwell.worker")
 
@@ -48,6 +49,7 @@ class Worker:
         poll_interval: float | None = None,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        role: str = workers.WORKER,
     ) -> None:
         self.rt = rt
         self.handlers = dict(registry() if handlers is None else handlers)
@@ -60,6 +62,9 @@ class Worker:
         self._stopping = asyncio.Event()
         self._periodic_task: asyncio.Task[None] | None = None
         self._periodic_checked = float("-inf")
+        self.role = role
+        # When this worker last wrote its heartbeat (time.monotonic()), for /readyz; None before.
+        self.last_beat: float | None = None
 
     # -- driving it ---------------------------------------------------------------------------
 
@@ -86,6 +91,7 @@ class Worker:
         """Work until `stop()`. On stop: wait up to `worker_shutdown_grace_seconds` for in-flight
         jobs, then cancel the rest and release them so another worker takes them at once."""
         log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
+        await self._beat()
         beat = asyncio.create_task(self._heartbeat_loop())
         try:
             while not self._stopping.is_set():
@@ -115,6 +121,10 @@ class Worker:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            try:
+                await workers.stopped(self.rt, self.id)
+            except Exception:
+                log.warning("worker %s: recording its stop failed (the database is unreachable)", self.id)
             log.info("worker %s stopped", self.id)
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -140,9 +150,11 @@ class Worker:
     # -- one attempt --------------------------------------------------------------------------
 
     async def _execute(self, job: ClaimedJob) -> None:
-        """Run one claimed job and record the outcome. Never raises (but for cancellation)."""
+        """Run one claimed job and record the outcome. Never raises (but for cancellation). Every
+        record logged meanwhile carries the job's id, kind and attempt."""
         try:
-            await self._attempt(job)
+            with logs.bind(job_id=job.id, job_kind=job.kind, attempt=job.attempt):
+                await self._attempt(job)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -180,8 +192,10 @@ class Worker:
         else:
             elapsed = time.monotonic() - started
             if await claims.complete(self.rt, job):
-                log.info("%s done in %.2fs", tag, elapsed)
+                metrics.job_outcome(job.kind, "done")
+                log.info("%s done in %.2fs", tag, elapsed, extra={"duration_ms": round(elapsed * 1000, 3)})
             else:
+                metrics.job_outcome(job.kind, "stale")
                 log.warning("%s finished after its lease was taken over; its result was refused", tag)
 
     def _backoff(self, job: ClaimedJob) -> float | None:
@@ -194,6 +208,7 @@ class Worker:
 
     async def _record_failure(self, job: ClaimedJob, tag: str, error: str, *, retry_in: float | None) -> None:
         outcome = await claims.fail(self.rt, job, error=error, retry_in=retry_in)
+        metrics.job_outcome(job.kind, outcome or "stale")
         if outcome == "retry":
             log.warning("%s failed, retrying in %.1fs: %s", tag, retry_in, error)
         elif outcome == "dead":
@@ -209,6 +224,7 @@ class Worker:
         interval = self.rt.settings.job_lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
+            await self._beat()
             held = dict(self._inflight)
             if not held:
                 continue
@@ -221,6 +237,16 @@ class Worker:
                 if job.id not in kept and not task.done():
                     log.warning("job %s: lease lost to another worker; stopping our attempt %d", job.id, job.attempt)
                     task.cancel()
+
+    async def _beat(self) -> None:
+        """This worker's own heartbeat (`giftwell jobs workers`, /readyz); a failure is logged and
+        the next beat tries again (the database may be restarting)."""
+        try:
+            await workers.beat(self.rt, self.id, role=self.role, concurrency=self.concurrency)
+        except Exception:
+            log.warning("worker %s: heartbeat failed (the database is unreachable?)", self.id)
+            return
+        self.last_beat = time.monotonic()
 
     # -- periodic tasks -----------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from giftwell.telemetry import metrics
+
 
 class UnsupportedDatabase(ValueError):
     pass
@@ -43,11 +45,28 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "F
             connect_args={"timeout": 30},
         )
         _sqlite_events(engine, sqlite_synchronous)
+        _pool_metrics(engine, 1)
         return engine
     # A fixed pool, no overflow: an overflow connection is closed as soon as it is returned, so
     # under bursty load the process kept reconnecting (TCP, SSL probe, type introspection) to
     # PostgreSQL. `pool_size` is the most connections a process ever opens.
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
+    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
+    _pool_metrics(engine, pool_size)
+    return engine
+
+
+def _pool_metrics(engine: AsyncEngine, size: int) -> None:
+    """Connections in use (checked out), for `giftwell_db_pool_connections_in_use`."""
+    metrics.DB_POOL_SIZE.set(size)
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkout")
+    def _out(*_args: Any) -> None:
+        metrics.DB_POOL_IN_USE.inc()
+
+    @event.listens_for(pool, "checkin")
+    def _in(*_args: Any) -> None:
+        metrics.DB_POOL_IN_USE.dec()
 
 
 def _sqlite_events(engine: AsyncEngine, synchronous: str) -> None:

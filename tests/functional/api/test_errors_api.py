@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from giftwell.domain.access import SCOPES
+from giftwell.domain.access import OPERATOR_SCOPES, SCOPES
 from giftwell.services.access import tokens
 from giftwell.services.runtime import Runtime
 from tests import factories
@@ -24,7 +24,7 @@ CARD = "card_01HZZZZZZZZZZZZZZZZZZZZZZZ"
 TRF = "trf_01HZZZZZZZZZZZZZZZZZZZZZZZ"
 
 # Every scope a tenant may hold: `admin` is only for the operator account's tokens.
-TENANT_SCOPES = [s for s in SCOPES if s != "admin"]
+TENANT_SCOPES = [s for s in SCOPES if s not in OPERATOR_SCOPES]
 
 
 def routes(card: str, transfer: str, to_card: str) -> list[tuple[str, str, Any, str]]:

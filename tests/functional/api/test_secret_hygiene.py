@@ -14,6 +14,7 @@ import pytest
 
 from giftwell.domain import codes
 from giftwell.services.access import tokens as acce_tokens
+from giftwell.telemetry import logs as telemetry_logs
 from tests import dbdump, factories
 from tests.functional.web.test_web_pages import authorize_url, csrf_of
 from tests.oauth_flow import REDIRECT, pkce, token
@@ -25,6 +26,9 @@ PINNED = "authlib"
 
 
 def debug_everything(caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger at DEBUG, and the captured text rendered as Giftwell writes its logs (one JSON
+    object a line, with the request's and job's context), so the rendered lines are checked too."""
+    caplog.handler.setFormatter(telemetry_logs.formatter("json"))
     caplog.set_level(logging.DEBUG)
     for name in list(logging.root.manager.loggerDict):
         if name.split(".")[0] != PINNED:
@@ -212,6 +216,7 @@ async def test_no_reward_token_code_or_pin_of_a_delivery_is_stored_or_logged(mak
     # The test's own HTTP client logs each URL it fetches: that is the browser's side, not ours.
     records = [r for r in caplog.records if not (r.name == "httpx" and "HTTP Request" in r.getMessage())]
     logs = "\n".join(f"{r.name}: {r.getMessage()} {r.args!r} {r.__dict__!r}" for r in records)
+    logs += "\n" + "\n".join(line for line in caplog.text.splitlines() if "HTTP Request" not in line)
     assert "hygiene" in dump
     assert "/r/[redacted]" in logs
     seen = {"token": token, "code": code, "normalized code": codes.normalize(code), "PIN": pin}

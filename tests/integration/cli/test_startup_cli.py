@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from giftwell.store.engine import create_engine
 from tests.conftest import TEST_SECRET
 from tests.pg import free_port
-from tests.servers import giftwell_env, start_servers, stop_servers
+from tests.servers import giftwell_env, serve_once, start_servers, stop_servers
 
 
 def _count(db_url: str, table: str) -> int:
@@ -37,27 +37,16 @@ def test_serve_alone_creates_no_demo_data(db_url: str, tmp_path: Path) -> None:
     assert not (data_dir / "demo_token").exists()
 
 
-def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "giftwell", "serve", "--port", str(free_port())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_serve_refuses_a_short_secret_key_in_one_line(tmp_path: Path) -> None:
     env = giftwell_env(f"sqlite:///{tmp_path / 'g.db'}", tmp_path, "too-short-0123456789")
-    proc = _serve(env)
+    proc = serve_once(env)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: GIFTWELL_SECRET_KEY must be at least 32 characters"
 
 
 def test_serve_names_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     env = giftwell_env("mysql://u@127.0.0.1/db", tmp_path, TEST_SECRET)
-    proc = _serve(env)
+    proc = serve_once(env)
     assert proc.returncode == 2
     assert (
         proc.stderr.strip() == "error: GIFTWELL_DATABASE_URL: must be sqlite:///path or postgresql://user@host:port/db"
@@ -66,7 +55,7 @@ def test_serve_names_a_bad_setting_in_one_line(tmp_path: Path) -> None:
 
 def test_serve_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None:
     env = giftwell_env(f"postgresql://nobody@127.0.0.1:{free_port()}/giftwell", tmp_path, TEST_SECRET)
-    proc = _serve(env)
+    proc = serve_once(env)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

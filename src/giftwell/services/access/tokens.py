@@ -40,7 +40,8 @@ async def create_token(
     if OPERATOR_SCOPES.intersection(wanted):
         acct = await get_account(uow, account_id)
         if not acct.is_operator:
-            raise Forbidden("the admin scope is only for tokens of the operator account", param="scope")
+            names = " and ".join(sorted(OPERATOR_SCOPES.intersection(wanted)))
+            raise Forbidden(f"the {names} scope is only for tokens of the operator account", param="scope")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     tok_id = new_id("tok")
     await uow.conn.execute(

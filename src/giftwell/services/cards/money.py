@@ -37,6 +37,7 @@ from giftwell.services.ledger import settle, transfers
 from giftwell.services.ledger.transfers import AccountState, Leg, LegRefused
 from giftwell.store.models import Card as CardRow
 from giftwell.store.uow import UnitOfWork
+from giftwell.telemetry import metrics
 
 MAX_HOLD_TTL = timedelta(days=30)
 
@@ -220,6 +221,7 @@ async def redeem(
             await _explain(uow, card, amount)
             raise
         m = Movement(p.transfer, _after(card, p.debit))
+    uow.after_commit(lambda: _count_redemption(card.currency, amount))
     await events.record(
         uow,
         account_id=account_id,
@@ -234,6 +236,10 @@ async def redeem(
         },
     )
     return m
+
+
+async def _count_redemption(currency: str, amount: int) -> None:
+    metrics.redeemed(currency, amount)
 
 
 async def capture(uow: UnitOfWork, *, account_id: str, transfer_id: str, amount: int | None = None) -> Movement:

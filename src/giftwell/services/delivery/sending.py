@@ -33,6 +33,7 @@ from giftwell.services.delivery import messages, reward
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Delivery
 from giftwell.store.uow import UnitOfWork
+from giftwell.telemetry import metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ async def attempt(rt: Runtime, delivery_id: str, *, final: bool) -> DeliveryStat
             assert prepared.sms is not None
             provider_id = await rt.sms.send(to=prepared.to, body=prepared.sms, delivery_id=prepared.id)
     except SendFailed as exc:
+        metrics.delivery_failed("email" if prepared.email is not None else "sms")
         if exc.permanent or final:
             reason = exc.reason if exc.permanent else f"gave up after {prepared.attempt} attempts: {exc.reason}"
             async with rt.uow() as uow:

@@ -50,6 +50,7 @@ from giftwell.services.webhooks import bodies
 from giftwell.services.webhooks import endpoints as webhook_endpoints
 from giftwell.store.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
+from giftwell.telemetry import metrics
 
 MAX_RESPONSE_BODY = 2048
 USER_AGENT = "Giftwell-Webhooks/1"
@@ -107,6 +108,7 @@ async def attempt(rt: Runtime, job: ClaimedJob, *, rand: float) -> Outcome:
         **signature_headers(secrets_, event.id, int(started.timestamp()), body),
     }
     answer = await post(rt, url, headers, body)
+    metrics.webhook_attempt(d.endpoint_id, ok=answer.status is not None and 200 <= answer.status < 300)
     return await _record(rt, job, d, answer, started=started, rand=rand)
 
 

@@ -7,7 +7,7 @@ from giftwell.store.models.catalog import Product
 from giftwell.store.models.delivery import Delivery, RewardLink
 from giftwell.store.models.events import Event
 from giftwell.store.models.idempotency import IdempotencyKey
-from giftwell.store.models.jobs import Job, JobAttempt, Schedule
+from giftwell.store.models.jobs import Job, JobAttempt, Schedule, WorkerBeat
 from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.orders import Order, OrderCard, OrderItem, OrderMetadata
@@ -47,4 +47,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerBeat",
 ]

@@ -65,3 +65,20 @@ class Schedule(Base):
     lease_until: Mapped[datetime | None]
     locked_by: Mapped[str | None] = mapped_column(String(100))
     last_run_at: Mapped[datetime | None]
+
+
+class WorkerBeat(Base):
+    """A job worker's registration and heartbeat (`giftwell jobs workers`): written when it starts,
+    renewed every third of the job lease, stamped `stopped_at` when it stops cleanly. `role` is
+    `server` for a worker inside `giftwell serve`, `worker` for `giftwell worker`."""
+
+    __tablename__ = "worker_beats"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(12))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    concurrency: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None]

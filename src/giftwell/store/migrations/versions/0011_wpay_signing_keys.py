@@ -13,7 +13,7 @@ from alembic import op
 import giftwell.store.models.base
 
 revision: str = '0011_signing_keys'
-down_revision: str | None = '0010'
+down_revision: str | None = '0011_ops_worker_beats'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
