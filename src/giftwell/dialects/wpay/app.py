@@ -63,6 +63,7 @@ def _status(order_status: OrderStatus) -> int:
 
 async def submit(request: Request, p: Principal, correlation: str) -> Response:
     rt = get_runtime(request)
+    wire.check_length(request.headers.get("content-length"))
     data = wire.parse(await request.body())
     order = wire.read(data)
     if order.reversal:

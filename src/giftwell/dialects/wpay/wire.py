@@ -255,6 +255,12 @@ def _not_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def check_length(content_length: str | None) -> None:
+    """Refuse a body announced larger than `MAX_BODY` before reading it."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > MAX_BODY:
+        raise WireError([("", f"the request body is larger than {MAX_BODY} bytes")])
+
+
 def parse(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, numbers exact, or a `WireError` with no field."""
     if len(raw) > MAX_BODY:
