@@ -6,7 +6,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from giftwell.api import errors, oauth
-from giftwell.api.v1 import account, cards, clients, orders, ping, products, signing_keys, transfers, webhooks
+from giftwell.api.v1 import (
+    account,
+    cards,
+    clients,
+    funding,
+    orders,
+    ping,
+    products,
+    signing_keys,
+    transfers,
+    webhooks,
+)
 
 DESCRIPTION = """Giftwell's native API.
 
@@ -36,6 +47,7 @@ def install(app: FastAPI) -> None:
         signing_keys.router,
         products.router,
         account.router,
+        funding.router,
         orders.router,
         webhooks.endpoints,
         webhooks.events_router,

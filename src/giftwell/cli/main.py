@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from giftwell.cli import jobs, operations, serving, tenants
+from giftwell.cli import funding, jobs, operations, serving, tenants
 
 app = typer.Typer(help="Giftwell: gift cards on a double-entry ledger.", no_args_is_help=True, add_completion=False)
 app.add_typer(operations.db_app, name="db")
@@ -17,7 +17,7 @@ app.add_typer(tenants.clients_app, name="clients")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(operations.codes_app, name="codes")
 app.add_typer(operations.products_app, name="products")
-app.add_typer(operations.funding_app, name="funding")
+app.add_typer(funding.funding_app, name="funding")
 app.add_typer(operations.outbox_app, name="outbox")
 app.command()(operations.sweep)
 app.command()(serving.demo)

@@ -1,4 +1,4 @@
-"""Operating Giftwell: the schema, the catalog and funding, the ledger check, the guessing odds, the
+"""Operating Giftwell: the schema, the catalog, the ledger check, the guessing odds, the
 mail written to the mail folder, and the sweep."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from giftwell.app import build_runtime
 from giftwell.cli.common import JsonOpt, load, run
 from giftwell.cli.output import emit, fail
 from giftwell.domain.guessing import DEFAULT_ATTACKERS
-from giftwell.services.access import accounts as acce_accounts
 from giftwell.services.access import guessing
 from giftwell.services.cards import reads as cards
 from giftwell.services.ledger import verify
@@ -30,9 +29,6 @@ codes_app = typer.Typer(help="Card codes.", no_args_is_help=True)
 
 
 products_app = typer.Typer(help="The catalog of products.", no_args_is_help=True)
-
-
-funding_app = typer.Typer(help="Accounts' prepaid funding balances.", no_args_is_help=True)
 
 
 outbox_app = typer.Typer(help="Messages written to the mail folder instead of sent.", no_args_is_help=True)
@@ -76,37 +72,6 @@ def products_import(
         "updated": [s.product.id for s in saved if not s.created],
     }
     emit(data, as_json, lambda d: f"{len(d['created'])} product(s) created, {len(d['updated'])} updated")
-
-
-@funding_app.command("add")
-def funding_add(
-    account: Annotated[str, typer.Option(help="Account name.")],
-    amount: Annotated[int, typer.Option(help="Amount in minor units (cents).")],
-    currency: Annotated[str, typer.Option(help="ISO-4217 code, e.g. USD.")],
-    reference: Annotated[str | None, typer.Option(help="Your reference for the payment received.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Top up an account's prepaid balance (a `fund` transfer from the operator's funding source)."""
-    from giftwell.services.funding import balances
-
-    async def add(uow: UnitOfWork) -> dict[str, Any]:
-        acct = await acce_accounts.account_by_name(uow, account)
-        p = await balances.add(uow, account_id=acct.id, currency=currency, amount=amount, reference=reference)
-        assert p.credit is not None
-        return {
-            "transfer": p.transfer.id,
-            "account": acct.name,
-            "currency": p.transfer.currency,
-            "amount": p.transfer.amount,
-            "balance": p.credit.balance,
-            "available": p.credit.available,
-        }
-
-    emit(
-        run(lambda rt: rt.transact(add), as_json),
-        as_json,
-        lambda d: f"{d['account']}: +{d['amount']} {d['currency']}, balance {d['balance']} ({d['transfer']})",
-    )
 
 
 @ledger_app.command("verify")

@@ -32,11 +32,15 @@ class AccountKind(enum.StrEnum):
     ADJUSTMENT = "adjustment"
     FUNDING_SOURCE = "funding_source"
     SALES = "sales"
+    # A buyer's credit line: the credit still unused (see domain/funding.py).
+    CREDIT_LINE = "credit_line"
+    # The operator's side of every credit limit granted: minus the sum of all limits.
+    CREDIT = "credit"
 
     @property
     def guarded(self) -> bool:
         """Guarded accounts keep a running balance that may never go below zero."""
-        return self in (AccountKind.CARD, AccountKind.FUNDING)
+        return self in (AccountKind.CARD, AccountKind.FUNDING, AccountKind.CREDIT_LINE)
 
 
 class TransferKind(enum.StrEnum):
@@ -49,6 +53,10 @@ class TransferKind(enum.StrEnum):
     TRANSFER = "transfer"
     FUND = "fund"
     CHARGE = "charge"
+    # A credit line's limit granted, raised or lowered (the operator's credit account opposite).
+    CREDIT_LIMIT = "credit_limit"
+    # A payment received against a credit line, restoring what the buyer may draw.
+    SETTLE = "settle"
 
 
 class TransferStatus(enum.StrEnum):

@@ -198,6 +198,18 @@ async def make_event(api: Api) -> Objects:
     return {"event_id": event["id"]}
 
 
+async def make_receipt(api: Api) -> Objects:
+    order = await make_order(api)
+    page = await api.get("/v1/receipts", params={"order": order["order_id"]})
+    (receipt,) = page["data"]
+    return {"receipt_id": receipt["id"]}
+
+
+async def make_funding_source(api: Api) -> Objects:
+    (prepaid,) = (await api.get("/v1/funding-sources"))["data"]
+    return {"funding_source_id": prepaid["id"]}
+
+
 # Path parameter -> how to make such an object in a tenant. A route with a parameter missing
 # here fails the matrix: add a factory for it.
 FACTORIES: dict[str, Factory] = {
@@ -207,6 +219,9 @@ FACTORIES: dict[str, Factory] = {
     "order_id": make_order,
     "endpoint_id": make_endpoint,
     "event_id": make_event,
+    "receipt_id": make_receipt,
+    # No route takes it in its path: the orders' body names it, and lists must not leak it.
+    "funding_source_id": make_funding_source,
 }
 # Routes whose object must be in a particular state for the owner's own call to succeed.
 ROUTE_FACTORIES: dict[tuple[str, str], dict[str, Factory]] = {
@@ -230,8 +245,9 @@ BODIES: dict[tuple[str, str], Body] = {
     # A card never sent: the resend names channel and address itself.
     ("POST", "/v1/cards/{card_id}/resend"): lambda o: {"channel": "sms", "to": "+15550100123"},
     ("POST", "/v1/clients"): lambda o: {"name": "Isolation", "redirect_uris": [REDIRECT], "scopes": ["cards:read"]},
-    # The same reference from both tenants (references are unique per account): names no object.
-    ("POST", "/v1/orders"): lambda o: order_body("route-table"),
+    # The same reference from both tenants (references are unique per account), paid from the
+    # caller's own funding source: B naming A's is a 404.
+    ("POST", "/v1/orders"): lambda o: {**order_body("route-table"), "funding_source": o["funding_source_id"]},
     # The same URL from both tenants: names no object.
     ("POST", "/v1/webhook-endpoints"): lambda o: ENDPOINT_BODY,
     ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): lambda o: {"description": "changed by the route table"},
@@ -253,6 +269,7 @@ BODIES: dict[tuple[str, str], Body] = {
 # objects: A's own list, so filtered, shows A's object; B's shows none of A's.
 LIST_QUERIES: dict[tuple[str, str], Callable[[Objects], dict[str, str]]] = {
     ("GET", "/v1/orders"): lambda o: {"reference": o["order_reference"]},
+    ("GET", "/v1/receipts"): lambda o: {"order": o["order_id"]},
 }
 
 

@@ -29,6 +29,20 @@ async def ledger_ok(rt) -> None:
     assert report.ok, report.problems
 
 
+async def cards_of(client, t, order_id: str, limit: int = 100) -> list[dict]:
+    """Every card of an order, walking `GET /v1/orders/{id}/cards` page by page."""
+    out: list[dict] = []
+    params: dict = {"limit": limit}
+    while True:
+        r = await client.get(f"/v1/orders/{order_id}/cards", params=params, headers=t.headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        out += page["data"]
+        if not page["has_more"]:
+            return out
+        params["cursor"] = page["next_cursor"]
+
+
 async def place(client, t, body, key: str | None = None):
     headers = dict(t.headers)
     if key:
@@ -56,11 +70,18 @@ async def test_sync_order_of_three_cards(rt, app_client):
     assert o["status"] == "completed"
     assert o["reference"] == "po-1"
     assert (o["total_face_value"], o["total_price"], o["charged"]) == (3050, 975 * 2 + 1024, 2974)
-    assert [(i["price"], i["status"], len(i["cards"])) for i in o["items"]] == [
-        (975, "completed", 2),
-        (1024, "completed", 1),
+    assert [(i["price"], i["status"], i["counts"]) for i in o["items"]] == [
+        (975, "completed", {"pending": 0, "issued": 2, "failed": 0, "cancelled": 0}),
+        (1024, "completed", {"pending": 0, "issued": 1, "failed": 0, "cancelled": 0}),
     ]
-    cards = [c for i in o["items"] for c in i["cards"]]
+    assert "cards" not in o["items"][0]
+    cards = await cards_of(app_client, t, o["id"])
+    assert [c["item"] for c in cards] == [o["items"][0]["id"]] * 2 + [o["items"][1]["id"]]
+    assert [(c["initial_balance"], c["current_balance"], c["currency"]) for c in cards] == [
+        (1000, 1000, "USD"),
+        (1000, 1000, "USD"),
+        (1050, 1050, "USD"),
+    ]
     assert all(c["status"] == "issued" and c["card_status"] == "active" for c in cards)
     assert all(len(c["code"].replace("-", "")) == 16 for c in cards)
     assert len({c["code"] for c in cards}) == 3
@@ -72,26 +93,24 @@ async def test_sync_order_of_three_cards(rt, app_client):
     assert await balance(rt, t.account_id) == (START - 2974, START - 2974)
     await ledger_ok(rt)
 
-    # the same codes again, and each showing is counted
+    # the same codes again, a page at a time, and each showing is counted; the order itself
+    # shows counts and no code, and records nothing
     again = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
-    assert [c["code"] for i in again["items"] for c in i["cards"]] == [c["code"] for c in cards]
+    assert again["items"] == o["items"]
+    two = await cards_of(app_client, t, o["id"], limit=2)
+    assert [c["code"] for c in two] == [c["code"] for c in cards]
     async with rt.uow() as uow:
         counts = (
             await uow.conn.execute(sa.select(OrderCard.reveal_count).where(OrderCard.order_id == o["id"]))
         ).scalars()
         assert set(counts) == {2}
         shown = await uow.conn.execute(sa.select(sa.func.count()).where(Event.type == "order.codes_revealed"))
-        assert shown.scalar_one() == 2
-    # By reference: the order as GET /v1/orders/{id} shows it, items and codes, the showing recorded.
+        assert shown.scalar_one() == 3  # one per page: 1 + 2
+    # By reference: the order as GET /v1/orders/{id} shows it, items and counts.
     by_ref = (await app_client.get("/v1/orders?reference=po-1", headers=t.headers)).json()
     assert [x["id"] for x in by_ref["data"]] == [o["id"]]
     assert by_ref["has_more"] is False
     assert by_ref["data"][0]["items"] == again["items"]
-    async with rt.uow() as uow:
-        counts = (
-            await uow.conn.execute(sa.select(OrderCard.reveal_count).where(OrderCard.order_id == o["id"]))
-        ).scalars()
-        assert set(counts) == {3}
     # The plain list shows no items (and so no codes).
     listed = (await app_client.get("/v1/orders", headers=t.headers)).json()
     assert [x["items"] for x in listed["data"]] == [None]
@@ -121,7 +140,7 @@ async def test_async_order_is_fulfilled_by_the_job_queue(rt, app_client):
     await Worker(rt, periodic=()).run_once()
     done = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
     assert done["status"] == "completed"
-    assert sum(1 for c in done["items"][0]["cards"] if c["code"]) == 12
+    assert sum(1 for c in await cards_of(app_client, t, o["id"]) if c["code"]) == 12
     assert await balance(rt, t.account_id) == (START - 12 * 1950, START - 12 * 1950)
     await ledger_ok(rt)
 
@@ -155,6 +174,7 @@ async def test_order_descriptions_in_openapi(app_client):
     for status in ("pending", "processing", "completed", "partial", "failed", "cancelled"):
         assert status in props["status"]["description"]
     assert "recorded" in spec["components"]["schemas"]["OrderCardOut"]["properties"]["code"]["description"]
+    assert "a page at a time" in spec["paths"]["/v1/orders/{order_id}/cards"]["get"]["description"]
     place_op = spec["paths"]["/v1/orders"]["post"]
     assert "10,000 cards" in place_op["description"]
     assert "insufficient_funds" in place_op["description"]
@@ -171,7 +191,8 @@ async def test_async_order_of_25_cards(rt, app_client):
     o = r.json()
     assert o["status"] == "pending"
     assert o["total_price"] == 25 * 1950
-    assert all(c["status"] == "pending" and c["code"] is None for c in o["items"][0]["cards"])
+    assert o["items"][0]["counts"] == {"pending": 25, "issued": 0, "failed": 0, "cancelled": 0}
+    assert all(c["status"] == "pending" and c["code"] is None for c in await cards_of(app_client, t, o["id"]))
     # reserved, not yet charged
     assert await balance(rt, t.account_id) == (START, START - 25 * 1950)
     await ledger_ok(rt)
@@ -182,13 +203,13 @@ async def test_async_order_of_25_cards(rt, app_client):
         await uow.commit()
     mid = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
     assert (mid["status"], mid["items"][0]["status"], mid["charged"]) == ("processing", "processing", 10 * 1950)
-    assert [c["status"] for c in mid["items"][0]["cards"]] == ["issued"] * 10 + ["pending"] * 15
+    assert [c["status"] for c in await cards_of(app_client, t, o["id"])] == ["issued"] * 10 + ["pending"] * 15
 
     assert await fulfilment.fulfil(rt, o["id"], batch_size=10) == "completed"
     done = (await app_client.get(f"/v1/orders/{o['id']}", headers=t.headers)).json()
     assert done["status"] == "completed"
     assert done["charged"] == 25 * 1950
-    assert sum(1 for c in done["items"][0]["cards"] if c["code"]) == 25
+    assert sum(1 for c in await cards_of(app_client, t, o["id"], limit=7) if c["code"]) == 25
     assert await balance(rt, t.account_id) == (START - 25 * 1950, START - 25 * 1950)
     statement = (await app_client.get("/v1/account/statement", headers=t.headers)).json()["data"]
     # three batches: 10 and 10 captured from the hold, the last 5 post what remains of it
@@ -281,7 +302,7 @@ async def test_test_orders_charge_nothing_and_cards_refuse_redemption(rt, app_cl
         app_client, poor, {"reference": "t2", "test": True, "items": [{"product": "acme-usd", "amount": 5000}]}
     )
     assert r.status_code == 200, r.text
-    card_id = o["items"][0]["cards"][0]["card_id"]
+    card_id = (await cards_of(app_client, t, o["id"]))[0]["card_id"]
     async with rt.uow() as uow:
         row = (await uow.conn.execute(sa.select(Card.account_id, Card.test).where(Card.id == card_id))).one()
         assert row.test is True
@@ -298,7 +319,7 @@ async def test_a_test_card_and_a_live_card_never_exchange_value(rt, app_client):
             app_client, t, {"reference": "t3", "test": True, "items": [{"product": "acme-usd", "amount": 5000}]}
         )
     ).json()
-    test_card = o["items"][0]["cards"][0]["card_id"]
+    test_card = (await cards_of(app_client, t, o["id"]))[0]["card_id"]
     async with rt.uow() as uow:
         issuer = (await uow.conn.execute(sa.select(Card.account_id).where(Card.id == test_card))).scalar_one()
     live = await factories.card(rt, issuer, currency="USD", amount=5000)
@@ -327,7 +348,8 @@ async def test_cancel_returns_exactly_the_unused_cards_prices(rt, app_client):
         )
     ).json()
     assert await balance(rt, t.account_id) == (START - 2925, START - 2925)
-    used = o["items"][0]["cards"][0]
+    made = await cards_of(app_client, t, o["id"])
+    used = made[0]
     async with rt.uow() as uow:
         issuer = (await uow.conn.execute(sa.select(Card.account_id).where(Card.id == used["card_id"]))).scalar_one()
         await card_money.redeem(uow, account_id=issuer, card_id=used["card_id"], amount=100)
@@ -336,19 +358,22 @@ async def test_cancel_returns_exactly_the_unused_cards_prices(rt, app_client):
     assert r.status_code == 409, r.text
     assert await balance(rt, t.account_id) == (START - 2925, START - 2925)
     # a listed card: only its price comes back
-    listed = o["items"][0]["cards"][1]
+    listed = made[1]
     r = await app_client.post(f"/v1/orders/{o['id']}/cancel", json={"cards": [listed["id"]]}, headers=t.headers)
     assert r.status_code == 200, r.text
     assert r.json()["cancelled"] == 1
-    assert [c["status"] for c in r.json()["order"]["items"][0]["cards"]] == ["issued", "cancelled", "issued"]
+    assert r.json()["order"]["items"][0]["counts"] == {"pending": 0, "issued": 2, "failed": 0, "cancelled": 1}
+    assert [c["status"] for c in await cards_of(app_client, t, o["id"])] == ["issued", "cancelled", "issued"]
     assert await balance(rt, t.account_id) == (START - 2925 + 975, START - 2925 + 975)
     # the whole order: the remaining unused card
     r = await app_client.post(f"/v1/orders/{o['id']}/cancel", headers=t.headers)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["cancelled"] == 1
-    assert [c["status"] for c in out["order"]["items"][0]["cards"]] == ["issued", "cancelled", "cancelled"]
-    assert [c["card_status"] for c in out["order"]["items"][0]["cards"]] == ["active", "disabled", "disabled"]
+    after = await cards_of(app_client, t, o["id"])
+    assert [c["status"] for c in after] == ["issued", "cancelled", "cancelled"]
+    assert [c["card_status"] for c in after] == ["active", "disabled", "disabled"]
+    assert [c["current_balance"] for c in after] == [900, 0, 0]
     assert out["order"]["refunded"] == 2 * 975
     assert await balance(rt, t.account_id) == (START - 975, START - 975)
     # cancelling again changes nothing

@@ -54,14 +54,17 @@ def test_adjustment_of_nothing_is_refused(signed):
     assert exc.value.param == "amount"
 
 
-@pytest.mark.parametrize("kind", [TransferKind.TRANSFER, TransferKind.FUND, TransferKind.CHARGE])
+@pytest.mark.parametrize(
+    "kind",
+    [TransferKind.TRANSFER, TransferKind.FUND, TransferKind.CHARGE, TransferKind.CREDIT_LIMIT, TransferKind.SETTLE],
+)
 def test_kinds_without_a_system_side_are_not_card_postings(kind):
     with pytest.raises(ValueError, match="not a card posting"):
         card_posting(kind)
 
 
-def test_only_card_and_funding_accounts_are_guarded():
-    assert {k for k in AccountKind if k.guarded} == {AccountKind.CARD, AccountKind.FUNDING}
+def test_only_card_and_funding_source_accounts_are_guarded():
+    assert {k for k in AccountKind if k.guarded} == {AccountKind.CARD, AccountKind.FUNDING, AccountKind.CREDIT_LINE}
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, False, 1.0, "5", None])

@@ -26,13 +26,19 @@ async def get_account(p: AccountRead, rt: RuntimeDep) -> Response:
     return json_response(AccountOut.of(acct, held))
 
 
-@router.get("/statement", response_model=Page[TransferOut], summary="Transfers on the prepaid balances")
+@router.get("/statement", response_model=Page[TransferOut], summary="Transfers on the funding sources")
 async def statement(
     p: AccountRead,
     rt: RuntimeDep,
+    funding_source: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: str | None = None,
 ) -> Response:
+    """Every transfer on the account's prepaid balances and credit lines (or on one
+    `funding_source`), newest first: top-ups, order reservations (pending), charges, refunds,
+    settlements and credit-limit changes. Each posted one but a limit change has a receipt."""
     async with rt.uow() as uow:
-        page = await balances.statement(uow, account_id=p.account_id, limit=limit, cursor=cursor)
+        page = await balances.statement(
+            uow, account_id=p.account_id, funding_source_id=funding_source, limit=limit, cursor=cursor
+        )
     return json_response(Page.of(page, TransferOut.of))

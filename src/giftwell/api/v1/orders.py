@@ -9,11 +9,12 @@ from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas.common import Page, UtcDatetime
-from giftwell.api.v1.schemas.orders import CancelIn, CancelOut, OrderIn, OrderOut
+from giftwell.api.v1.schemas.orders import CancelIn, CancelOut, OrderCardOut, OrderIn, OrderOut
 from giftwell.domain.orders import OrderStatus
-from giftwell.http.deps import OrdersRead, OrdersWrite
+from giftwell.http.deps import OrdersRead, OrdersWrite, RuntimeDep
 from giftwell.http.query import bracketed
-from giftwell.services.orders import cancelling, placing
+from giftwell.http.tx import json_response
+from giftwell.services.orders import cancelling, order_cards, placing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
 from giftwell.services.pagination import Page as Listed
@@ -36,7 +37,10 @@ async def place_order(body: OrderIn, p: OrdersWrite, tx: TxDep) -> Response:
     is unique per account (409 `conflict`); `Idempotency-Key` replays the first answer."""
     req = body.domain()
     return await tx.run(
-        p, lambda uow: placing.place_order(uow, account_id=p.account_id, req=req), OrderOut.of, status=_status
+        p,
+        lambda uow: placing.place_order(uow, account_id=p.account_id, req=req, reveal=False),
+        OrderOut.of,
+        status=_status,
     )
 
 
@@ -71,9 +75,9 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    """Newest first, paginated, without cards (and so without codes): get the order for them.
-    `reference` finds the one order with your own id, and shows it as `GET /v1/orders/{id}`
-    does: with its items and cards, each showing of a code recorded. `metadata[key]=value`
+    """Newest first, paginated, without items: get the order for them. `reference` finds the
+    one order with your own id, and shows it as `GET /v1/orders/{id}` does, with its items and
+    their counts. `metadata[key]=value`
     (repeat for several keys) keeps orders whose metadata has each key with exactly that value;
     `item_metadata[key]=value` does the same for an item's metadata."""
     metadata, item_metadata = bracketed(request, "metadata"), bracketed(request, "item_metadata")
@@ -93,18 +97,38 @@ async def list_orders(
         )
         if reference is None:
             return page
-        return await order_views.reveal_listed(uow, account_id=p.account_id, page=page)
+        return await order_views.with_items(uow, account_id=p.account_id, page=page)
 
     return await tx.run(p, find, lambda page: Page.of(page, OrderOut.of))
 
 
-@router.get("/{order_id}", response_model=OrderOut, summary="Get an order with its cards' codes")
-async def get_order(order_id: str, p: OrdersRead, tx: TxDep) -> Response:
-    """The order with each card's code, PIN, serial, reward link, expiry and status. Each showing
-    is recorded (per card: a reveal count and time; an `order.codes_revealed` event)."""
+@router.get("/{order_id}", response_model=OrderOut, summary="Get an order, with its items' card counts")
+async def get_order(order_id: str, p: OrdersRead, rt: RuntimeDep) -> Response:
+    """The order and its items, each with how many of its cards are pending, issued, failed or
+    cancelled; the cards themselves (codes, balances, links, deliveries) are
+    `GET /v1/orders/{id}/cards`, a page at a time."""
+    async with rt.reader() as uow:
+        found = await order_views.get_order(uow, account_id=p.account_id, order_id=order_id)
+    return json_response(OrderOut.of(found))
+
+
+@router.get("/{order_id}/cards", response_model=Page[OrderCardOut], summary="List an order's cards, with codes")
+async def list_order_cards(
+    order_id: str,
+    p: OrdersRead,
+    tx: TxDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: str | None = None,
+) -> Response:
+    """The order's cards in the order's own order, a page at a time: status, code and PIN, initial
+    and current balance, reward link, first and last opening of the link, and the latest
+    delivery's status and attempts. Each showing of a code is recorded (per card: a reveal count
+    and time; an `order.codes_revealed` event per page)."""
     # A read that writes: each showing of the codes is recorded, so it runs in a transaction.
     return await tx.run(
-        p, lambda uow: order_views.reveal_order(uow, account_id=p.account_id, order_id=order_id), OrderOut.of
+        p,
+        lambda uow: order_cards.list_cards(uow, account_id=p.account_id, order_id=order_id, limit=limit, cursor=cursor),
+        lambda page: Page.of(page, OrderCardOut.of),
     )
 
 

@@ -45,6 +45,12 @@ async def funding_account(uow: UnitOfWork, *, account_id: str, currency: str) ->
     return await _singleton(uow, account_id=account_id, kind=AccountKind.FUNDING, currency=currency)
 
 
+async def credit_line_account(uow: UnitOfWork, *, account_id: str, currency: str) -> str:
+    """An account's credit line in `currency` (guarded: the credit still unused), created empty on
+    first use; its limit is posted into it (see services/funding/credit.py)."""
+    return await _singleton(uow, account_id=account_id, kind=AccountKind.CREDIT_LINE, currency=currency)
+
+
 async def _singleton(uow: UnitOfWork, *, account_id: str, kind: AccountKind, currency: str) -> str:
     key = (account_id, kind.value, currency)
     cache = uow.rt.system_accounts

@@ -8,6 +8,8 @@
 4. Every transfer moves money between two accounts of its own currency.
 5. A redemption's `refunded_amount` equals the sum of the refunds written against it.
 6. A card's ledger account holds the card's currency.
+7. A credit line's limit (on its funding source) equals the `credit_limit` transfers posted into
+   its ledger account, and its unused credit never exceeds that limit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from giftwell.store.models import Card, LedgerAccount, Transfer
+from giftwell.store.models import Card, FundingSource, LedgerAccount, Transfer
 from giftwell.store.uow import UnitOfWork
 
 
@@ -162,6 +164,7 @@ async def verify(uow: UnitOfWork) -> Report:
     for c in card_cur:
         problems.append(Problem("card_currency", c.la, f"card {c.id} is {c.currency} but its account is {c.lac}"))
 
+    problems += await _credit_lines(uow)
     n_transfers = (await conn.execute(sa.select(sa.func.count()).select_from(Transfer))).scalar_one()
     return Report(len(rows), int(n_transfers), sums, await _with_cards(uow, problems))
 
@@ -175,3 +178,47 @@ async def _with_cards(uow: UnitOfWork, problems: list[Problem]) -> list[Problem]
     )
     owner = {r.ledger_account_id: r.id for r in rows}
     return [replace(p, card=owner.get(p.account)) if p.account is not None else p for p in problems]
+
+
+async def _credit_lines(uow: UnitOfWork) -> list[Problem]:
+    limit_moves = Transfer.status == "posted", Transfer.kind == "credit_limit"
+    into = (
+        sa.select(sa.func.coalesce(sa.func.sum(Transfer.amount), 0))
+        .where(*limit_moves, Transfer.credit_account_id == FundingSource.ledger_account_id)
+        .scalar_subquery()
+    )
+    out_of = (
+        sa.select(sa.func.coalesce(sa.func.sum(Transfer.amount), 0))
+        .where(*limit_moves, Transfer.debit_account_id == FundingSource.ledger_account_id)
+        .scalar_subquery()
+    )
+    rows = await uow.conn.execute(
+        sa.select(
+            FundingSource.id,
+            FundingSource.ledger_account_id,
+            FundingSource.credit_limit,
+            LedgerAccount.balance,
+            (into - out_of).label("granted"),
+        )
+        .join(LedgerAccount, LedgerAccount.id == FundingSource.ledger_account_id)
+        .where(FundingSource.credit_limit.is_not(None))
+    )
+    problems = []
+    for r in rows:
+        if int(r.granted) != int(r.credit_limit):
+            problems.append(
+                Problem(
+                    "credit_limit_matches",
+                    r.ledger_account_id,
+                    f"funding source {r.id} has limit {r.credit_limit} but credit_limit transfers sum to {r.granted}",
+                )
+            )
+        if int(r.balance) > int(r.credit_limit):
+            problems.append(
+                Problem(
+                    "credit_within_limit",
+                    r.ledger_account_id,
+                    f"funding source {r.id} has {r.balance} unused credit, over its limit {r.credit_limit}",
+                )
+            )
+    return problems

@@ -10,12 +10,14 @@ import sqlalchemy as sa
 
 from giftwell.domain.cards import CardStatus
 from giftwell.domain.errors import InvalidState, NotFound, ValidationFailed
+from giftwell.domain.funding import ReceiptKind
 from giftwell.domain.ledger import AccountKind, TransferKind, card_posting
 from giftwell.domain.orders import OrderStatus, UnitStatus
 from giftwell.services import events
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg
+from giftwell.services.orders import billing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.fulfilment import OPEN, finish
 from giftwell.services.orders.views import OrderView
@@ -32,10 +34,9 @@ class Cancelled:
 async def cancel_and_show(
     uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: list[str] | None = None
 ) -> Cancelled:
-    """`cancel`, then the order as it stands after, with its cards (each showing of a code is
-    recorded, as by `views.reveal_order`)."""
+    """`cancel`, then the order as it stands after, with its items' counts (`views.get_order`)."""
     n = await cancel(uow, account_id=account_id, order_id=order_id, unit_ids=unit_ids)
-    return Cancelled(n, await order_views.reveal_order(uow, account_id=account_id, order_id=order_id))
+    return Cancelled(n, await order_views.get_order(uow, account_id=account_id, order_id=order_id))
 
 
 async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: list[str] | None = None) -> int:
@@ -55,6 +56,7 @@ async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: l
     if unit_ids is not None and len(units) != len(set(unit_ids)):
         raise NotFound("no such card in this order", param="cards")
     refund = 0
+    refunded: list[tuple[str, int]] = []
     n = 0
     for u in units:
         if u.status == UnitStatus.PENDING.value:
@@ -65,8 +67,9 @@ async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: l
             if await _disable(uow, u):
                 n += 1
                 refund += 0 if order.test else int(u.price)
+                refunded.append((u.item_id, int(u.price)))
     if refund:
-        await _refund(uow, order, refund)
+        await _refund(uow, order, refund, refunded)
     if order.status in OPEN:
         await finish(uow, order_id)
     elif n:
@@ -163,7 +166,7 @@ async def _disable(uow: UnitOfWork, u: Any) -> bool:
     return True
 
 
-async def _refund(uow: UnitOfWork, order: Any, amount: int) -> None:
+async def _refund(uow: UnitOfWork, order: Any, amount: int, units: list[tuple[str, int]]) -> None:
     from giftwell.services.access import accounts
 
     op = await accounts.operator_account(uow)
@@ -176,7 +179,7 @@ async def _refund(uow: UnitOfWork, order: Any, amount: int) -> None:
     )
     if res.first() is None:
         raise ValidationFailed("refund exceeds what the order was charged", param="cards")
-    await transfers.post(
+    p = await transfers.post(
         uow,
         account_id=order.account_id,
         kind=TransferKind.REFUND,
@@ -187,3 +190,4 @@ async def _refund(uow: UnitOfWork, order: Any, amount: int) -> None:
         reference=order.id,
         reason="order cancelled",
     )
+    await billing.receipt(uow, order, ReceiptKind.REFUND, p.transfer, units)

@@ -21,6 +21,7 @@ from giftwell.domain import codes
 from giftwell.domain.cards import Party
 from giftwell.domain.catalog import Product, add_months
 from giftwell.domain.errors import InvalidState, NotFound
+from giftwell.domain.funding import ReceiptKind
 from giftwell.domain.ledger import TransferStatus
 from giftwell.domain.orders import OrderStatus, UnitStatus, final_status
 from giftwell.services import events
@@ -28,6 +29,7 @@ from giftwell.services.catalog import products, suppliers
 from giftwell.services.catalog.suppliers import SupplyFailed, SupplyRequest
 from giftwell.services.delivery import deliveries
 from giftwell.services.ledger import settle, transfers
+from giftwell.services.orders import billing
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
@@ -121,6 +123,7 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             .values(charge_transfer_id=p.transfer.id)
         )
         await uow.conn.execute(sa.update(Order).where(Order.id == order_id).values(charged=Order.charged + charge))
+        await billing.receipt(uow, order, ReceiptKind.CHARGE, p.transfer, [(u.item_id, u.price) for u, _ in issued])
     return len(units)
 
 

@@ -22,6 +22,7 @@ from giftwell.domain.contacts import check_email, check_phone
 from giftwell.domain.delivery import Channel as DeliveryChannel
 from giftwell.domain.delivery import Notification, check_notification
 from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
+from giftwell.domain.funding import SourceKind
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.metadata import check_metadata
@@ -38,6 +39,8 @@ from giftwell.domain.orders import (
 from giftwell.services import events
 from giftwell.services.access import accounts
 from giftwell.services.catalog import products
+from giftwell.services.funding import sources as funding_sources
+from giftwell.services.funding.sources import Source
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg, LegRefused
@@ -82,6 +85,8 @@ class OrderRequest:
     # The fingerprint of the request as the client sent it: a second submit of the same reference
     # is a replay when it matches (`references.submit`), a duplicate when it does not.
     fingerprint: str | None = None
+    # The funding source to pay from (`fs_...`); None: the account's default for the currency.
+    funding_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +213,13 @@ async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
     return checked
 
 
-async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> OrderView:
-    """`place`, then the order as it stands at commit, its codes shown (`views.reveal_order`)."""
+async def place_order(uow: UnitOfWork, *, account_id: str, req: OrderRequest, reveal: bool = True) -> OrderView:
+    """`place`, then the order as it stands at commit: with its cards and codes
+    (`views.reveal_order`, the showing recorded), or with `reveal=False` with its items' counts
+    only (`views.get_order`)."""
     order_id = await place(uow, account_id=account_id, req=req)
+    if not reveal:
+        return await order_views.get_order(uow, account_id=account_id, order_id=order_id)
     return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id)
 
 
@@ -228,6 +237,9 @@ async def place(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> str:
     cards = sum(c.req.quantity for c in checked)
     total_face = sum(c.req.amount * c.req.quantity for c in checked)
     total_price = sum(c.price * c.req.quantity for c in checked)
+    source = await funding_sources.for_order(
+        uow, account_id=account_id, currency=currency, source_id=req.funding_source
+    )
     order_id = new_id("ord")
     try:
         await uow.conn.execute(
@@ -249,12 +261,13 @@ async def place(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> str:
                 metadata_=check_metadata(req.metadata),
                 vendor_data=req.vendor_data,
                 request_fingerprint=req.fingerprint,
+                funding_source_id=source.id,
             )
         )
     except IntegrityError:
         raise Conflict("an order with this reference already exists", param="reference") from None
     if not req.test and total_price > 0:
-        await _reserve(uow, account_id=account_id, order_id=order_id, currency=currency, amount=total_price)
+        await _reserve(uow, account_id=account_id, order_id=order_id, source=source, amount=total_price)
     await _record_units(uow, account_id, order_id, checked)
     await order_views.index_metadata(uow, account_id=account_id, order_id=order_id, item_id="", data=req.metadata)
     await events.record(
@@ -286,8 +299,8 @@ async def _schedule_fulfilment(uow: UnitOfWork, order_id: str, *, account_id: st
     )
 
 
-async def _reserve(uow: UnitOfWork, *, account_id: str, order_id: str, currency: str, amount: int) -> None:
-    fund = await ledger_accounts.funding_account(uow, account_id=account_id, currency=currency)
+async def _reserve(uow: UnitOfWork, *, account_id: str, order_id: str, source: Source, amount: int) -> None:
+    currency, fund = source.currency, source.ledger_account_id
     op = await accounts.operator_account(uow)
     sales = await ledger_accounts.system_account(uow, account_id=op.id, kind=AccountKind.SALES, currency=currency)
     try:
@@ -303,23 +316,20 @@ async def _reserve(uow: UnitOfWork, *, account_id: str, order_id: str, currency:
             reference=order_id,
         )
     except LegRefused:
-        state = next((b for b in await _funding(uow, account_id) if b[0] == currency), (currency, 0, 0))
+        now = await funding_sources.get_source(uow, account_id=account_id, source_id=source.id)
+        available = now.state.available
+        what = "credit" if now.kind is SourceKind.CREDIT_LINE else "funds"
         raise InsufficientFunds(
-            f"insufficient funds: available {state[2]} {currency}, order costs {amount}",
+            f"insufficient {what}: available {available} {currency}, order costs {amount}",
             param="items",
-            available=state[2],
+            available=available,
             required=amount,
             currency=currency,
+            funding_source=source.id,
         ) from None
     await uow.conn.execute(
         sa.update(Order).where(Order.id == order_id).values(funding_account_id=fund, hold_transfer_id=held.transfer.id)
     )
-
-
-async def _funding(uow: UnitOfWork, account_id: str) -> list[tuple[str, int, int]]:
-    from giftwell.services.funding import balances
-
-    return [(b.currency, b.balance, b.available) for b in await balances.balances(uow, account_id=account_id)]
 
 
 async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked: list[_Checked]) -> None:

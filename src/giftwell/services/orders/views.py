@@ -5,7 +5,7 @@ the buyer, who owns them, and every showing recorded), by id or reference, and a
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,8 @@ class ItemView:
     metadata: dict[str, str]
     design: str | None = None
     vendor_data: dict[str, Any] | None = None
+    # How many of its cards are in each unit status (pending, issued, failed, cancelled).
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class OrderView:
     items: list[ItemView] | None
     metadata: dict[str, str]
     vendor_data: dict[str, Any] | None = None
+    funding_source: str | None = None
 
 
 def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
@@ -92,6 +95,7 @@ def _summary(r: Any, items: list[ItemView] | None) -> OrderView:
         items=items,
         metadata=dict(r.metadata or {}),
         vendor_data=r.vendor_data,
+        funding_source=r.funding_source_id,
     )
 
 
@@ -108,6 +112,30 @@ async def reveal_order(
     return _summary(row, await _items(uow, row, withhold_delivered=withhold_delivered))
 
 
+async def get_order(uow: UnitOfWork, *, account_id: str, order_id: str) -> OrderView:
+    """The caller's order with its items and how many of each item's cards are in each status,
+    but not the cards themselves (`order_cards.list_cards` pages through those): a read of
+    constant size, whatever the order's, that shows no code and records nothing."""
+    row = (await uow.conn.execute(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))).first()
+    if row is None:
+        raise NotFound("no such order", param="order")
+    counted = await uow.conn.execute(
+        sa.select(OrderCard.item_id, OrderCard.status, sa.func.count())
+        .where(OrderCard.order_id == order_id)
+        .group_by(OrderCard.item_id, OrderCard.status)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item_id, status, n in counted:
+        counts[item_id][status] = int(n)
+    return _summary(row, _item_views(await _item_rows(uow, row.id), counts, {}))
+
+
+async def with_items(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
+    """`page` with each order's items and their counts, as `get_order` shows them."""
+    shown = [await get_order(uow, account_id=account_id, order_id=o.id) for o in page.data]
+    return Page(shown, page.has_more, page.next_cursor)
+
+
 async def reveal_listed(uow: UnitOfWork, *, account_id: str, page: Page[OrderView]) -> Page[OrderView]:
     """`page` with each order's items and cards, codes shown (and each showing recorded, as by
     `reveal_order`): the list filtered by `reference`, which names one order."""
@@ -120,9 +148,7 @@ def _delivered(item: Any) -> bool:
 
 
 async def _items(uow: UnitOfWork, order: Any, *, withhold_delivered: bool = False) -> list[ItemView]:
-    rows = (
-        await uow.conn.execute(sa.select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position))
-    ).all()
+    rows = await _item_rows(uow, order.id)
     withheld = {it.id for it in rows if _delivered(it)} if withhold_delivered else set()
     units = (
         await uow.conn.execute(
@@ -161,6 +187,17 @@ async def _items(uow: UnitOfWork, order: Any, *, withhold_delivered: bool = Fals
             subject_id=order.id,
             data={"order": order.id, "cards": len(shown)},
         )
+    return _item_views(rows, counts, by_item)
+
+
+async def _item_rows(uow: UnitOfWork, order_id: str) -> list[Any]:
+    query = sa.select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position)
+    return list((await uow.conn.execute(query)).all())
+
+
+def _item_views(
+    rows: list[Any], counts: dict[str, dict[str, int]], by_item: dict[str, list[CardView]]
+) -> list[ItemView]:
     out = []
     for it in rows:
         c = counts[it.id]
@@ -184,10 +221,11 @@ async def _items(uow: UnitOfWork, order: Any, *, withhold_delivered: bool = Fals
                 message=it.message,
                 fields=it.fields,
                 delivery=it.delivery,
-                cards=by_item[it.id],
+                cards=by_item.get(it.id, []),
                 metadata=dict(it.metadata or {}),
                 design=it.design_id,
                 vendor_data=it.vendor_data,
+                counts={u.value: int(c[u.value]) for u in UnitStatus},
             )
         )
     return out

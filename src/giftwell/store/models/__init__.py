@@ -6,6 +6,7 @@ from giftwell.store.models.cards import Card
 from giftwell.store.models.catalog import Product
 from giftwell.store.models.delivery import Delivery, RewardLink
 from giftwell.store.models.events import Event
+from giftwell.store.models.funding import FundingSource, Receipt
 from giftwell.store.models.idempotency import IdempotencyKey
 from giftwell.store.models.jobs import Job, JobAttempt, Schedule, WorkerBeat
 from giftwell.store.models.ledger import LedgerAccount, Transfer
@@ -23,6 +24,7 @@ __all__ = [
     "Card",
     "Delivery",
     "Event",
+    "FundingSource",
     "IdempotencyKey",
     "Job",
     "JobAttempt",
@@ -35,6 +37,7 @@ __all__ = [
     "OrderMetadata",
     "Product",
     "RateLimitCounter",
+    "Receipt",
     "RefreshToken",
     "RewardLink",
     "Schedule",

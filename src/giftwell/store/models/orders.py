@@ -37,6 +37,8 @@ class Order(Base):
     refunded: Mapped[int] = mapped_column(server_default="0")
     funding_account_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_accounts.id"))
     hold_transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"))
+    # The source the order pays from (its ledger account is `funding_account_id`).
+    funding_source_id: Mapped[str | None] = mapped_column(ForeignKey("funding_sources.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
@@ -98,6 +100,8 @@ class OrderCard(Base):
         UniqueConstraint("supply_key", name="uq_order_cards_supply_key"),
         UniqueConstraint("link_token_hash", name="uq_order_cards_link_token_hash"),
         Index("ix_order_cards_order", "order_id", "status", "position"),
+        # The buyer's pages of an order's cards (`GET /v1/orders/{id}/cards`), in position order.
+        Index("ix_order_cards_order_position", "order_id", "position"),
         CheckConstraint("reveal_count >= 0", name="reveal_count_not_negative"),
     )
 

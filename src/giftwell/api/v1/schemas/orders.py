@@ -9,8 +9,9 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 
 from giftwell.api.v1.schemas.common import In, Str200
 from giftwell.domain.orders import Mode
+from giftwell.services.orders.order_cards import DeliveryState, OrderCardView
 from giftwell.services.orders.placing import ItemRequest, OrderRequest
-from giftwell.services.orders.views import CardView, ItemView, OrderView
+from giftwell.services.orders.views import ItemView, OrderView
 
 
 class RecipientIn(In):
@@ -87,18 +88,48 @@ class OrderIn(In):
         description="Your own string keys and values (at most 50 keys of 40 characters, values of 500): "
         "stored, returned, and searchable with `metadata[key]=value` on the list.",
     )
+    funding_source: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None,
+        description="The funding source to pay from (`fs_...`, see `GET /v1/funding-sources`); absent: the "
+        "default one for the order's currency.",
+    )
 
     def domain(self) -> OrderRequest:
         return OrderRequest(
-            self.reference, [i.domain() for i in self.items], self.test, self.mode, metadata=self.metadata or {}
+            self.reference,
+            [i.domain() for i in self.items],
+            self.test,
+            self.mode,
+            metadata=self.metadata or {},
+            funding_source=self.funding_source,
         )
+
+
+class DeliveryStateOut(BaseModel):
+    id: str
+    channel: str = Field(description="email or sms.")
+    status: str = Field(description="scheduled, queued, sent or failed.")
+    attempts: int = Field(description="Attempts to send it so far.")
+    to: str
+    last_attempt_at: datetime | None
+    sent_at: datetime | None
+    failed_at: datetime | None
+    reason: str | None = Field(description="Why the last attempt failed.")
+
+    @classmethod
+    def of(cls, d: DeliveryState) -> DeliveryStateOut:
+        return cls(**{f: getattr(d, f) for f in d.__slots__})
 
 
 class OrderCardOut(BaseModel):
     id: str = Field(description="The order card's id (`oc_...`), as `POST /v1/orders/{id}/cancel` takes it.")
+    item: str = Field(description="Its order item (`oi_...`).")
     status: str = Field(description="pending, issued, failed (see `error`) or cancelled.")
     card_id: str | None = Field(description="The card made for it, once issued.")
     card_status: str | None = Field(description="The card's own status: active, disabled, expired, ...")
+    currency: str
+    initial_balance: int | None = Field(description="The card's value when issued (minor units).")
+    current_balance: int | None = Field(description="What the card holds now (posted balance, minor units).")
     code: str | None = Field(
         description="The card's code, in full: the buyer owns it. Every response that shows it is recorded."
     )
@@ -106,11 +137,25 @@ class OrderCardOut(BaseModel):
     serial: str | None
     link: str | None = Field(description="The reward link for the recipient's page.")
     expires_at: datetime | None
+    first_opened_at: datetime | None = Field(description="When the recipient first opened the reward link.")
+    last_opened_at: datetime | None
+    open_count: int
+    delivery: DeliveryStateOut | None = Field(description="The card's latest delivery by email or SMS, if any.")
     error: str | None = Field(description="Why the card could not be made (status failed).")
 
     @classmethod
-    def of(cls, c: CardView) -> OrderCardOut:
-        return cls(**{f: getattr(c, f) for f in c.__slots__})
+    def of(cls, c: OrderCardView) -> OrderCardOut:
+        data = {f: getattr(c, f) for f in c.__slots__}
+        data["item"] = data.pop("item_id")
+        data["delivery"] = DeliveryStateOut.of(c.delivery) if c.delivery else None
+        return cls(**data)
+
+
+class CountsOut(BaseModel):
+    pending: int
+    issued: int
+    failed: int
+    cancelled: int
 
 
 class OrderItemOut(BaseModel):
@@ -126,14 +171,16 @@ class OrderItemOut(BaseModel):
     message: str | None
     fields: dict[str, Any]
     delivery: dict[str, Any] | None
-    cards: list[OrderCardOut]
+    counts: CountsOut = Field(
+        description="How many of its cards are in each status; `GET /v1/orders/{id}/cards` lists them."
+    )
     metadata: dict[str, str] = Field(description="The item's own metadata, as given.")
     design: str | None = Field(default=None, description="The product design the cards were ordered in.")
 
     @classmethod
     def of(cls, i: ItemView) -> OrderItemOut:
-        data = {f: getattr(i, f) for f in i.__slots__}
-        data["cards"] = [OrderCardOut.of(c) for c in i.cards]
+        data = {f: getattr(i, f) for f in i.__slots__ if f != "cards"}
+        data["counts"] = CountsOut(**i.counts)
         return cls(**data)
 
 
@@ -154,8 +201,11 @@ class OrderOut(BaseModel):
     refunded: int = Field(description="Returned to the funding balance for cancelled cards.")
     created_at: datetime
     completed_at: datetime | None
-    items: list[OrderItemOut] | None = Field(default=None, description="With their cards; absent in lists.")
+    items: list[OrderItemOut] | None = Field(
+        default=None, description="With their cards' counts; absent in lists. The cards: `GET /v1/orders/{id}/cards`."
+    )
     metadata: dict[str, str] = Field(description="The order's own metadata, as given.")
+    funding_source: str | None = Field(default=None, description="The funding source it pays from (`fs_...`).")
 
     @classmethod
     def of(cls, o: OrderView) -> OrderOut:
