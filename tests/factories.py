@@ -132,18 +132,23 @@ async def fund(rt: Runtime, account_id: str, amount: int, currency: str = "USD")
         await uow.commit()
 
 
-async def buyer(rt: Runtime, *, funds: int = 100_000, currency: str = "USD") -> Tenant:
-    """An operator (if none yet), the acme-usd product, and a funded buyer account."""
+async def operator_once(rt: Runtime) -> bool:
+    """The operator, unless the database has one already; whether it was made now."""
     from giftwell.services.access import accounts
 
     async with rt.uow() as uow:
         try:
             await accounts.operator_account(uow)
-            has_operator = True
+            return False
         except Exception:
-            has_operator = False
-    if not has_operator:
-        await operator(rt)
+            pass
+    await operator(rt)
+    return True
+
+
+async def buyer(rt: Runtime, *, funds: int = 100_000, currency: str = "USD") -> Tenant:
+    """An operator (if none yet), the acme-usd product, and a funded buyer account."""
+    if await operator_once(rt):
         await product(rt)
     t = await tenant(rt)
     if funds:

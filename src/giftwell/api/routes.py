@@ -31,6 +31,11 @@ Every POST honours `Idempotency-Key`. Errors have the shape
 Webhooks (`/v1/webhook-endpoints`, `/v1/events`) are signed twice: `X-Signature` (hex HMAC-SHA256
 of the body keyed with the `whsec_...` string) and the Standard Webhooks headers `webhook-id`,
 `webhook-timestamp`, `webhook-signature`; retried for about three days. See docs/webhooks.md.
+
+Dialects are mounted beside it, with their vendors' wire formats: the Giftcards B2B (Sanctum) API
+at `/api/giftcards`, and Wpay's Gifting GCO client API at `/gifting/gco/client/api/v1`, whose
+clients sign their requests with keys the operator registers at `/v1/signing-keys`. See
+docs/api.md and docs/dialects/.
 """
 
 

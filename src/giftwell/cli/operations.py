@@ -159,8 +159,8 @@ def outbox_list(as_json: JsonOpt = False) -> None:
 
 
 def sweep(as_json: JsonOpt = False) -> None:
-    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys
-    and ended rate-limit windows."""
+    """Run the periodic sweep once: expire due cards and holds, purge old idempotency keys,
+    used JWT ids past their window and ended rate-limit windows."""
     from giftwell.services.sweep import sweep_once
 
     r = run(sweep_once, as_json)

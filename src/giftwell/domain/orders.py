@@ -65,6 +65,11 @@ class Channel(enum.StrEnum):
     NONE = "none"
 
 
+# The channels by which Giftwell itself delivers an item's cards (managed fulfilment); with
+# `none` (or no delivery) the buyer delivers them (self-managed).
+DELIVERED = (Channel.EMAIL.value, Channel.SMS.value)
+
+
 def final_status(*, issued: int, failed: int, cancelled: int) -> OrderStatus:
     """The status an order ends in once no unit is pending."""
     if issued == 0 and cancelled > 0:

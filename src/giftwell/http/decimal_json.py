@@ -1,7 +1,8 @@
 """JSON bodies whose amounts are exact decimals, for the dialects that speak major units.
 
 A `Decimal` is written as the shortest exact JSON number, integral ones without a point (50,
-40.5, 39.75, 0.001), so no amount ever passes through a float on its way out.
+40.5, 39.75, 0.001), or, with `keep_scale`, with the places it carries (50.00, as the currency
+writes it), so no amount ever passes through a float on its way out. Times are written with `Z`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,25 @@ from giftwell.domain.money import decimal_text
 __all__ = ["decimal_text", "dumps", "json_response"]
 
 
-def _default(value: Any) -> Any:
+def _shortest(value: Any) -> Any:
     if isinstance(value, Decimal):
         return orjson.Fragment(decimal_text(value).encode())
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(body: Any) -> bytes:
-    return orjson.dumps(body, default=_default)
+def _scaled(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f").encode())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
+def dumps(body: Any, *, keep_scale: bool = False) -> bytes:
+    return orjson.dumps(body, default=_scaled if keep_scale else _shortest, option=orjson.OPT_UTC_Z)
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None, *, keep_scale: bool = False
+) -> Response:
+    return Response(
+        dumps(body, keep_scale=keep_scale), status_code=status, media_type="application/json", headers=headers
+    )

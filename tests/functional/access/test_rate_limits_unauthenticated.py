@@ -19,7 +19,6 @@ LIMITS = {"rate_limit_per_ip": "2/minute", "rate_limit_per_token": "0"}
 UNLIMITED_POSTS = {
     "/logout": "ends the caller's own session: nothing to guess or exhaust",
     "/dashboard/clients": "needs a signed-in session (itself behind the limited sign-in)",
-    "/dashboard/webhooks": "needs a signed-in session (itself behind the limited sign-in)",
 }
 # Every dashboard form needs a signed-in session (itself behind the limited sign-in).
 UNLIMITED_PREFIX = "/dashboard/"

@@ -69,6 +69,9 @@ class ItemRequest:
     design: str | None = None
     # A vendor dialect's own fields for this item, kept as given (JSON) and shown back by it.
     vendor_data: dict[str, Any] | None = None
+    # The currency the caller expects the product to be in (a vendor's item names one): another
+    # is refused rather than a card of another currency made.
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,10 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     except NotFound:
         raise ValidationFailed(f"no such product {item.product!r}", param=f"{p}.product", rule="unknown") from None
     product.check_orderable(country=item.country, param=f"{p}.product")
+    if item.currency is not None and product.currency != item.currency:
+        raise ValidationFailed(
+            f"{product.id} is sold in {product.currency}, not {item.currency}", param=f"{p}.currency", rule="currency"
+        )
     if currency is not None and product.currency != currency:
         raise ValidationFailed(
             f"all items of an order share one currency ({currency}); {product.id} is {product.currency}",

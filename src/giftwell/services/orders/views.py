@@ -12,15 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from giftwell.domain.errors import NotFound
-from giftwell.domain.orders import Channel, OrderStatus, UnitStatus, item_status
+from giftwell.domain.orders import DELIVERED, OrderStatus, UnitStatus, item_status
 from giftwell.domain.suppliers import code_aad, pin_aad
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
 from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata, SuppliedCard
 from giftwell.store.uow import UnitOfWork
-
-DELIVERED = (Channel.EMAIL.value, Channel.SMS.value)
 
 
 @dataclass(frozen=True, slots=True)
