@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,6 +38,12 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The soak: a million operations on each database with 100 kill -9s of the server and a
+# PostgreSQL restart (hours on a 2-core machine; SOAK_ARGS="--ops 100000 --kills 10" for less).
+soak: install
+	scripts/ensure-system-deps.sh postgres
+	$(BIN)/python -m tests.soak $(SOAK_ARGS)
 
 bench: install
 	scripts/ensure-system-deps.sh postgres wrk

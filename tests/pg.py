@@ -47,9 +47,22 @@ class PgServer:
     user: str
     datadir: Path | None = None
     _as_postgres: bool = False
+    _opts: str = ""
 
     def url(self, db: str) -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{db}"
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (`resume` starts it again on the same port)."""
+        assert self.datadir is not None
+        _run([_pg_bin("pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"], self._as_postgres)
+
+    def resume(self) -> None:
+        assert self.datadir is not None
+        log = str(self.datadir.parent / "log")
+        _run(
+            [_pg_bin("pg_ctl"), "-D", str(self.datadir), "-o", self._opts, "-l", log, "-w", "start"], self._as_postgres
+        )
 
     def stop(self) -> None:
         if self.datadir is None:
@@ -81,7 +94,7 @@ def start(*, durable: bool = False) -> PgServer:
     if not durable:
         opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     _run([_pg_bin("pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(base / "log"), "-w", "start"], as_postgres)
-    server = PgServer("127.0.0.1", port, "postgres", datadir, as_postgres)
+    server = PgServer("127.0.0.1", port, "postgres", datadir, as_postgres, opts)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

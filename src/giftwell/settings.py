@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     secret_key: SecretStr | None = None
+    # Earlier secrets, still read during and after a key rotation (comma-separated, newest first).
+    secret_key_previous: SecretStr | None = None
+    # A key file instead: one `VERSION SECRET` a line (`#` comments); the highest version is
+    # current, the others are previous. Exclusive with GIFTWELL_SECRET_KEY.
+    secret_key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
@@ -83,6 +88,11 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = Field(default=300.0, gt=0)
     # Days a finished (done) job is kept before the periodic purge deletes it.
     job_retention_days: int = Field(default=14, ge=1)
+    # Webhook attempt logs older than this are purged (hourly, in batches).
+    webhook_attempt_retention_days: int = Field(default=30, ge=1)
+    # Events (with their webhook deliveries, once all have ended) older than this are purged;
+    # unset: kept for ever.
+    event_retention_days: int | None = Field(default=None, ge=1)
     worker_concurrency: int = Field(default=4, ge=1)
     worker_poll_interval_seconds: float = Field(default=1.0, gt=0)
     # On SIGTERM a worker waits this long for in-flight jobs, then releases them to other workers.
@@ -251,6 +261,13 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
     @property
+    def previous_secrets(self) -> tuple[str, ...]:
+        """Earlier secrets, newest first (read, never written with)."""
+        if self.secret_key_previous is None:
+            return ()
+        return tuple(p.strip() for p in self.secret_key_previous.get_secret_value().split(",") if p.strip())
+
+    @property
     def mail_dir(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
 
@@ -278,6 +295,13 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    if settings.secret_key_file is not None:
+        if settings.secret_key is not None:
+            raise SettingsError("set GIFTWELL_SECRET_KEY or GIFTWELL_SECRET_KEY_FILE, not both")
+        current, previous = read_key_file(settings.secret_key_file)
+        settings.secret_key = SecretStr(current)
+        if previous:
+            settings.secret_key_previous = SecretStr(",".join(previous))
     if settings.secret_key is None:
         if not settings.embedded:
             raise SettingsError(
@@ -289,9 +313,39 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"GIFTWELL_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
     if key.lower() in PLACEHOLDER_SECRETS and not settings.embedded:
         raise SettingsError("GIFTWELL_SECRET_KEY is a placeholder; set a real random secret")
+    if any(len(p) < MIN_SECRET_LENGTH for p in settings.previous_secrets):
+        raise SettingsError(f"each GIFTWELL_SECRET_KEY_PREVIOUS must be at least {MIN_SECRET_LENGTH} characters")
     if settings.sms_url is not None and not settings.sms_from:
         raise SettingsError("GIFTWELL_SMS_FROM must be set (the sender number) when GIFTWELL_SMS_URL is")
     return settings
+
+
+def read_key_file(path: Path) -> tuple[str, tuple[str, ...]]:
+    """(current, previous newest first) from a key file: `VERSION SECRET` a line, `#` comments.
+    The file should be readable by Giftwell's user only."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError(f"GIFTWELL_SECRET_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+    versions: dict[int, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        number, _, secret = line.partition(" ")
+        if not number.isdigit() or not secret.strip():
+            raise SettingsError(f"GIFTWELL_SECRET_KEY_FILE: line {n} is not `VERSION SECRET`")
+        if int(number) in versions:
+            raise SettingsError(f"GIFTWELL_SECRET_KEY_FILE: version {number} appears twice")
+        if len(secret.strip()) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"GIFTWELL_SECRET_KEY_FILE: version {number} is shorter than {MIN_SECRET_LENGTH} characters"
+            )
+        versions[int(number)] = secret.strip()
+    if not versions:
+        raise SettingsError(f"GIFTWELL_SECRET_KEY_FILE: {path} holds no key")
+    ordered = [versions[v] for v in sorted(versions, reverse=True)]
+    return ordered[0], tuple(ordered[1:])
 
 
 def _describe(exc: ValidationError) -> str:

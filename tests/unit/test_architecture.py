@@ -51,7 +51,7 @@ def test_contracts_cover_layers_surfaces_dialects_store_and_loops():
     # Money moves below everything that sells or sends it; webhooks see everything.
     assert layers.index("webhooks") < layers.index("orders") < layers.index("delivery") < layers.index("catalog")
     assert layers.index("catalog") < layers.index("cards | funding") < layers.index("access | ledger")
-    assert layers[-3:] == ["events", "queue", "runtime | pagination | currencies"]
+    assert layers[-3:] == ["events | audit", "queue", "runtime | pagination | currencies"]
     assert by_id["surfaces"]["type"] == "independence"
     assert set(by_id["surfaces"]["modules"]) == {"giftwell.api", "giftwell.dialects", "giftwell.web", "giftwell.jobs"}
     assert by_id["dialects"] == {**by_id["dialects"], "type": "independence", "modules": ["giftwell.dialects.*"]}

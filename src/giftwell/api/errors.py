@@ -13,10 +13,13 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from giftwell.domain.errors import GiftwellError, InsufficientScope, RateLimited, Unauthenticated
+from giftwell.domain.errors import DatabaseUnavailable, GiftwellError, InsufficientScope, RateLimited, Unauthenticated
+from giftwell.http.outage import as_unavailable
 
 log = logging.getLogger("giftwell.api")
 
@@ -60,7 +63,7 @@ def domain_error_response(request: Request, exc: GiftwellError) -> Response:
         headers = {
             "WWW-Authenticate": f'Bearer realm="giftwell", error="insufficient_scope", scope="{exc.fields["required"]}"'
         }
-    elif isinstance(exc, RateLimited):
+    elif isinstance(exc, RateLimited | DatabaseUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     extra = {k: v for k, v in exc.fields.items() if k != "reason"}
     return error_response(
@@ -124,8 +127,16 @@ def install(app: FastAPI) -> None:
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
         return error_response(request, status=exc.status_code, type="invalid_request_error", code=code, message=message)
 
+    # Registered by class, not only in the catch-all (which Starlette re-raises after answering):
+    # a database that is down is a 503 and nothing more.
+    for cls in (DBAPIError, SATimeoutError, OSError):
+        app.add_exception_handler(cls, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        down = as_unavailable(exc)
+        if down is not None:
+            return unavailable_response(request, exc, down)
         log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, request_id(request))
         return error_response(
             request,
@@ -136,3 +147,17 @@ def install(app: FastAPI) -> None:
             # This handler runs outside the request-id middleware: set the header here.
             headers={"X-Request-Id": request_id(request)},
         )
+
+
+async def _database(request: Request, exc: Exception) -> Response:
+    down = as_unavailable(exc)
+    if down is None:
+        raise exc  # not an outage: the catch-all logs it and answers 500
+    return unavailable_response(request, exc, down)
+
+
+def unavailable_response(request: Request, exc: BaseException, down: DatabaseUnavailable) -> Response:
+    log.warning("database unavailable (request %s): %s", request_id(request), type(exc).__name__)
+    response = domain_error_response(request, down)
+    response.headers["X-Request-Id"] = request_id(request)
+    return response

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from giftwell.api import errors, oauth
 from giftwell.api.v1 import (
     account,
+    audit,
     cards,
     clients,
     funding,
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
         webhooks.endpoints,
         webhooks.events_router,
         reports.router,
+        audit.router,
         oauth.router,
         ping.router,
     ):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from giftwell.app import build_runtime
 from giftwell.cli.output import fail
-from giftwell.domain.errors import GiftwellError
+from giftwell.domain.errors import DatabaseUnavailable, GiftwellError
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import migrate
@@ -70,6 +70,8 @@ def run_on(settings: Settings, fn: Callable[[Runtime], Awaitable[T]], as_json: b
 
     try:
         return asyncio.run(main())
+    except DatabaseUnavailable as exc:
+        fail(f"database error: {first_line(exc.__cause__ or exc)}", as_json, code=2)
     except GiftwellError as exc:
         fail(exc, as_json)
     except (DBAPIError, OSError) as exc:

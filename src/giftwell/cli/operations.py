@@ -16,7 +16,7 @@ from giftwell.domain.guessing import DEFAULT_ATTACKERS
 from giftwell.services.access import guessing
 from giftwell.services.cards import reads as cards
 from giftwell.services.ledger import verify
-from giftwell.store import migrate
+from giftwell.store import backup, migrate
 from giftwell.store.uow import UnitOfWork
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -165,3 +165,41 @@ def sweep(as_json: JsonOpt = False) -> None:
 
     r = run(sweep_once, as_json)
     emit(vars(r), as_json, lambda d: ", ".join(f"{k}: {v}" for k, v in d.items()))
+
+
+def backup_cmd(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy.")], as_json: JsonOpt = False
+) -> None:
+    """Copy the embedded SQLite database to FILE, consistently, while the server runs."""
+    settings = load(as_json)
+    try:
+        done = backup.backup(settings.resolved_database_url, file)
+    except backup.BackupError as exc:
+        fail(str(exc), as_json, code=2)
+    emit(
+        {"file": str(done.path), "bytes": done.bytes, "revision": done.revision},
+        as_json,
+        lambda d: f"backed up to {d['file']} ({d['bytes']} bytes, schema {d['revision']})",
+    )
+
+
+def restore_cmd(
+    file: Annotated[Path, typer.Argument(help="A file `giftwell backup` wrote.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the current database without asking.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the embedded SQLite database with a backup (the server must be stopped). The schema
+    is brought up to date at the next start."""
+    settings = load(as_json)
+    try:
+        target = backup.sqlite_path(settings.resolved_database_url)
+        if target.exists() and not yes:
+            fail(f"{target} exists: pass --yes to replace it with {file}", as_json, code=2)
+        done = backup.restore(settings.resolved_database_url, file)
+    except backup.BackupError as exc:
+        fail(str(exc), as_json, code=2)
+    emit(
+        {"database": str(done.path), "bytes": done.bytes, "revision": done.revision},
+        as_json,
+        lambda d: f"restored {d['database']} from {file} (schema {d['revision']})",
+    )

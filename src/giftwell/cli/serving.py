@@ -16,6 +16,7 @@ from giftwell.cli.common import JsonOpt, load, run, run_on, setup_logging
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError
 from giftwell.services.access import accounts, tokens
+from giftwell.services.audit import actor
 from giftwell.services.queue import workers
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
@@ -102,6 +103,7 @@ def serve(
     except SettingsError as exc:
         fail(str(exc), False, code=2)
     setup_logging(settings)
+    actor.set_process_actor("system", None)
     try:
         # Kept open (and so held) until the process exits: the embedded database has one server.
         lock_file = lock.hold(settings.resolved_database_url)
@@ -160,6 +162,7 @@ def worker(
     except SettingsError as exc:
         fail(str(exc), False, code=2)
     setup_logging(settings, json_logs=json_logs)
+    actor.set_process_actor("system", None)
 
     async def work(rt: Runtime) -> None:
         w = build_worker(rt, concurrency=concurrency, poll_interval=poll_interval)

@@ -129,6 +129,27 @@ def users_create(
     )
 
 
+@users_app.command("set-role")
+def users_set_role(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    role: Annotated[str, typer.Option(help="owner, admin or viewer.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a user another role (recorded in the audit log)."""
+
+    async def change(uow: UnitOfWork) -> users.UserInfo:
+        acct = await accounts.account_by_name(uow, account)
+        return await users.change_role(uow, account_id=acct.id, email=email, role=role)
+
+    user = run(lambda rt: rt.transact(change), as_json)
+    emit(
+        {"id": user.id, "account_id": user.account_id, "email": user.email, "role": user.role},
+        as_json,
+        lambda d: f"user {d['email']} is now {d['role']}",
+    )
+
+
 def _client_out(new: clients.NewClient) -> dict[str, Any]:
     c = new.client
     return {

@@ -17,6 +17,7 @@ SCOPES: dict[str, str] = {
     "account:write": "Manage the account's users and API clients",
     "webhooks:write": "Register and change webhook endpoints",
     "reports:read": "Read reports: liability, breakage, cards expiring soon",
+    "audit:read": "Read the account's audit log of administrative actions",
     "admin": "Operator access across accounts (Giftwell's own staff only)",
     "metrics:read": "Read the Prometheus metrics at /metrics (Giftwell's own staff only)",
 }
@@ -25,7 +26,8 @@ SCOPES: dict[str, str] = {
 # the operator's CLI can grant it.
 OPERATOR_SCOPES = frozenset({"admin", "metrics:read"})
 ACCOUNT_SCOPES = tuple(s for s in SCOPES if s not in OPERATOR_SCOPES)
-READ_SCOPES = tuple(s for s in ACCOUNT_SCOPES if s.endswith(":read"))
+# What a viewer may delegate: reading, but not the audit log (it names who did what from where).
+READ_SCOPES = tuple(s for s in ACCOUNT_SCOPES if s.endswith(":read") and s != "audit:read")
 
 # WizzGift's scope names (seed 000): accepted wherever scopes are given (authorize and token
 # requests, `giftwell clients create --scope`, the API, the dashboard) and stored as the native

@@ -160,3 +160,17 @@ class RewardGone(GiftwellError):
 
     code = "gone"
     status = 410
+
+
+class DatabaseUnavailable(GiftwellError):
+    """The database cannot be reached (restarting, unreachable, refusing connections): nothing was
+    changed by this request, or, if the connection broke at commit, the caller retries with the
+    same `Idempotency-Key`. Retry after `retry_after` seconds."""
+
+    code = "database_unavailable"
+    status = 503
+    type = "api_error"
+
+    def __init__(self, message: str = "the database is unavailable; retry shortly", *, retry_after: int = 5) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -51,12 +51,14 @@ async def authenticate(request: Request) -> Principal:
     token = _bearer(request)
     # A prefix of the token's keyed hash names it in the counters without revealing it.
     token_key = rt.keys.token_hash(token)[:32] if token is not None else None
-    await limit(request, await ratelimit.hit_request(rt, ip=client_ip(request), token_key=token_key))
+    ip = client_ip(request)
+    await limit(request, await ratelimit.hit_request(rt, ip=ip, token_key=token_key))
     if token is None:
         raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
     async with rt.reader() as uow:
         principal = await tokens.authenticate(uow, token)
-    logs.annotate(account_id=principal.account_id)
+    # The log lines of the request name the account; the audit log also the token and address.
+    logs.annotate(account_id=principal.account_id, token_id=principal.token_id, _ip=ip)
     return principal
 
 
@@ -88,3 +90,4 @@ OrdersWrite = Annotated[Principal, Depends(require("orders:write"))]
 ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+AuditRead = Annotated[Principal, Depends(require("audit:read"))]

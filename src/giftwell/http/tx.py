@@ -8,6 +8,7 @@ same answer. A crash leaves both or neither.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from giftwell.domain.access import Principal
-from giftwell.domain.errors import GiftwellError
+from giftwell.domain.errors import DatabaseUnavailable, GiftwellError
 from giftwell.http.request import get_runtime
 from giftwell.services.access import idempotency
 from giftwell.store.uow import UnitOfWork
@@ -84,6 +85,12 @@ class Tx:
                 )
                 await uow.commit()
             return response
+        except DatabaseUnavailable:
+            # Not the caller's failure: nothing is stored, and the key is handed back if the
+            # database answers (else its lease lets a retry take it over).
+            with contextlib.suppress(Exception):
+                await idempotency.release(self.rt, account_id=account_id, key=key)
+            raise
         except GiftwellError as exc:
             failed = self.render_error(self.request, exc)
             async with self.rt.uow() as uow:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from giftwell.services.queue import claims
 from giftwell.services.runtime import Runtime
 from giftwell.services.sweep import sweep_once
+from giftwell.services.webhooks import retention
 from giftwell.settings import Settings
 
 log = logging.getLogger("giftwell.schedules")
@@ -44,7 +45,16 @@ async def purge_jobs(rt: Runtime) -> object:
     return total
 
 
+async def retain(rt: Runtime) -> object:
+    """Purge old webhook attempts, and old events if a retention is set."""
+    r = await retention.purge(rt)
+    if r.webhook_attempts or r.events:
+        log.info("purged %d webhook attempts and %d events", r.webhook_attempts, r.events)
+    return r
+
+
 PERIODIC: tuple[Periodic, ...] = (
     Periodic("sweep", lambda s: s.sweep_interval_seconds, sweep),
     Periodic("jobs.purge", lambda s: 3600.0, purge_jobs),
+    Periodic("retention", lambda s: 3600.0, retain),
 )

@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 
+from giftwell.domain.errors import DatabaseUnavailable
 from giftwell.domain.jobs import PermanentFailure, RetryLater, backoff_delay, describe_error, redact
 from giftwell.jobs.handlers import Handler, registry
 from giftwell.jobs.schedules import PERIODIC, Periodic
@@ -103,6 +104,10 @@ class Worker:
                 if free > 0:
                     try:
                         batch = await claims.claim(self.rt, worker=self.id, limit=free)
+                    except DatabaseUnavailable:
+                        # Expected while the database restarts: one line, no traceback.
+                        log.warning("the database is unavailable; claiming again in %.1fs", self.poll_interval)
+                        batch = []
                     except Exception:
                         log.exception("claiming jobs failed; retrying in %.1fs", self.poll_interval)
                         batch = []
@@ -177,7 +182,7 @@ class Worker:
         started = time.monotonic()
         log.debug("%s started", tag)
         timeout = self.rt.settings.job_timeout_seconds
-        secrets_ = (self.rt.settings.secret,)
+        secrets_ = (self.rt.settings.secret, *self.rt.settings.previous_secrets)
         try:
             async with asyncio.timeout(timeout) as cm:
                 await fn(self.rt, job)

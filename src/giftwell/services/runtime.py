@@ -28,7 +28,7 @@ class Runtime:
     def __init__(self, settings: Settings, *, clock: Clock = utc_now, engine: AsyncEngine | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.keys = Keys(settings.secret)
+        self.keys = Keys(settings.secret, settings.previous_secrets)
         self.engine = engine or create_engine(
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,

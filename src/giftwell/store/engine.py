@@ -50,7 +50,16 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "F
     # A fixed pool, no overflow: an overflow connection is closed as soon as it is returned, so
     # under bursty load the process kept reconnecting (TCP, SSL probe, type introspection) to
     # PostgreSQL. `pool_size` is the most connections a process ever opens.
-    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
+    # A connection attempt gives up after 5 s and a request waits at most 10 s for a pooled
+    # connection: a database that is down or unreachable answers 503 quickly, never a hung request.
+    engine = create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=False,
+        pool_timeout=10,
+        connect_args={"timeout": 5},
+    )
     _pool_metrics(engine, pool_size)
     return engine
 

@@ -7,14 +7,48 @@ commits. Services and repositories never commit. Work that must only happen afte
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from giftwell.domain.errors import DatabaseUnavailable
 from giftwell.store.host import Host
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (rather than a statement it refused):
+    a refused or broken connection, a server shutting down or starting, a pool with no connection
+    to give within its timeout."""
+    if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        if isinstance(orig, OSError | ConnectionError):
+            return True
+        # asyncpg: the server is starting, shutting down, or closed the connection.
+        name = type(orig).__name__ if orig is not None else ""
+        sqlstate = str(getattr(orig, "sqlstate", "") or getattr(orig, "pgcode", "") or "")
+        return name in _UNAVAILABLE_NAMES or sqlstate.startswith(("08", "57P"))
+    return isinstance(exc, OSError)
+
+
+_UNAVAILABLE_NAMES = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "InterfaceError",
+    }
+)
 
 
 class UnitOfWork:
@@ -41,11 +75,19 @@ class UnitOfWork:
         return self.conn.dialect.name
 
     async def __aenter__(self) -> Self:
-        self._conn = await self.rt.engine.connect()
-        if self.read_only:
-            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            await self._conn.begin()
+        try:
+            self._conn = await self.rt.engine.connect()
+            if self.read_only:
+                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await self._conn.begin()
+        except Exception as exc:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                await _close_quietly(conn)
+            if unavailable(exc):
+                raise DatabaseUnavailable() from exc
+            raise
         # One clock reading per transaction: every row it writes carries the same time.
         self.now = self.rt.clock()
         return self
@@ -56,6 +98,10 @@ class UnitOfWork:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        if exc is not None and unavailable(exc):
+            # The connection is gone: nothing to roll back (the server dropped the transaction).
+            await _close_quietly(conn)
+            raise DatabaseUnavailable() from exc
         try:
             if not self._committed:
                 await conn.rollback()
@@ -73,3 +119,9 @@ class UnitOfWork:
 
     def after_commit(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._after_commit.append(fn)
+
+
+async def _close_quietly(conn: AsyncConnection) -> None:
+    # The connection is already broken: closing it is best effort.
+    with contextlib.suppress(Exception):
+        await conn.close()

@@ -45,7 +45,9 @@ def _request_fields(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
     ctx = _REQUEST.get()
     if ctx:
         for k, v in ctx.items():
-            event.setdefault(k, v)
+            # Underscored fields (the caller's address) are for the audit log, not log lines.
+            if not k.startswith("_"):
+                event.setdefault(k, v)
     return event
 
 

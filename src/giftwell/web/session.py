@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from starlette.responses import Response
 
-from giftwell.http.request import get_runtime
+from giftwell.http.request import client_ip, get_runtime
 from giftwell.services.access import users
 from giftwell.services.runtime import Runtime
+from giftwell.telemetry import logs
 
 SESSION_COOKIE = "gw_session"
 LOGIN_COOKIE = "gw_login"
@@ -43,7 +44,11 @@ def clear_cookie(request: Request, response: Response, name: str) -> None:
 async def current_session(request: Request) -> users.SessionInfo | None:
     rt = get_runtime(request)
     async with rt.uow() as uow:
-        return await users.access_session(uow, request.cookies.get(SESSION_COOKIE))
+        info = await users.access_session(uow, request.cookies.get(SESSION_COOKIE))
+    if info is not None:
+        # Log lines name the account; the audit log also the user and the address.
+        logs.annotate(account_id=info.user.account_id, user_id=info.user.id, _ip=client_ip(request))
+    return info
 
 
 def login_binding(request: Request) -> tuple[str, bool]:

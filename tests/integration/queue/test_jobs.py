@@ -277,7 +277,7 @@ async def test_the_builtin_periodic_tasks_sweep_and_purge(rt, clock, settings):
     async with rt.uow() as uow:
         names = set((await uow.conn.scalars(sa.select(Schedule.name))).all())
         ids = set((await uow.conn.scalars(sa.select(Job.id))).all())
-    assert names == {"sweep", "jobs.purge"}
+    assert names == {"sweep", "jobs.purge", "retention"}
     assert ids == {kept}  # the old done job was purged; the new one (no handler: dead) is kept
     assert old not in ids
 

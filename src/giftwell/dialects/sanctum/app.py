@@ -155,7 +155,14 @@ def _route(ep: Endpoint) -> Callable[[Request], Awaitable[Response]]:
 def create_app(rt: Runtime) -> FastAPI:
     """The sub-application mounted at `MOUNT`; it shares the runtime (and so the database, the
     tokens and the clock) with the native API."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # Its own OpenAPI description at /api/giftcards/openapi.json (the fuzz tests read it).
+    app = FastAPI(
+        title="Giftcards B2B (Sanctum) dialect",
+        description="The Giftcards B2B API, spoken by Giftwell: see docs/api.md.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.runtime = rt
     errors.install(app)
     for ep in ENDPOINTS:

@@ -4,7 +4,8 @@ Domain errors are mapped by class: an unknown code (or another account's) is 404
 found"; too little money to redeem is 422 "Insufficient balance" with what is available; any
 other refusal by the services (a card state that forbids the action, a concurrent change) is
 422 "<Action> giftcard failed". A rate limit or the guessing guard is Laravel's throttle answer,
-429 "Too Many Attempts." with Retry-After. Field errors use Laravel's validation body. Anything unexpected
+429 "Too Many Attempts." with Retry-After; a database that cannot be reached is 503 "Service
+Unavailable" with Retry-After. Field errors use Laravel's validation body. Anything unexpected
 is a 500 "Server error" whose traceback is logged under the request id, never with the request
 body or the code.
 """
@@ -31,11 +32,13 @@ from giftwell.domain.errors import (
     ValidationFailed,
 )
 from giftwell.http.decimal_json import decimal_text, json_response
+from giftwell.http.outage import as_unavailable
 
 log = logging.getLogger("giftwell.dialects.sanctum")
 
 INVALID = "The given data was invalid."
 THROTTLED = "Too Many Attempts."  # Laravel's ThrottleRequests wording
+UNAVAILABLE = "Service Unavailable"
 NOT_FOUND = "Giftcard not found"
 # Domain parameter names as the vendor's fields.
 WIRE_FIELDS = {"code": "giftcard_code", "amount": "amount", "reason": "reason"}
@@ -74,6 +77,12 @@ def respond(exc: Exception, request: Request, *, action: str, failed: str, code:
     if isinstance(exc, RateLimited):
         response = json_response({"message": THROTTLED}, 429)
         response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    down = as_unavailable(exc)
+    if down is not None:
+        # Laravel's answer while the application is down for maintenance.
+        response = json_response({"message": UNAVAILABLE}, 503)
+        response.headers["Retry-After"] = str(down.retry_after)
         return response
     if isinstance(exc, InvalidInput):
         body = {"message": INVALID, "errors": exc.errors}

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.expiry_policy import ExpiryPolicy
 from giftwell.domain.ids import new_id
+from giftwell.services import audit
 from giftwell.store.models import Account
 from giftwell.store.uow import UnitOfWork
 
@@ -56,6 +57,13 @@ async def create_account(uow: UnitOfWork, *, name: str, operator: bool = False) 
         )
     except IntegrityError:
         raise Conflict(f"an account named {name!r} already exists", param="name") from None
+    await audit.record(
+        uow,
+        "account.created",
+        target=("account", acct.id),
+        account_id=acct.id,
+        changes={"name": name, "operator": operator},
+    )
     return acct
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from giftwell.domain.clients import CONFIDENTIAL_AUTH_METHODS, PUBLIC_AUTH_METHOD, check_registration
 from giftwell.domain.errors import InsufficientScope, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
+from giftwell.services import audit
 from giftwell.store.models import AccessToken, OAuthClient, RefreshToken
 from giftwell.store.uow import UnitOfWork
 
@@ -108,6 +109,13 @@ async def create_client(
             revoked_at=None,
         )
     )
+    await audit.record(
+        uow,
+        "client.created",
+        target=("client", client_id),
+        account_id=account_id,
+        changes={"name": name, "scopes": list(wanted), "grant_types": list(grants), "public": public},
+    )
     return NewClient(await access_client(uow, account_id=account_id, client_id=client_id), secret)
 
 
@@ -146,6 +154,7 @@ async def rotate_secret(uow: UnitOfWork, *, account_id: str, client_id: str) -> 
         .where(OAuthClient.client_id == client_id, OAuthClient.account_id == account_id)
         .values(secret_hash=uow.rt.keys.token_hash(secret), secret_rotated_at=uow.now)
     )
+    await audit.record(uow, "client.secret_rotated", target=("client", client_id), account_id=account_id)
     return NewClient(await access_client(uow, account_id=account_id, client_id=client_id), secret)
 
 
@@ -167,4 +176,5 @@ async def revoke_client(uow: UnitOfWork, *, account_id: str, client_id: str) -> 
         .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
+    await audit.record(uow, "client.revoked", target=("client", client_id), account_id=account_id)
     return await access_client(uow, account_id=account_id, client_id=client_id)

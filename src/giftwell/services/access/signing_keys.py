@@ -23,6 +23,7 @@ from joserfc.jwk import ECKey
 from giftwell.domain.access import OPERATOR_SCOPES, check_scopes
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.signing import DEFAULT_SCOPES, MAX_ACTIVE_KEYS, check_kid
+from giftwell.services import audit
 from giftwell.services.access.accounts import get_account
 from giftwell.store.models import SigningClient, SigningKey, UsedTokenId
 from giftwell.store.uow import UnitOfWork
@@ -183,6 +184,13 @@ async def add_key(
             revoked_at=None,
         )
     )
+    await audit.record(
+        uow,
+        "signing_key.added",
+        target=("signing_key", kid),
+        account_id=account_id,
+        changes={"api_client_id": client_id, "thumbprint": thumbprint},
+    )
     return await get_key(uow, kid)
 
 
@@ -200,10 +208,12 @@ async def revoke_key(uow: UnitOfWork, *, kid: str, account_id: str | None = None
     q = sa.update(SigningKey).where(SigningKey.kid == kid, SigningKey.revoked_at.is_(None))
     if account_id is not None:
         q = q.where(SigningKey.account_id == account_id)
-    await uow.conn.execute(q.values(revoked_at=uow.now))
+    revoked = (await uow.conn.execute(q.values(revoked_at=uow.now).returning(SigningKey.kid))).first()
     found = await get_key(uow, kid)
     if account_id is not None and found.account_id != account_id:
         raise NotFound("no such key", param="kid")
+    if revoked is not None:
+        await audit.record(uow, "signing_key.revoked", target=("signing_key", kid), account_id=found.account_id)
     return found
 
 

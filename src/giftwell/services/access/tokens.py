@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from giftwell.domain.access import OPERATOR_SCOPES, Principal, check_scopes
 from giftwell.domain.errors import Forbidden, NotFound, Unauthenticated
 from giftwell.domain.ids import new_id
+from giftwell.services import audit
 from giftwell.services.access.accounts import get_account
 from giftwell.store.models import AccessToken
 from giftwell.store.uow import UnitOfWork
@@ -65,14 +66,29 @@ async def create_token(
             revoked_at=None,
         )
     )
+    await audit.record(
+        uow,
+        "token.created",
+        target=("token", tok_id),
+        account_id=account_id,
+        changes={"name": name, "scopes": list(wanted), "prefix": token[:10], "expires_at": _iso(expires_at)},
+    )
     return NewToken(tok_id, token, account_id, wanted)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 async def authenticate(uow: UnitOfWork, token: str) -> Principal:
     """The principal for a bearer token, or `Unauthenticated` (unknown, revoked or expired)."""
     if not token:
         raise Unauthenticated("missing bearer token")
-    row = (await uow.conn.execute(_TOKEN_BY_HASH, {"token_hash": uow.rt.keys.token_hash(token)})).first()
+    hashes = uow.rt.keys.token_hashes(token)
+    if len(hashes) == 1:
+        row = (await uow.conn.execute(_TOKEN_BY_HASH, {"token_hash": hashes[0]})).first()
+    else:  # a key rotation: the token may have been hashed under a previous secret
+        row = (await uow.conn.execute(_TOKEN_BY_HASHES, {"hashes": list(hashes)})).first()
     if row is None or (row.expires_at is not None and row.expires_at <= uow.now):
         raise Unauthenticated("invalid or expired token", reason="invalid_token")
     return Principal(row.account_id, row.id, frozenset(row.scopes.split()))
@@ -87,12 +103,16 @@ async def revoke_token(uow: UnitOfWork, *, account_id: str, token_id: str) -> No
     )
     if res.first() is None:
         raise NotFound("no such token", param="token")
+    await audit.record(uow, "token.revoked", target=("token", token_id), account_id=account_id)
 
 
 # Built once: the token check runs on every request, and building a statement costs more than
 # running it.
 _TOKEN_BY_HASH = sa.select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at).where(
     AccessToken.token_hash == sa.bindparam("token_hash"), AccessToken.revoked_at.is_(None)
+)
+_TOKEN_BY_HASHES = sa.select(AccessToken.id, AccessToken.account_id, AccessToken.scopes, AccessToken.expires_at).where(
+    AccessToken.token_hash.in_(sa.bindparam("hashes", expanding=True)), AccessToken.revoked_at.is_(None)
 )
 
 

@@ -24,6 +24,7 @@ from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.users import LockoutPolicy, check_password
+from giftwell.services import audit
 from giftwell.store.models import User, WebSession
 from giftwell.store.uow import UnitOfWork
 
@@ -100,7 +101,28 @@ async def create_user(uow: UnitOfWork, *, account_id: str, email: str, password:
         )
     except IntegrityError:
         raise Conflict("a user with this email already exists", param="email") from None
+    await audit.record(
+        uow, "user.created", target=("user", user.id), account_id=account_id, changes={"email": email, "role": role}
+    )
     return user
+
+
+async def change_role(uow: UnitOfWork, *, account_id: str, email: str, role: str) -> UserInfo:
+    """Give an account's user another role (owner, admin or viewer); recorded in the audit log."""
+    check_role(role)
+    row = (
+        await uow.conn.execute(
+            sa.select(User).where(User.account_id == account_id, User.email == check_email(email)).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such user in this account", param="email")
+    if row.role != role:
+        await uow.conn.execute(sa.update(User).where(User.id == row.id).values(role=role))
+        await audit.record(
+            uow, "user.role_changed", target=("user", row.id), account_id=account_id, changes={"role": [row.role, role]}
+        )
+    return await user_by_id(uow, row.id)
 
 
 async def user_by_id(uow: UnitOfWork, user_id: str) -> UserInfo:
@@ -176,17 +198,20 @@ async def access_session(uow: UnitOfWork, cookie: str | None) -> SessionInfo | N
     """The live session a cookie value names, or None (unknown, expired or signed out)."""
     if not cookie:
         return None
-    session_id = uow.rt.keys.token_hash(cookie)
     row = (
         await uow.conn.execute(
-            sa.select(User)
+            sa.select(User, WebSession.id.label("session_id"))
             .join(WebSession, WebSession.user_id == User.id)
-            .where(WebSession.id == session_id, WebSession.revoked_at.is_(None), WebSession.expires_at > uow.now)
+            .where(
+                WebSession.id.in_(uow.rt.keys.token_hashes(cookie)),
+                WebSession.revoked_at.is_(None),
+                WebSession.expires_at > uow.now,
+            )
         )
     ).first()
     if row is None:
         return None
-    return SessionInfo(_info(row), session_id, uow.rt.keys.csrf_token(cookie))
+    return SessionInfo(_info(row), row.session_id, uow.rt.keys.csrf_token(cookie))
 
 
 async def end_session(uow: UnitOfWork, *, session_id: str) -> None:

@@ -101,8 +101,12 @@ async def issue(
     keys = uow.rt.keys
     digest = keys.code_hash(account_id, codes.normalize(shown))
     if code is not None:
+        # Every configured secret's hash: during a key rotation the code may be hashed either way.
         taken = await uow.conn.execute(
-            sa.select(CardRow.id).where(CardRow.account_id == account_id, CardRow.code_hash == digest)
+            sa.select(CardRow.id).where(
+                CardRow.account_id == account_id,
+                CardRow.code_hash.in_(keys.code_hashes(account_id, codes.normalize(shown))),
+            )
         )
         if taken.first() is not None:
             raise Conflict("a card with this code already exists", param="code")

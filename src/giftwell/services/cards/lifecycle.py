@@ -10,7 +10,7 @@ from giftwell.domain.cards import (
     next_status,
 )
 from giftwell.domain.errors import Conflict
-from giftwell.services import events
+from giftwell.services import audit, events
 from giftwell.services.cards.reads import get
 from giftwell.store.models import Card as CardRow
 from giftwell.store.uow import UnitOfWork
@@ -45,5 +45,12 @@ async def change_status(
         type=event_type[action],
         subject_id=card.id,
         data={"card": card.id, "status": target.value, "reason": reason},
+    )
+    await audit.record(
+        uow,
+        event_type[action],
+        target=("card", card.id),
+        account_id=account_id,
+        changes={"status": [card.status.value, target.value], "reason": reason},
     )
     return await get(uow, account_id=account_id, card_id=card_id)

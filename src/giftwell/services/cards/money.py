@@ -30,7 +30,7 @@ from giftwell.domain.ledger import (
     card_posting,
     require_positive,
 )
-from giftwell.services import events
+from giftwell.services import audit, events
 from giftwell.services.cards import reads as cards
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import settle, transfers
@@ -336,6 +336,20 @@ async def adjust(uow: UnitOfWork, *, account_id: str, card_id: str, amount: int,
     statuses = (CardStatus.ACTIVE, CardStatus.BLOCKED)
     if card.status not in statuses:
         require_usable(card.status, card.expires_at, uow.now)
-    return await _post_card(
+    m = await _post_card(
         uow, card, TransferKind.ADJUST, abs(amount), signed=amount, statuses=statuses, reason=reason.strip()
     )
+    await audit.record(
+        uow,
+        "card.adjusted",
+        target=("card", card.id),
+        account_id=account_id,
+        changes={
+            "amount": amount,
+            "currency": card.currency,
+            "balance": [card.balance, m.card.balance],
+            "reason": reason.strip(),
+            "transfer": m.transfer.id,
+        },
+    )
+    return m

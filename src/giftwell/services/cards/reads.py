@@ -74,9 +74,11 @@ async def lookup(uow: UnitOfWork, *, account_id: str, code: str) -> Card:
     """Find a card by its code (case, spaces and dashes ignored) through the keyed hash."""
     if not isinstance(code, str) or not code.strip():
         raise ValidationFailed("code is required", param="code")
-    digest = uow.rt.keys.code_hash(account_id, codes.normalize(code))
+    digests = uow.rt.keys.code_hashes(account_id, codes.normalize(code))
     row = (
-        await uow.conn.execute(select_cards().where(CardRow.account_id == account_id, CardRow.code_hash == digest))
+        await uow.conn.execute(
+            select_cards().where(CardRow.account_id == account_id, CardRow.code_hash.in_(digests)).limit(1)
+        )
     ).first()
     if row is None:
         raise CodeNotFound("no such card", param="code")
@@ -112,10 +114,10 @@ async def _holder_lookup(uow: UnitOfWork, account_ids: list[str], *, code: str, 
     normalized = codes.normalize(code)
     keys = uow.rt.keys
     if len(account_ids) == 1:
-        digest = keys.code_hash(account_ids[0], normalized)
-        q = select_cards().where(CardRow.account_id == account_ids[0], CardRow.code_hash == digest)
+        digests = keys.code_hashes(account_ids[0], normalized)
+        q = select_cards().where(CardRow.account_id == account_ids[0], CardRow.code_hash.in_(digests)).limit(1)
     else:
-        pairs = [(a, keys.code_hash(a, normalized)) for a in account_ids] or [("", "")]
+        pairs = [(a, h) for a in account_ids for h in keys.code_hashes(a, normalized)] or [("", "")]
         q = select_cards().where(sa.tuple_(CardRow.account_id, CardRow.code_hash).in_(pairs)).limit(1)
     row = (await uow.conn.execute(q)).first()
     blob = row.pin_encrypted if row is not None else None

@@ -16,7 +16,7 @@ from giftwell.domain.catalog import (
     Product,
 )
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
-from giftwell.services import events
+from giftwell.services import audit, events
 from giftwell.services.catalog import suppliers
 from giftwell.services.catalog.product_data import as_dict, check_product
 from giftwell.services.runtime import Runtime
@@ -98,6 +98,7 @@ async def save(uow: UnitOfWork, data: dict[str, Any], *, create_only: bool = Fal
     ).first() is not None
     if exists and create_only:
         raise Conflict(f"a product with id {p.id!r} already exists", param="id")
+    before = as_dict(await get(uow, p.id)) if exists else None
     if exists:
         await uow.conn.execute(
             sa.update(ProductRow).where(ProductRow.id == p.id).values(**_values(p), updated_at=uow.now)
@@ -105,15 +106,19 @@ async def save(uow: UnitOfWork, data: dict[str, Any], *, create_only: bool = Fal
     else:
         await uow.conn.execute(sa.insert(ProductRow).values(**_values(p), created_at=uow.now, updated_at=uow.now))
     saved = await get(uow, p.id)
-    await _event(uow, "product.updated" if exists else "product.created", saved)
+    after = as_dict(saved)
+    changes = after if before is None else {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    await _event(uow, "product.updated" if exists else "product.created", saved, changes)
     return Saved(saved, not exists)
 
 
-async def _event(uow: UnitOfWork, type_: str, p: Product) -> None:
+async def _event(uow: UnitOfWork, type_: str, p: Product, changes: dict[str, Any]) -> None:
     from giftwell.services.access import accounts
 
     op = await accounts.operator_account(uow)
     await events.record(uow, account_id=op.id, type=type_, subject_id=None, data={"product": p.id})
+    if changes:  # an import that changes nothing is no administrative action
+        await audit.record(uow, type_, target=("product", p.id), account_id=op.id, changes=changes)
 
 
 async def update(uow: UnitOfWork, product_id: str, patch: dict[str, Any]) -> Product:

@@ -94,8 +94,8 @@ async def _find(uow: UnitOfWork, token: str) -> tuple[Card, Any]:
     must show nothing (blocked, disabled, expired)."""
     if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN_LENGTH:
         raise NotFound("no such reward link", param="token")
-    digest = uow.rt.keys.link_hash(token)
-    link = (await uow.conn.execute(sa.select(RewardLink).where(RewardLink.token_hash == digest))).first()
+    digests = uow.rt.keys.link_hashes(token)
+    link = (await uow.conn.execute(sa.select(RewardLink).where(RewardLink.token_hash.in_(digests)))).first()
     if link is None:
         raise NotFound("no such reward link", param="token")
     row = (await uow.conn.execute(sa.select(CardRow.account_id).where(CardRow.id == link.card_id))).first()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.funding import Line, ReceiptKind
 from giftwell.domain.ledger import MAX_BALANCE, AccountKind, Transfer, TransferKind, require_positive
-from giftwell.services import events
+from giftwell.services import audit, events
 from giftwell.services.access import accounts
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.funding import receipts, sources
@@ -80,6 +80,13 @@ async def add(uow: UnitOfWork, *, account_id: str, currency: str, amount: int, r
         type="funding.added",
         subject_id=p.transfer.id,
         data={"transfer": p.transfer.id, "amount": amount, "currency": cur.code},
+    )
+    await audit.record(
+        uow,
+        "funding.added",
+        target=("transfer", p.transfer.id),
+        account_id=account_id,
+        changes={"amount": amount, "currency": cur.code, "reference": reference},
     )
     return p
 

@@ -75,6 +75,7 @@ def _query(order_id: str) -> Any:
             OrderCard.card_id,
             OrderCard.issuer_account_id,
             OrderCard.error,
+            OrderCard.link_token_hash,
             Card.status.label("card_status"),
             Card.currency,
             Card.initial_amount,
@@ -170,7 +171,9 @@ async def list_cards(
     for r in rows:
         code, pin = secrets.get(r.id, (None, None))
         shown = r.id in secrets
-        link = (r.link if r.supplied is not None else f"{base}/r/{keys.link_token(r.id)}") if shown else None
+        # Under the secret that made the link (a key rotation keeps links sent out working).
+        own_link = f"{base}/r/{keys.link_token_matching(r.id, r.link_token_hash) or keys.link_token(r.id)}"
+        link = (r.link if r.supplied is not None else own_link) if shown else None
         expires = supplied_secrets(keys, r)[2] if r.supplied is not None else r.expires_at
         out.append(
             OrderCardView(

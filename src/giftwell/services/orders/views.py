@@ -16,6 +16,7 @@ from giftwell.domain.orders import DELIVERED, OrderStatus, UnitStatus, item_stat
 from giftwell.domain.suppliers import code_aad, pin_aad
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
+from giftwell.services.delivery import reward
 from giftwell.services.pagination import Page, newest_first, paginate
 from giftwell.store.models import Card, Order, OrderCard, OrderItem, OrderMetadata, SuppliedCard
 from giftwell.store.uow import UnitOfWork
@@ -187,6 +188,13 @@ def _supplied(keys: Any, u: Any) -> CardView:
     )
 
 
+async def _stored_token(uow: UnitOfWork, card_id: str, unit_id: str) -> str:
+    try:
+        return await reward.token_of(uow, card_id)
+    except NotFound:
+        return uow.rt.keys.link_token(unit_id)
+
+
 def _delivered(item: Any) -> bool:
     return (item.delivery or {}).get("channel") in DELIVERED
 
@@ -225,7 +233,10 @@ async def _items(uow: UnitOfWork, order: Any, *, withhold_delivered: bool = Fals
         code = pin = link = None
         if u.card_id is not None and issued and u.item_id not in withheld:
             code, pin = await cards.reveal_code(uow, account_id=u.issuer_account_id, card_id=u.card_id)
-            link = f"{base}/r/{keys.link_token(u.id)}"
+            # Under the secret that made it (a key rotation keeps links already sent working);
+            # the stored token when no configured secret made it any more.
+            token = keys.link_token_matching(u.id, u.link_token_hash) or await _stored_token(uow, u.card_id, u.id)
+            link = f"{base}/r/{token}"
             shown.append(u.id)
         by_item[u.item_id].append(
             CardView(u.id, status, u.card_id, u.card_status, code, pin, u.serial, link, u.expires_at, u.error)

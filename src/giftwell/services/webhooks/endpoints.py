@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.webhooks import Format, check_events, check_url, new_secret
-from giftwell.services import events
+from giftwell.services import audit, events
 from giftwell.store.models import WebhookEndpoint
 from giftwell.store.uow import UnitOfWork
 
@@ -130,7 +131,20 @@ async def create_endpoint(
             deleted_at=None,
         )
     )
+    await audit.record(
+        uow,
+        "webhook_endpoint.created",
+        target=("webhook_endpoint", endpoint_id),
+        account_id=account_id,
+        changes={"url": _shown(checked_url), "events": list(subscription), "format": fmt.value, "enabled": enabled},
+    )
     return WithSecret(await access_endpoint(uow, account_id=account_id, endpoint_id=endpoint_id), secret)
+
+
+def _shown(url: str) -> str:
+    """A URL as the audit log keeps it: scheme, host, port and path (no credentials, no query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 async def _row(uow: UnitOfWork, *, account_id: str, endpoint_id: str, lock: bool = False) -> Any:
@@ -161,6 +175,9 @@ async def list_endpoints(uow: UnitOfWork, *, account_id: str) -> list[EndpointVi
     return [_view(r, uow.now) for r in rows.all()]
 
 
+_AUDITED = ("url", "events", "format", "description", "enabled")
+
+
 async def update_endpoint(uow: UnitOfWork, *, account_id: str, endpoint_id: str, patch: dict[str, Any]) -> EndpointView:
     """Change `url`, `events`, `format`, `enabled` or `description`. Enabling an endpoint clears
     its failure record, so the five days start again."""
@@ -182,6 +199,12 @@ async def update_endpoint(uow: UnitOfWork, *, account_id: str, endpoint_id: str,
     if values:
         values["updated_at"] = uow.now
         await uow.conn.execute(sa.update(WebhookEndpoint).where(WebhookEndpoint.id == row.id).values(**values))
+        changes = {k: [getattr(row, k), v] for k, v in values.items() if k in _AUDITED and getattr(row, k) != v}
+        if "url" in changes:
+            changes["url"] = [_shown(u) for u in changes["url"]]
+        await audit.record(
+            uow, "webhook_endpoint.updated", target=("webhook_endpoint", row.id), account_id=account_id, changes=changes
+        )
     return await access_endpoint(uow, account_id=account_id, endpoint_id=endpoint_id)
 
 
@@ -195,6 +218,7 @@ async def delete_endpoint(uow: UnitOfWork, *, account_id: str, endpoint_id: str)
         .values(deleted_at=uow.now, enabled=False, disabled_reason="deleted", disabled_at=uow.now, updated_at=uow.now)
     )
     gone = (await uow.conn.execute(sa.select(WebhookEndpoint).where(WebhookEndpoint.id == row.id))).one()
+    await audit.record(uow, "webhook_endpoint.deleted", target=("webhook_endpoint", row.id), account_id=account_id)
     return _view(gone, uow.now)
 
 
@@ -222,6 +246,13 @@ async def rotate_secret(
             secret_rotated_at=uow.now,
             updated_at=uow.now,
         )
+    )
+    await audit.record(
+        uow,
+        "webhook_endpoint.secret_rotated",
+        target=("webhook_endpoint", row.id),
+        account_id=account_id,
+        changes={"overlap_seconds": overlap},
     )
     return WithSecret(await access_endpoint(uow, account_id=account_id, endpoint_id=endpoint_id), secret)
 

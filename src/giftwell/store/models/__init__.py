@@ -1,6 +1,7 @@
 """Typed table models, one module per aggregate. Imported here so the metadata is complete."""
 
 from giftwell.store.models.accounts import AccessToken, Account
+from giftwell.store.models.audit import AuditEvent
 from giftwell.store.models.base import Base
 from giftwell.store.models.cards import Card
 from giftwell.store.models.catalog import Product
@@ -13,6 +14,7 @@ from giftwell.store.models.ledger import LedgerAccount, Transfer
 from giftwell.store.models.oauth import OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.models.orders import Order, OrderCard, OrderItem, OrderMetadata
 from giftwell.store.models.ratelimits import RateLimitCounter
+from giftwell.store.models.rotation import KeyRotation
 from giftwell.store.models.signing import SigningClient, SigningKey, UsedTokenId
 from giftwell.store.models.suppliers import SuppliedCard, Supplier, SupplierOrder
 from giftwell.store.models.users import User, UserLink, WebSession
@@ -21,6 +23,7 @@ from giftwell.store.models.webhooks import WebhookAttempt, WebhookDelivery, Webh
 __all__ = [
     "AccessToken",
     "Account",
+    "AuditEvent",
     "Base",
     "Card",
     "Delivery",
@@ -29,6 +32,7 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "JobAttempt",
+    "KeyRotation",
     "LedgerAccount",
     "OAuthClient",
     "OAuthCode",

@@ -77,7 +77,8 @@ class Client:
     def check_client_secret(self, client_secret: str) -> bool:
         if self.secret_hash is None:
             return False
-        return hmac.compare_digest(self.keys.token_hash(client_secret), self.secret_hash)
+        stored = self.secret_hash
+        return any(hmac.compare_digest(h, stored) for h in self.keys.token_hashes(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.public:
@@ -196,10 +197,11 @@ async def claim_code(uow: UnitOfWork, code: str, client: Client, outcome: Outcom
     Another client presenting the code does not burn it: it proves nothing about the code.
     A failure later in the same request (redirect URI, PKCE) rolls the claim back with it.
     """
-    code_hash = uow.rt.keys.token_hash(code)
-    row = (await uow.conn.execute(sa.select(OAuthCode).where(OAuthCode.code_hash == code_hash))).first()
+    hashes = uow.rt.keys.token_hashes(code)
+    row = (await uow.conn.execute(sa.select(OAuthCode).where(OAuthCode.code_hash.in_(hashes)))).first()
     if row is None or row.client_id != client.client_id:
         return None
+    code_hash = row.code_hash
     if row.used_at is None and row.expires_at <= uow.now:
         return None
     claimed = (
@@ -230,8 +232,8 @@ async def claim_refresh_token(uow: UnitOfWork, token: str, client: Client, outco
     """Use a refresh token once (rotation). None -> invalid_grant: unknown, expired, another
     client's, or already used or revoked; a used or revoked one means it leaked or was replayed,
     so the whole family (every access and refresh token of that grant) is revoked."""
-    token_hash = uow.rt.keys.token_hash(token)
-    row = (await uow.conn.execute(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash))).first()
+    hashes = uow.rt.keys.token_hashes(token)
+    row = (await uow.conn.execute(sa.select(RefreshToken).where(RefreshToken.token_hash.in_(hashes)))).first()
     if row is None or row.client_id != client.client_id:
         return None
     if row.used_at is None and row.revoked_at is None and row.expires_at <= uow.now:
@@ -317,19 +319,19 @@ async def save_tokens(
 async def find_token(uow: UnitOfWork, token: str, hint: str | None) -> Token | None:
     """An OAuth access or refresh token by value, for revocation (the hint only orders the
     lookups, RFC 7009 section 2.1). Personal tokens are not revocable here."""
-    token_hash = uow.rt.keys.token_hash(token)
+    hashes = uow.rt.keys.token_hashes(token)
     order = ["refresh_token", "access_token"] if hint == "refresh_token" else ["access_token", "refresh_token"]
     for kind in order:
         if kind == "access_token":
             a = (
                 await uow.conn.execute(
-                    sa.select(AccessToken).where(AccessToken.token_hash == token_hash, AccessToken.kind == "oauth")
+                    sa.select(AccessToken).where(AccessToken.token_hash.in_(hashes), AccessToken.kind == "oauth")
                 )
             ).first()
             if a is not None and a.client_id is not None:
                 return Token(kind, a.id, a.client_id, a.account_id, None, a.scopes, a.family_id)
         else:
-            r = (await uow.conn.execute(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash))).first()
+            r = (await uow.conn.execute(sa.select(RefreshToken).where(RefreshToken.token_hash.in_(hashes)))).first()
             if r is not None:
                 return Token(kind, r.id, r.client_id, r.account_id, r.user_id, r.scopes, r.family_id)
     return None

@@ -23,7 +23,7 @@ from giftwell.domain.suppliers import (
     check_name,
     check_secret,
 )
-from giftwell.services import events
+from giftwell.services import audit, events
 from giftwell.services.access import accounts
 from giftwell.store.models import Supplier
 from giftwell.store.uow import UnitOfWork
@@ -134,6 +134,13 @@ async def add_supplier(
             updated_at=uow.now,
         )
     )
+    await audit.record(
+        uow,
+        "supplier.created",
+        target=("supplier", sid),
+        account_id=None,
+        changes={"name": name, "kind": kind_.value, "base_url": url, "client_id": client_id},
+    )
     return await by_name(uow, name)
 
 
@@ -181,6 +188,14 @@ async def update_supplier(
             await _record(uow, "supplier.resumed", row.name, None)
         values.update(status=SupplierStatus.ACTIVE.value, paused_reason=None)
     await uow.conn.execute(sa.update(Supplier).where(Supplier.id == row.id).values(**values))
+    # What changed, never the credentials themselves: a new one is named, not shown.
+    changed: dict[str, Any] = {k: "replaced" for k, v in given.items() if v is not None}
+    if base_url is not None and values["base_url"] != row.base_url:
+        changed["base_url"] = [row.base_url, values["base_url"]]
+    if resume:
+        changed["resumed"] = True
+    if changed:
+        await audit.record(uow, "supplier.updated", target=("supplier", row.id), account_id=None, changes=changed)
     return await by_name(uow, name)
 
 
