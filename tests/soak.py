@@ -80,6 +80,7 @@ class Soak:
         self.stats = Stats()
         self.restarting = asyncio.Event()
         self.restarting.set()  # set: the server is up
+        self.progress = asyncio.Event()  # set after each operation
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -216,6 +217,7 @@ class Soak:
             for _ in range(ops):
                 name = await self.step(http, c)
                 self.stats.ops += 1
+                self.progress.set()
                 self.stats.by_op[name] = self.stats.by_op.get(name, 0) + 1
 
     async def kill_server(self) -> None:
@@ -250,7 +252,8 @@ class Soak:
         for i in range(kills):
             due = int(gap * (i + 1) + self.rng.uniform(-0.25, 0.25) * gap)
             while self.stats.ops < due:
-                await asyncio.sleep(0.01)
+                self.progress.clear()
+                await self.progress.wait()
             await self.kill_server()
             if pg is not None and i == kills // 2:
                 started = time.monotonic()
