@@ -16,6 +16,7 @@ Every failure goes to `errors.respond`, the seed's envelope. No rule is decided 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
@@ -26,6 +27,7 @@ from giftwell.domain.errors import Conflict, GiftwellError, ValidationFailed
 from giftwell.http.decimal_json import json_response
 from giftwell.http.deps import authenticate
 from giftwell.http.oauth import query_params
+from giftwell.http.openapi import STRING, object_schema, operation, parameter
 from giftwell.http.request import get_runtime
 from giftwell.services.catalog import products
 from giftwell.services.orders import by_reference
@@ -78,11 +80,13 @@ def _endpoint(scope: str, handle: Handler) -> Callable[[Request], Awaitable[Resp
 
 
 async def list_products(request: Request, principal: Principal) -> Response:
+    """The products the caller may order, with their SKUs (viewProducts)."""
     found = await products.browse(get_runtime(request))
     return json_response({"success": True, "data": [mapping.product(p) for p in found]})
 
 
 async def create_order(request: Request, principal: Principal) -> Response:
+    """Place an order; referenceId is its idempotency key (createOrder)."""
     req = wire.read_order(wire.json_object(await request.body()))
     try:
         placed = await by_reference.place_once(get_runtime(request), account_id=principal.account_id, req=req)
@@ -92,6 +96,7 @@ async def create_order(request: Request, principal: Principal) -> Response:
 
 
 async def get_order(request: Request, principal: Principal) -> Response:
+    """An order by id or referenceId, with its codes; each showing is recorded (viewOrder)."""
     query = wire.read_order_query(query_params(request))
     shown = await by_reference.reveal(
         get_runtime(request), account_id=principal.account_id, order_id=query.id, reference=query.reference_id
@@ -99,22 +104,68 @@ async def get_order(request: Request, principal: Principal) -> Response:
     return json_response({"success": True, "data": mapping.order(shown)})
 
 
-# (method, path, the native scope its WizzGift name stands for, handler)
-ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
-    ("GET", "/products", "products:read", list_products),
-    ("POST", "/order", "orders:write", create_order),
-    ("GET", "/order", "orders:read", get_order),
+_ORDER = object_schema(
+    {
+        "amount": {"type": "number", "description": "In major units of the product's currency."},
+        "referenceId": {**STRING, "description": "The idempotency key of the order."},
+        "quantity": {"type": "integer", "minimum": 1},
+        "productId": STRING,
+        "requiredInfoFromUser": {
+            "type": "array",
+            "items": object_schema({"id": STRING, "value": STRING}, ["id", "value"]),
+        },
+        "isTest": {"type": "boolean"},
+    },
+    list(wire.ORDER_FIELDS),
+)
+_TOKEN = object_schema(
+    {
+        "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
+        "code": STRING,
+        "refresh_token": STRING,
+        "client_id": STRING,
+        "client_secret": STRING,
+        "redirect_uri": STRING,
+        "code_verifier": STRING,
+    },
+    ["grant_type"],
+)
+_ORDER_QUERY = [parameter("id", "query", STRING), parameter("referenceId", "query", STRING)]
+
+# (method, path, the native scope its WizzGift name stands for, handler, its OpenAPI description)
+ROUTES: tuple[tuple[str, str, str, Handler, dict[str, Any]], ...] = (
+    ("GET", "/products", "products:read", list_products, {}),
+    ("POST", "/order", "orders:write", create_order, operation(body=_ORDER)),
+    ("GET", "/order", "orders:read", get_order, operation(parameters=_ORDER_QUERY)),
 )
 
 
 def create_app(rt: Runtime) -> FastAPI:
     """The sub-application mounted at `MOUNT`; it shares the runtime (and so the database, the
     tokens and the clock) with the native API."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # Its own OpenAPI description at /api/b2b/openapi.json.
+    app = FastAPI(
+        title="WizzGift B2B dialect",
+        description="The WizzGift B2B API (seed 000), spoken by Giftwell: see docs/dialects/wizzgift.md.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.runtime = rt
     errors.install(app)
-    app.add_api_route("/oauth/authorize", oauth.authorize, methods=["GET"], name="wizzgift.authorize")
-    app.add_api_route("/oauth/token", oauth.token, methods=["POST"], name="wizzgift.token")
-    for method, path, scope, handle in ROUTES:
-        app.add_api_route(path, _endpoint(scope, handle), methods=[method], name=f"wizzgift.{handle.__name__}")
+    app.add_api_route(
+        "/oauth/authorize", oauth.authorize, methods=["GET"], name="wizzgift.authorize", include_in_schema=False
+    )
+    app.add_api_route(
+        "/oauth/token", oauth.token, methods=["POST"], name="wizzgift.token", openapi_extra=operation(body=_TOKEN)
+    )
+    for method, path, scope, handle, described in ROUTES:
+        app.add_api_route(
+            path,
+            _endpoint(scope, handle),
+            methods=[method],
+            name=f"wizzgift.{handle.__name__}",
+            summary=(handle.__doc__ or "").strip() or None,
+            openapi_extra=described,
+        )
     return app

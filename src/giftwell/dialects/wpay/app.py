@@ -23,6 +23,7 @@ from giftwell.dialects.wpay import errors, mapping, wire
 from giftwell.dialects.wpay.wire import WireError
 from giftwell.domain.access import Principal
 from giftwell.domain.orders import OrderStatus
+from giftwell.http import openapi
 from giftwell.http.deps import bearer_token
 from giftwell.http.limits import limit
 from giftwell.http.request import client_ip, get_runtime
@@ -62,6 +63,7 @@ def _status(order_status: OrderStatus) -> int:
 
 
 async def submit(request: Request, p: Principal, correlation: str) -> Response:
+    """Submit an order (or, with reversal: true, reverse originalClientOrderNumber)."""
     rt = get_runtime(request)
     wire.check_length(request.headers.get("content-length"))
     data = wire.parse(await request.body())
@@ -86,12 +88,14 @@ async def submit(request: Request, p: Principal, correlation: str) -> Response:
 
 
 async def status(request: Request, p: Principal, correlation: str) -> Response:
+    """An order by its clientOrderNumber, with its cards."""
     number = request.path_params["client_order_number"]
     view = await references.show(get_runtime(request), account_id=p.account_id, reference=number)
     return errors.json_response(mapping.order_body(view, correlation=correlation), _status(view.status))
 
 
 async def reverse(request: Request, p: Principal, correlation: str) -> Response:
+    """Reverse the order named by its clientOrderNumber (docs/dialects/wpay.md)."""
     number = request.path_params["client_order_number"]
     done = await references.reverse(get_runtime(request), account_id=p.account_id, reference=number)
     body = mapping.reversal_body(done.order, cancelled=done.cancelled, already=done.already, correlation=correlation)
@@ -116,19 +120,39 @@ def _route(name: str, scope: str, operation: Operation) -> Callable[[Request], A
     return endpoint
 
 
+_CORRELATION_HEADER = openapi.parameter("X-Correlation-Id", "header", {"type": "string"}, required=True)
+_NUMBER = openapi.parameter("client_order_number", "path", {"type": "string"})
+_BY_NUMBER = openapi.operation(parameters=[_CORRELATION_HEADER, _NUMBER])
+_SUBMIT = openapi.operation(body=openapi.inline(wire.SubmitOrder.model_json_schema()), parameters=[_CORRELATION_HEADER])
+
 ROUTES = (
-    ("/orders", "POST", "submit_order", "orders:write", submit),
-    ("/orders/{client_order_number}", "GET", "get_order", "orders:read", status),
-    ("/orders/{client_order_number}/reverse", "POST", "reverse_order", "orders:write", reverse),
+    ("/orders", "POST", "submit_order", "orders:write", submit, _SUBMIT),
+    ("/orders/{client_order_number}", "GET", "get_order", "orders:read", status, _BY_NUMBER),
+    ("/orders/{client_order_number}/reverse", "POST", "reverse_order", "orders:write", reverse, _BY_NUMBER),
 )
 
 
 def create_app(rt: Runtime) -> FastAPI:
     """The sub-application mounted at `MOUNT`; it shares the runtime (the database, the keys,
     the clock) with the native API."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # Its own OpenAPI description at /gifting/gco/client/api/v1/openapi.json.
+    app = FastAPI(
+        title="Wpay Gifting (GCO client API) dialect",
+        description="The Wpay Gifting API (seed 003), spoken by Giftwell: see docs/dialects/wpay.md. "
+        "Every request carries an ES256 JWT signed by the client's registered key.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.runtime = rt
     errors.install(app)
-    for path, method, name, scope, operation in ROUTES:
-        app.add_api_route(path, _route(name, scope, operation), methods=[method], name=f"wpay.{name}")
+    for path, method, name, scope, run, described in ROUTES:
+        app.add_api_route(
+            path,
+            _route(name, scope, run),
+            methods=[method],
+            name=f"wpay.{name}",
+            summary=(run.__doc__ or "").strip() or None,
+            openapi_extra=described,
+        )
     return app
