@@ -36,9 +36,15 @@ class Received:
     headers: dict[str, str]  # lower-case names
     body: bytes
     at: float
+    reply: Reply = field(default_factory=Reply)
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def answered(self) -> bool:
+        """Answered 2xx at once (a delayed reply may have come after the sender gave up)."""
+        return self.reply.status < 300 and not self.reply.delay
 
 
 class Receiver:
@@ -57,7 +63,8 @@ class Receiver:
         with self._lock:
             return [r for r in self.received if r.path == path]
 
-    def _next(self, path: str) -> Reply:
+    def _next(self, path: str, headers: dict[str, str]) -> Reply:
+        """The reply to a request (`headers` with lower-case names): the path's plan, in order."""
         with self._lock:
             queue = self.plan.get(path)
             return queue.pop(0) if queue else Reply()
@@ -71,11 +78,10 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                reply = receiver._next(self.path, headers)
                 with receiver._lock:
-                    receiver.received.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
-                    )
-                reply = receiver._next(self.path)
+                    receiver.received.append(Received(self.path, headers, body, time.time(), reply))
                 if reply.delay:
                     time.sleep(reply.delay)
                 try:

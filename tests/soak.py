@@ -8,8 +8,12 @@ exact): the model applies an operation only when the server acknowledged it (2xx
 nothing; an answer lost to a fault (connection reset, 503, a key still in flight) is retried with
 the same key until it is definite, so every operation takes effect exactly once or not at all.
 
-Faults, at random moments: `kill -9` of the server (restarted at once on the same port; its
-in-process worker dies with it), and on PostgreSQL a restart of the database. At random points
+They also place and cancel orders, with a webhook receiver that refuses or hangs on some
+deliveries (`tests/soak_orders.py`).
+
+Faults, spread over the run: `kill -9` of the server (restarted at once on the same port; on
+SQLite its in-process worker dies with it), on PostgreSQL of a `giftwell worker` too, and in
+`make soak` a restart of PostgreSQL. At random points
 and at the end, cards are read back and compared with the model, and `giftwell ledger verify`
 runs; at the end every acknowledged transfer is counted in the database, exactly once.
 
@@ -36,10 +40,15 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from tests.receivers import Receiver
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
+from tests.soak_orders import FlakyReceiver, Orders, prepare_orders
+
+# The sender's timeout for a webhook delivery; the receiver leaves some hanging past it.
+WEBHOOK_TIMEOUT = 1.0
 
 CURRENCY = "EUR"
-DEFINITE = {200, 201, 402, 404, 409, 422}
+DEFINITE = {200, 201, 202, 402, 404, 409, 422}
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Stats:
     declined: int = 0
     retried: int = 0
     kills: int = 0
+    worker_kills: int = 0
     db_restarts: int = 0
     checks: int = 0
     recovery: list[float] = field(default_factory=list)
@@ -70,7 +80,9 @@ class Stats:
 
 
 class Soak:
-    def __init__(self, server: Server, env: dict[str, str], token: str, *, seed: int, clients: int) -> None:
+    def __init__(
+        self, server: Server, env: dict[str, str], token: str, *, seed: int, clients: int, receiver: Receiver
+    ) -> None:
         self.server = server
         self.env = env
         self.headers = {"Authorization": f"Bearer {token}"}
@@ -81,6 +93,11 @@ class Soak:
         self.restarting = asyncio.Event()
         self.restarting.set()  # set: the server is up
         self.progress = asyncio.Event()  # set after each operation
+        self.orders = Orders(self, receiver)
+        # Separate `giftwell worker` processes (PostgreSQL: the server runs none in-process).
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.workdir = server.log_path.parent
+        self.settled: dict[str, Any] = {}
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -119,6 +136,11 @@ class Soak:
 
     async def step(self, http: httpx.AsyncClient, c: int) -> str:
         mine = self.cards[c]
+        roll = self.rng.random()
+        if roll < 0.02:
+            return await self.orders.place(http, c)
+        if roll < 0.03:
+            return await self.orders.cancel(http, c)
         if len(mine) < 3 or self.rng.random() < 0.03:
             await self.issue(http, mine)
             return "issue"
@@ -233,6 +255,29 @@ class Soak:
         finally:
             self.restarting.set()
 
+    def start_worker(self, n: int) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"worker-{n}.log").open("ab")
+        cmd = [sys.executable, "-m", "giftwell", "worker", "--concurrency", "4", "--poll-interval", "0.2"]
+        return subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill_worker(self) -> None:
+        """SIGKILL one worker and start another in its place: what it held is claimed again once
+        its lease passes."""
+        n = self.rng.randrange(len(self.workers))
+        self.workers[n].send_signal(signal.SIGKILL)
+        self.workers[n].wait(timeout=30)
+        self.workers[n] = self.start_worker(n)
+        self.stats.worker_kills += 1
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
     def _restart(self) -> None:
         port = self.server.url.rsplit(":", 1)[1]
         with self.server.log_path.open("ab") as log:
@@ -255,6 +300,8 @@ class Soak:
                 self.progress.clear()
                 await self.progress.wait()
             await self.kill_server()
+            if self.workers:
+                await asyncio.to_thread(self.kill_worker)
             if pg is not None and i == kills // 2:
                 started = time.monotonic()
                 await asyncio.to_thread(pg.halt)
@@ -265,6 +312,8 @@ class Soak:
 
     async def run(self, ops: int, *, kills: int, pg: Any = None) -> Stats:
         per_client = ops // self.clients
+        async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
+            await self.orders.subscribe(http)
         chaos = asyncio.create_task(self.faults(kills, per_client * self.clients, pg))
         try:
             await asyncio.gather(*(self.client(c, per_client) for c in range(self.clients)))
@@ -276,6 +325,7 @@ class Soak:
             for mine in self.cards:
                 for card in mine:
                     await self.check_card(http, card)
+            self.settled = await self.orders.settle(http)
         return self.stats
 
     @property
@@ -322,10 +372,24 @@ def prepare(db_url: str, data_dir: Path, secret: str) -> tuple[dict[str, str], s
         GIFTWELL_IDEMPOTENCY_LEASE_SECONDS="2",
         GIFTWELL_RATE_LIMIT_PER_TOKEN="0",
         GIFTWELL_RATE_LIMIT_PER_IP="0",
+        GIFTWELL_WEBHOOKS_ALLOW_PRIVATE="1",
+        GIFTWELL_WEBHOOK_TIMEOUT_SECONDS=str(WEBHOOK_TIMEOUT),
+        GIFTWELL_JOB_BACKOFF_BASE_SECONDS="0.2",
+        GIFTWELL_JOB_BACKOFF_CAP_SECONDS="2",
+        GIFTWELL_JOB_LEASE_SECONDS="3",
     )
     cli(env, "db", "upgrade")
     cli(env, "accounts", "create", "soak")
-    scopes = ["cards:read", "cards:write", "cards:redeem"]
+    prepare_orders(env, data_dir.parent)
+    scopes = [
+        "cards:read",
+        "cards:write",
+        "cards:redeem",
+        "orders:read",
+        "orders:write",
+        "webhooks:write",
+        "account:read",
+    ]
     _, tok = cli(env, "tokens", "create", "--account", "soak", *[a for s in scopes for a in ("--scope", s)])
     return env, tok["token"]
 
@@ -334,21 +398,28 @@ def run_soak(
     db_url: str, workdir: Path, *, ops: int, kills: int, clients: int, seed: int, pg: Any = None, secret: str
 ) -> dict[str, Any]:
     env, token = prepare(db_url, workdir / "var", secret)
+    receiver = FlakyReceiver(random.Random(seed + 1), WEBHOOK_TIMEOUT).start()
     [server] = start_servers(env, 1, workdir)
+    soak = Soak(server, env, token, seed=seed, clients=clients, receiver=receiver)
+    if not db_url.startswith("sqlite"):
+        soak.workers = [soak.start_worker(n) for n in range(2)]
     try:
-        soak = Soak(server, env, token, seed=seed, clients=clients)
         started = time.monotonic()
         stats = asyncio.run(soak.run(ops, kills=kills, pg=pg))
         elapsed = time.monotonic() - started
     finally:
         stop_servers([server])
+        soak.stop_workers()
+        receiver.stop()
     report = verify(soak, db_url)
     return {
         "database": "sqlite" if db_url.startswith("sqlite") else "postgresql",
         "operations": stats.ops,
         "by_operation": stats.by_op,
         "cards": len(soak.all_cards),
+        **soak.settled,
         "server_kills": stats.kills,
+        "worker_kills": stats.worker_kills,
         "database_restarts": stats.db_restarts,
         "retries": stats.retried,
         "model_checks_passed": stats.checks,
