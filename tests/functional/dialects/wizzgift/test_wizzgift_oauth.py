@@ -145,8 +145,14 @@ async def test_authorize_is_the_same_sign_in_and_consent(rt, app_client):
     await sign_in(app_client, owner.email, next_url=r.headers["location"])
     consent = await app_client.get(r.headers["location"])
     assert consent.status_code == 200
-    assert "orders:write" in consent.text
+    # The scopes by the names the client asked with, beside the native ones they stand for.
+    assert '<code>createOrder</code> <span class="small">(Giftwell\'s <code>orders:write</code>)</span>' in consent.text
+    assert "<code>viewOrder</code>" in consent.text
     assert "Place and cancel orders" in consent.text
+    native_query = query.replace("createOrder%20viewOrder", "orders:write")
+    native = await app_client.get(f"/oauth/authorize?{native_query}")
+    assert "<code>orders:write</code></li>" in native.text
+    assert "createOrder" not in native.text
     form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', consent.text))
     assert form["scope"] == "orders:write orders:read"
     done = await app_client.post("/oauth/authorize", data={**form, "decision": "approve"})
