@@ -103,6 +103,7 @@ def add(
 def update(
     name: str,
     base_url: Annotated[str | None, typer.Option("--base-url", help="A new base URL.")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="A new client id at the supplier.")] = None,
     client_secret_stdin: ClientSecretStdin = False,
     refresh_token_stdin: RefreshStdin = False,
     webhook_secret_stdin: WebhookStdin = False,
@@ -119,6 +120,7 @@ def update(
         return await config.update_supplier(
             uow,
             name=name,
+            client_id=client_id,
             client_secret=secret,
             refresh_token=refresh,
             webhook_secret=hook,

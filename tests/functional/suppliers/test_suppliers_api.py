@@ -103,6 +103,7 @@ async def test_the_operator_api_changes_a_supplier(rt, app_client):
         before = (await uow.conn.execute(sa.select(Supplier).where(Supplier.name == "wizz"))).one()
     change = {
         "base_url": "https://api2.wizzgift.example/api/b2b/",
+        "client_id": "client_456",
         "client_secret": "cs_second_secret",
         "refresh_token": "rt_from_the_code_flow",
         "webhook_secret": "whsec_hook_secret",
@@ -110,8 +111,10 @@ async def test_the_operator_api_changes_a_supplier(rt, app_client):
     }
     r = await app_client.patch("/v1/suppliers/wizz", json=change, headers=op.headers)
     assert r.status_code == 200, r.text
-    assert {k: r.json()[k] for k in ("base_url", "auth", "webhook_secret_set", "max_quantity", "status")} == {
+    keys = ("base_url", "client_id", "auth", "webhook_secret_set", "max_quantity", "status")
+    assert {k: r.json()[k] for k in keys} == {
         "base_url": "https://api2.wizzgift.example/api/b2b",
+        "client_id": "client_456",
         "auth": "refresh_token",
         "webhook_secret_set": True,
         "max_quantity": 10,
@@ -144,6 +147,7 @@ async def test_the_operator_api_changes_a_supplier(rt, app_client):
         ({"webhook_secret": " padded "}, "webhook_secret"),
         ({"name": "renamed"}, "name"),
         ({"paused": True, "refresh_token": "rt_x"}, "paused"),
+        ({"client_id": ""}, "client_id"),
     ):
         r = await app_client.patch("/v1/suppliers/wizz", json=bad, headers=op.headers)
         assert r.status_code == 422, (bad, r.text)

@@ -60,9 +60,10 @@ async def get_supplier(name: str, p: Admin, rt: RuntimeDep) -> Response:
 
 @router.patch("/{name}", response_model=SupplierOut, summary="Change an upstream supplier")
 async def update_supplier(name: str, body: SupplierPatch, p: Admin, tx: TxDep) -> Response:
-    """The operator API's `giftwell suppliers update`: a new base URL, client secret, refresh
-    token or webhook secret (stored encrypted, never shown again; a new client secret or refresh
-    token drops the cached access token and resumes a paused supplier), a new `max_quantity`
+    """The operator API's `giftwell suppliers update`: a new base URL, client id, client secret,
+    refresh token or webhook secret (secrets stored encrypted, never shown again; a new client
+    id, client secret or refresh token drops the cached access token and resumes a paused
+    supplier), a new `max_quantity`
     (items already being bought keep their parts), or `paused`: true stops everything sent to
     the supplier (`supplier.paused` event), false resumes it (`supplier.resumed`). 404 for an
     unknown name, 422 naming the field for a refused value."""
@@ -72,6 +73,7 @@ async def update_supplier(name: str, body: SupplierPatch, p: Admin, tx: TxDep) -
             uow,
             name=name,
             base_url=body.base_url,
+            client_id=body.client_id,
             client_secret=body.client_secret,
             refresh_token=body.refresh_token,
             webhook_secret=body.webhook_secret,

@@ -46,6 +46,9 @@ class SupplierPatch(In):
     """Any of a supplier's settings; the others keep theirs. Credentials are replaced, never shown."""
 
     base_url: BaseUrl | None = None
+    client_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Our client id at the supplier, for a new client there (resumes a paused supplier)."
+    )
     client_secret: Secret | None = Field(default=None, description="A new client secret (resumes a paused supplier).")
     refresh_token: Secret | None = Field(
         default=None, description="A new refresh token from the code flow at the supplier (resumes a paused supplier)."

@@ -183,6 +183,7 @@ async def update_supplier(
     uow: UnitOfWork,
     *,
     name: str,
+    client_id: str | None = None,
     client_secret: str | None = None,
     refresh_token: str | None = None,
     webhook_secret: str | None = None,
@@ -191,11 +192,12 @@ async def update_supplier(
     resume: bool = False,
     pause: bool = False,
 ) -> SupplierView:
-    """Give a supplier new credentials (a new client secret or refresh token also drops the
-    cached access token), a new base URL or largest order. `resume` (or new credentials) makes a
+    """Give a supplier new credentials (a new client id, client secret or refresh token also
+    drops the cached access token), a new base URL or largest order. `resume` (or new credentials) makes a
     paused supplier active again; `pause` stops everything sent to it until then (an operator's
     pause, recorded like a failed credential's)."""
-    if pause and (resume or client_secret is not None or refresh_token is not None):
+    new_grant = client_id is not None or client_secret is not None or refresh_token is not None
+    if pause and (resume or new_grant):
         raise ValidationFailed("pause a supplier, or resume it (new credentials resume it), not both", param="paused")
     row = await row_by_name(uow, name, lock=True)
     values: dict[str, Any] = {"updated_at": uow.now}
@@ -203,13 +205,15 @@ async def update_supplier(
         values["base_url"] = check_base_url(base_url)
     if max_quantity is not None:
         values["max_quantity"] = check_max_quantity(max_quantity)
+    if client_id is not None:
+        values["client_id"] = check_secret(client_id, "client_id")
     given = {CLIENT_SECRET: client_secret, REFRESH_TOKEN: refresh_token, WEBHOOK_SECRET: webhook_secret}
     for key, value in given.items():
         if value is not None:
             values[f"{key}_enc"] = seal(uow, row.id, key, check_secret(value, key))
-    if client_secret is not None or refresh_token is not None:
+    if new_grant:
         values.update(access_token_enc=None, access_expires_at=None, token_version=Supplier.token_version + 1)
-    if resume or client_secret is not None or refresh_token is not None:
+    if resume or new_grant:
         if row.status != SupplierStatus.ACTIVE.value:
             await _record(uow, "supplier.resumed", row.name, None)
         values.update(status=SupplierStatus.ACTIVE.value, paused_reason=None)
@@ -219,7 +223,7 @@ async def update_supplier(
     await uow.conn.execute(sa.update(Supplier).where(Supplier.id == row.id).values(**values))
     # What changed, never the credentials themselves: a new one is named, not shown.
     changed: dict[str, Any] = {k: "replaced" for k, v in given.items() if v is not None}
-    for key in ("base_url", "max_quantity"):
+    for key in ("base_url", "client_id", "max_quantity"):
         if key in values and values[key] != getattr(row, key):
             changed[key] = [getattr(row, key), values[key]]
     if resume:
