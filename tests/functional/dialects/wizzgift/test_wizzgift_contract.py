@@ -419,3 +419,29 @@ async def test_a_failed_order_s_webhook_is_the_seed_s_body_too(rt, clock, app_cl
     ]
     shown = await app_client.get(f"{B2B}/order?id={hook['id']}", headers=bearer(tok["access_token"]))
     assert (shown.json()["data"]["status"], shown.json()["data"]["redeemInfos"]) == ("failed", hook["redeemInfos"])
+
+
+async def test_a_database_outage_is_a_5xx_to_retry_never_a_422(rt, app_client, seeded, monkeypatch):
+    from giftwell.domain.errors import DatabaseUnavailable
+    from giftwell.services.catalog import products
+    from giftwell.services.orders import by_reference
+
+    tok = await seed_tokens(app_client, rt, seeded.account_id)
+    auth = bearer(tok["access_token"])
+    for failure in (DatabaseUnavailable(retry_after=7), ConnectionRefusedError("connection refused")):
+
+        async def down(*args, failure=failure, **kwargs):
+            raise failure
+
+        monkeypatch.setattr(products, "browse", down)
+        monkeypatch.setattr(by_reference, "place_once", down)
+        for r in (
+            await app_client.get(f"{B2B}/products", headers=auth),
+            await app_client.post(f"{B2B}/order", json=ORDER_REQUEST, headers=auth),
+        ):
+            assert r.status_code == 503, r.text
+            assert r.json() == {
+                "success": False,
+                "message": "The service is briefly unavailable; retry with exponential backoff.",
+            }
+            assert r.headers["retry-after"] == ("7" if isinstance(failure, DatabaseUnavailable) else "5")
