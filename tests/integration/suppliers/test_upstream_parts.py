@@ -39,7 +39,12 @@ async def batch(rt, order_id: str, limit: int) -> int:
 
 
 def made(n: int, status: str = "completed") -> tuple[UpstreamCard, ...]:
-    return tuple(UpstreamCard(status=status, code=f"UP-{i}" if status == "completed" else None) for i in range(n))
+    return tuple(
+        UpstreamCard(status=status, code=f"UP-{i}", instruction=f"Enter UP-{i} at upstream.example")
+        if status == "completed"
+        else UpstreamCard(status=status)
+        for i in range(n)
+    )
 
 
 async def test_parts_wait_for_their_units_and_settle_only_their_own(rt, app_client):
@@ -112,7 +117,12 @@ async def test_parts_wait_for_their_units_and_settle_only_their_own(rt, app_clie
     assert (order.status, order.card_count) == ("partial", 25)
     shown = (await app_client.get(f"{B2B}/order", params={"id": order_id}, headers=buyer.headers)).json()["data"]
     assert (shown["status"], shown["orderedQuantity"]) == ("partial", 25)
-    assert sum(i["status"] == "completed" for i in shown["redeemInfos"]) == 14
+    done = [i for i in shown["redeemInfos"] if i["status"] == "completed"]
+    assert len(done) == 14
+    # Each card with the upstream's own instructions for it, and its code.
+    assert [(i["code"], i["instruction"]) for i in done[-5:]] == [
+        (f"UP-{n}", f"Enter UP-{n} at upstream.example") for n in range(5)
+    ]
     await ledger_ok(rt)
 
 
