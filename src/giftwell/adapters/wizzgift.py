@@ -88,7 +88,9 @@ def parse_order(data: Any) -> UpstreamOrder:
     not one."""
     if not isinstance(data, dict) or not isinstance(data.get("status"), str):
         raise ValueError("an order needs a status")
-    infos = data.get("redeemInfos") or []
+    infos = data.get("redeemInfos")
+    if infos is None:
+        infos = []
     if not isinstance(infos, list):
         raise ValueError("redeemInfos must be a list")
     quantity = data.get("orderedQuantity")

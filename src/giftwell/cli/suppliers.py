@@ -43,6 +43,16 @@ WebhookStdin = Annotated[
 ]
 
 
+MaxQuantity = Annotated[
+    int | None,
+    typer.Option(
+        "--max-quantity",
+        help="The most cards one upstream order asks for; a larger order item is bought in several "
+        "(default 25, WizzGift's limit per item).",
+    ),
+]
+
+
 def _lines(*flags: bool) -> list[str | None]:
     """One stdin line per flag given, in order; None for each flag not given."""
     return [sys.stdin.readline().rstrip("\r\n") if flag else None for flag in flags]
@@ -51,7 +61,7 @@ def _lines(*flags: bool) -> list[str | None]:
 def _human(d: dict[str, Any]) -> str:
     state = d["status"] + (f" ({d['paused_reason']})" if d["paused_reason"] else "")
     hook = "webhook secret set" if d["webhook_secret_set"] else "no webhook secret (polling only)"
-    return f"{d['name']}: {d['kind']} at {d['base_url']}, {d['auth']}, {hook}, {state}"
+    return f"{d['name']}: {d['kind']} at {d['base_url']}, {d['auth']}, {hook}, at most {d['max_quantity']} cards an order, {state}"
 
 
 @suppliers_app.command("add")
@@ -63,6 +73,7 @@ def add(
     client_secret_stdin: ClientSecretStdin = False,
     refresh_token_stdin: RefreshStdin = False,
     webhook_secret_stdin: WebhookStdin = False,
+    max_quantity: MaxQuantity = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add an upstream supplier. Its products then name it in `supplier` (`products import`)."""
@@ -81,6 +92,7 @@ def add(
             client_secret=secret,
             refresh_token=refresh,
             webhook_secret=hook,
+            **({} if max_quantity is None else {"max_quantity": max_quantity}),
         )
 
     made = run(lambda rt: rt.transact(add_it), as_json)
@@ -91,24 +103,31 @@ def add(
 def update(
     name: str,
     base_url: Annotated[str | None, typer.Option("--base-url", help="A new base URL.")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="A new client id at the supplier.")] = None,
     client_secret_stdin: ClientSecretStdin = False,
     refresh_token_stdin: RefreshStdin = False,
     webhook_secret_stdin: WebhookStdin = False,
+    max_quantity: MaxQuantity = None,
     resume: Annotated[bool, typer.Option("--resume", help="Make a paused supplier active again.")] = False,
+    pause: Annotated[bool, typer.Option("--pause", help="Send the supplier nothing until resumed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Give a supplier new credentials or a webhook secret, or resume it after a pause."""
+    """Give a supplier new credentials, a webhook secret, base URL or largest order; pause it, or
+    resume it after a pause. (`PATCH /v1/suppliers/NAME` in the operator API.)"""
     secret, refresh, hook = _lines(client_secret_stdin, refresh_token_stdin, webhook_secret_stdin)
 
     async def change(uow: UnitOfWork) -> SupplierView:
         return await config.update_supplier(
             uow,
             name=name,
+            client_id=client_id,
             client_secret=secret,
             refresh_token=refresh,
             webhook_secret=hook,
             base_url=base_url,
+            max_quantity=max_quantity,
             resume=resume,
+            pause=pause,
         )
 
     emit(run(lambda rt: rt.transact(change), as_json).as_dict(), as_json, _human)

@@ -55,6 +55,13 @@ def native_scope(scope: str) -> str:
     return SCOPE_ALIASES.get(scope, scope)
 
 
+def named_as_asked(asked: str | None, granted: list[str] | tuple[str, ...]) -> list[str]:
+    """Each of the `granted` native scopes by the name the request `asked` for it with: its
+    WizzGift name if that is how it was asked for (`createOrder`), else its own."""
+    names = set((asked or "").split())
+    return [ALIAS_OF[s] if ALIAS_OF.get(s) in names else s for s in granted]
+
+
 def has_alias(scopes: list[str] | tuple[str, ...]) -> bool:
     """Whether any of `scopes` is given by its WizzGift name (a client registered for WizzGift use)."""
     return any(s in SCOPE_ALIASES for s in scopes)

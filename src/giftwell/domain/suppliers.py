@@ -13,12 +13,17 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from giftwell.domain.errors import ValidationFailed
+from giftwell.domain.orders import MAX_CARDS_PER_ORDER
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")
 # Built-in suppliers, never the name of an upstream one.
 RESERVED_NAMES = frozenset({"house"})
 REFERENCE_PREFIX = "gw-"
 MAX_MESSAGE = 500
+# The most cards one upstream order asks for unless the operator says otherwise. Seed 000 gives
+# no limit on `quantity`; WizzGift's current API allows 1 to 25 per item (dialects.md §4.2), so
+# 25 is what a WizzGift upstream is assumed to take. Another Giftwell takes up to 10,000.
+DEFAULT_MAX_QUANTITY = 25
 
 
 class SupplierKind(enum.StrEnum):
@@ -91,11 +96,43 @@ def pin_aad(unit_id: str) -> str:
     return f"supplied-pin:{unit_id}"
 
 
-def reference_for(item_id: str) -> str:
-    """The `referenceId` an order item is bought upstream with. Derived, never random: a retry
-    after a crash or a timeout sends the same one, and the upstream answers the order it already
-    has instead of selling the cards twice."""
-    return REFERENCE_PREFIX + item_id
+def check_max_quantity(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CARDS_PER_ORDER:
+        raise ValidationFailed(
+            f"max_quantity must be a whole number from 1 to {MAX_CARDS_PER_ORDER}", param="max_quantity"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One upstream order of an order item: number `number` of `parts`, for the units of index
+    `first` to `first + quantity - 1`."""
+
+    number: int
+    parts: int
+    size: int
+    first: int
+    quantity: int
+
+
+def part_of(index: int, *, item_quantity: int, size: int) -> Part:
+    """The upstream order that buys unit `index` of an item of `item_quantity` cards, bought
+    `size` cards (at most) per upstream order."""
+    if not 0 <= index < item_quantity or size < 1:
+        raise ValueError("no such unit")
+    number = index // size + 1
+    first = (number - 1) * size
+    parts = -(-item_quantity // size)
+    return Part(number, parts, size, first, min(size, item_quantity - first))
+
+
+def reference_for(item_id: str, part: int = 1, parts: int = 1) -> str:
+    """The `referenceId` an order item (or part `part` of `parts` of it) is bought upstream with.
+    Derived, never random: a retry after a crash or a timeout sends the same one, and the
+    upstream answers the order it already has instead of selling the cards twice. An item bought
+    in one order is `gw-<item>`; in several, `gw-<item>-1`, `gw-<item>-2`, ..."""
+    return REFERENCE_PREFIX + item_id + (f"-{part}" if parts > 1 else "")
 
 
 def poll_delay(polls: int, *, base: float, cap: float) -> float:

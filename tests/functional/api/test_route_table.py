@@ -30,6 +30,7 @@ from starlette.routing import Mount
 from giftwell.dialects import sanctum
 from giftwell.domain.access import ACCOUNT_SCOPES, OPERATOR_SCOPES, SCOPES
 from giftwell.services.access import tokens
+from giftwell.services.catalog.upstream import config
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Transfer
 from tests import dbdump, factories, signing
@@ -57,6 +58,8 @@ SHARED: dict[tuple[str, str], str] = {
     ("PATCH", "/v1/products/{product_id}"): "changes the shared catalog: the operator only (admin)",
     ("POST", "/v1/suppliers"): "adds an upstream supplier of the shared catalog: the operator only (admin)",
     ("GET", "/v1/suppliers"): "the shared catalog's upstream suppliers: the operator only (admin)",
+    ("GET", "/v1/suppliers/{name}"): "an upstream supplier of the shared catalog: the operator only (admin)",
+    ("PATCH", "/v1/suppliers/{name}"): "changes an upstream supplier of the shared catalog: the operator only (admin)",
     ("POST", "/v1/signing-keys"): "registers a client's key for any account: the operator only (admin)",
     ("GET", "/v1/signing-keys"): "lists any account's signing keys: the operator only (admin)",
     ("DELETE", "/v1/signing-keys/{kid}"): "revokes any account's signing key: the operator only (admin)",
@@ -64,7 +67,7 @@ SHARED: dict[tuple[str, str], str] = {
 # The key id of the signing key the operator fixture registers for tenant A.
 SHARED_KID = "route-table-kid"
 # The shared objects the SHARED routes are called on (the catalog's product made in setup).
-SHARED_OBJECTS: dict[str, str] = {"product_id": factories.PRODUCT["id"], "kid": SHARED_KID}
+SHARED_OBJECTS: dict[str, str] = {"product_id": factories.PRODUCT["id"], "kid": SHARED_KID, "name": "route-table"}
 # Query parameters of SHARED routes, naming tenant A's account.
 SHARED_QUERIES: dict[tuple[str, str], Callable[[str], dict[str, str]]] = {
     ("GET", "/v1/signing-keys"): lambda account: {"account": account},
@@ -261,6 +264,7 @@ BODIES: dict[tuple[str, str], Body] = {
     # SHARED (the operator's): a new product each time, a harmless change.
     ("POST", "/v1/products"): lambda o: {**factories.PRODUCT, "id": f"route-table-{uuid.uuid4().hex[:12]}"},
     ("PATCH", "/v1/products/{product_id}"): lambda o: {"description": "changed by the route table"},
+    ("PATCH", "/v1/suppliers/{name}"): lambda o: {"max_quantity": 30},
     ("POST", "/v1/suppliers"): lambda o: {
         "name": f"route-table-{uuid.uuid4().hex[:12]}",
         "base_url": "https://upstream.example/api/b2b",
@@ -354,6 +358,16 @@ async def operator(rt: Runtime, api: Api, other: Api) -> Api:
     op = Api(api.client, await factories.operator(rt))
     await factories.product(rt)
     await signing.register(rt, api.tenant.account_id, kid=SHARED_KID)
+    await rt.transact(
+        lambda uow: config.add_supplier(
+            uow,
+            name=SHARED_OBJECTS["name"],
+            kind="wizzgift",
+            base_url="https://upstream.example/api/b2b",
+            client_id="route-table",
+            client_secret="route-table-secret",
+        )
+    )
     for t in (api, other):
         await factories.fund(rt, t.tenant.account_id, FUNDS, factories.PRODUCT["currency"])
     return op

@@ -140,6 +140,23 @@ async def test_b_answers_500_twice_then_200_and_polling_alone_completes(make_pai
         await ledger_ok(pair.ra)
 
 
+async def test_a_timeout_after_b_took_the_order_is_retried_and_buys_nothing_twice(make_pair):
+    # B takes the order, then its answer comes after A's timeout (1 s): A retries, asks B for the
+    # reference first, finds the order, and never sends it again.
+    plan = {("POST", "/api/b2b/order"): [Fault(forward=True, delay=2.5)]}
+    async with make_pair(plan=plan, webhook=False, supplier_timeout_seconds=1.0) as pair:
+        order_id = await pair.order("po-timeout", 3)
+        assert await pair.ended(order_id) == "completed"
+        assert pair.proxy.count("POST", "/api/b2b/order") == 1
+        (at_b,) = await orders_at_b(pair, await reference_of(pair, order_id))
+        assert (at_b.card_count, at_b.charged) == (3, 3 * PRICE_AT_B)
+        async with pair.ra.reader() as uow:
+            job = (await uow.conn.execute(sa.select(Job).where(Job.kind == "supplier.order"))).one()
+        assert job.attempts >= 2
+        assert len({i["code"] for i in (await pair.shown(order_id))["redeemInfos"]}) == 3
+        await ledger_ok(pair.ra)
+
+
 async def test_the_webhook_arrives_before_the_poll_which_then_does_nothing(make_pair):
     # Every poll fails (503) until B's webhook has come: only the webhook can complete the order.
     async with make_pair(plan={("GET", "/api/b2b/order"): [Fault(503)] * 1000}) as pair:

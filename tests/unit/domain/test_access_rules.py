@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from giftwell.domain.access import ROLE_SCOPES, SCOPES, check_scopes, scope_list
+from giftwell.domain.access import ROLE_SCOPES, SCOPES, check_scopes, named_as_asked, scope_list
 from giftwell.domain.clients import check_redirect_uri, check_registration
 from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import ValidationFailed
@@ -94,6 +94,10 @@ def test_wizzgift_scope_names_map_onto_native_scopes():
     assert alias_scope_string("account:read orders:write cards:read") == "account createOrder cards:read"
     with pytest.raises(ValidationFailed, match="createOrder"):
         check_scopes(["createorder"])  # names are case-sensitive; the message lists the known ones
+    # The consent page names each granted scope as the request asked for it.
+    granted = ["orders:write", "orders:read", "cards:read"]
+    assert named_as_asked("createOrder orders:read cards:read", granted) == ["createOrder", "orders:read", "cards:read"]
+    assert named_as_asked(None, granted) == granted
 
 
 def test_a_client_given_wizzgift_names_always_gets_refresh_tokens():

@@ -9,13 +9,16 @@ import pytest
 
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.suppliers import (
+    Part,
     PurchaseStatus,
     UpstreamCard,
     UpstreamOrder,
     check_base_url,
     check_kind,
+    check_max_quantity,
     check_name,
     outcomes,
+    part_of,
     poll_delay,
     reference_for,
 )
@@ -48,6 +51,30 @@ def test_base_urls_and_kinds():
 def test_the_reference_is_derived_from_the_item():
     assert reference_for("oi_01ABC") == reference_for("oi_01ABC") == "gw-oi_01ABC"
     assert reference_for("oi_1") != reference_for("oi_2")
+    # An item bought in several upstream orders: one reference per part, each derived again alike.
+    assert [reference_for("oi_1", n, 3) for n in (1, 2, 3)] == ["gw-oi_1-1", "gw-oi_1-2", "gw-oi_1-3"]
+    assert reference_for("oi_1", 1, 1) == "gw-oi_1"
+
+
+def test_an_item_larger_than_the_upstream_takes_is_bought_in_parts():
+    # 25 cards, 10 an order: units 0-9, 10-19, 20-24.
+    parts = {part_of(i, item_quantity=25, size=10) for i in range(25)}
+    assert sorted(parts, key=lambda p: p.number) == [
+        Part(1, 3, 10, 0, 10),
+        Part(2, 3, 10, 10, 10),
+        Part(3, 3, 10, 20, 5),
+    ]
+    assert part_of(24, item_quantity=25, size=25) == Part(1, 1, 25, 0, 25)
+    assert part_of(0, item_quantity=1, size=25) == Part(1, 1, 25, 0, 1)
+    for index, quantity in ((25, 25), (-1, 25)):
+        with pytest.raises(ValueError):
+            part_of(index, item_quantity=quantity, size=10)
+    assert check_max_quantity(1) == 1
+    assert check_max_quantity(10_000) == 10_000
+    for bad in (0, 10_001, True, 2.0, "25", None):
+        with pytest.raises(ValidationFailed) as exc:
+            check_max_quantity(bad)
+        assert exc.value.param == "max_quantity"
 
 
 def test_polls_back_off_to_the_cap():

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas.common import Items
-from giftwell.api.v1.schemas.suppliers import SupplierIn, SupplierOut
+from giftwell.api.v1.schemas.suppliers import SupplierIn, SupplierOut, SupplierPatch
 from giftwell.http.deps import Admin, RuntimeDep
 from giftwell.http.limits import limit_ip
 from giftwell.http.tx import json_response
@@ -36,6 +36,7 @@ async def add_supplier(body: SupplierIn, p: Admin, tx: TxDep) -> Response:
             client_secret=body.client_secret,
             refresh_token=body.refresh_token,
             webhook_secret=body.webhook_secret,
+            max_quantity=body.max_quantity,
         ),
         SupplierOut.of,
         status=201,
@@ -47,6 +48,41 @@ async def list_suppliers(p: Admin, rt: RuntimeDep) -> Response:
     async with rt.reader() as uow:
         found = await config.list_suppliers(uow)
     return json_response(Items.of(found, SupplierOut.of))
+
+
+@router.get("/{name}", response_model=SupplierOut, summary="An upstream supplier")
+async def get_supplier(name: str, p: Admin, rt: RuntimeDep) -> Response:
+    """The supplier's settings and state (`paused_reason` when paused); never a credential."""
+    async with rt.reader() as uow:
+        found = await config.by_name(uow, name)
+    return json_response(SupplierOut.of(found))
+
+
+@router.patch("/{name}", response_model=SupplierOut, summary="Change an upstream supplier")
+async def update_supplier(name: str, body: SupplierPatch, p: Admin, tx: TxDep) -> Response:
+    """The operator API's `giftwell suppliers update`: a new base URL, client id, client secret,
+    refresh token or webhook secret (secrets stored encrypted, never shown again; a new client
+    id, client secret or refresh token drops the cached access token and resumes a paused
+    supplier), a new `max_quantity`
+    (items already being bought keep their parts), or `paused`: true stops everything sent to
+    the supplier (`supplier.paused` event), false resumes it (`supplier.resumed`). 404 for an
+    unknown name, 422 naming the field for a refused value."""
+    return await tx.run(
+        p,
+        lambda uow: config.update_supplier(
+            uow,
+            name=name,
+            base_url=body.base_url,
+            client_id=body.client_id,
+            client_secret=body.client_secret,
+            refresh_token=body.refresh_token,
+            webhook_secret=body.webhook_secret,
+            max_quantity=body.max_quantity,
+            resume=body.paused is False,
+            pause=body.paused is True,
+        ),
+        SupplierOut.of,
+    )
 
 
 @hooks.post(

@@ -85,9 +85,23 @@ async def list_products(request: Request, principal: Principal) -> Response:
     return json_response({"success": True, "data": [mapping.product(p) for p in found]})
 
 
+async def _body(request: Request) -> bytes:
+    """The request body, refused (400) past `wire.MAX_BODY` as announced or as it arrives."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > wire.MAX_BODY:
+        raise wire.BadRequest(wire.TOO_LARGE)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > wire.MAX_BODY:
+            raise wire.BadRequest(wire.TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def create_order(request: Request, principal: Principal) -> Response:
     """Place an order; referenceId is its idempotency key (createOrder)."""
-    req = wire.read_order(wire.json_object(await request.body()))
+    req = wire.read_order(wire.json_object(await _body(request)))
     try:
         placed = await by_reference.place_once(get_runtime(request), account_id=principal.account_id, req=req)
     except GiftwellError as exc:

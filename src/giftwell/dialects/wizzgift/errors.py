@@ -6,8 +6,10 @@ with the seed's status table: 400 a malformed body or a missing parameter (`wire
 401 no valid token, 403 a scope the token lacks (named the seed's way, `createOrder`), 404, 422 a
 value the services refuse (more decimals than the currency has, an amount out of range, a
 `referenceId` already used for another order, too little balance), 429 with `Retry-After`, 500
-for anything unexpected (logged under the request id, never with the body). The native envelope
-never appears on this mount.
+for anything unexpected (logged under the request id, never with the body). A database that
+cannot be reached is 503 with `Retry-After`, as everywhere in Giftwell (the seed: "codes in the
+5xx range indicate an error with WizzGift's servers", retried with backoff), never a 422 that
+would tell the client its request was wrong. The native envelope never appears on this mount.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from giftwell.domain.errors import (
     Unauthenticated,
 )
 from giftwell.http.decimal_json import json_response
+from giftwell.http.outage import as_unavailable
 
 log = logging.getLogger("giftwell.dialects.wizzgift")
 
 SERVER_ERROR = "Something went wrong on our side; retry with exponential backoff."
+UNAVAILABLE = "The service is briefly unavailable; retry with exponential backoff."
 # The seed's table has no 409: a conflict (a referenceId used for another order) is a request
 # that failed validation, 422.
 SEED_STATUSES = frozenset({400, 401, 403, 404, 422, 429, 500})
@@ -49,7 +53,10 @@ def request_id(request: Request) -> str:
 def respond(exc: Exception, request: Request) -> Response:
     """The seed's answer for a failure."""
     headers: dict[str, str] | None = None
-    if isinstance(exc, BadRequest):
+    down = as_unavailable(exc)
+    if down is not None:
+        status, message, headers = 503, UNAVAILABLE, {"Retry-After": str(down.retry_after)}
+    elif isinstance(exc, BadRequest):
         status, message = 400, str(exc)
     elif isinstance(exc, RateLimited):
         status, message, headers = 429, "Too many requests; retry later.", {"Retry-After": str(exc.retry_after)}
@@ -61,6 +68,9 @@ def respond(exc: Exception, request: Request) -> Response:
         status, message = 403, f"The access token must have the {ALIAS_OF.get(required, required)} scope."
     elif isinstance(exc, NotFound):
         status, message = 404, exc.message[:1].upper() + exc.message[1:]
+    elif isinstance(exc, GiftwellError) and exc.status >= 500:
+        log.warning("wizzgift %s %s: %s (request %s)", request.method, request.url.path, exc.code, request_id(request))
+        status, message = 500, SERVER_ERROR
     elif isinstance(exc, GiftwellError):
         status, message = (exc.status if exc.status in SEED_STATUSES else 422), exc.message
     else:

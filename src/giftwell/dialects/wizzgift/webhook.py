@@ -8,7 +8,8 @@ card. "Depending on the gift card provider, some fields may be present while oth
 absent": a field we have no value for is left out, never sent as null; `status` always is there.
 Our names map as: `rewardId` the order card (`oc_...`), `transactionId` the card (`card_...`, or
 for a card an upstream supplier made, the upstream's `transactionId`),
-`instruction` the product's redemption instructions, `expiryDate` the card's expiry (YYYY-MM-DD).
+`instruction` the product's redemption instructions (for a card an upstream supplier made, the
+upstream's own for that card when it gave one), `expiryDate` the card's expiry (YYYY-MM-DD).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def redeem_info(card: CardView, instruction: str) -> dict[str, Any]:
         fields = {
             "link": card.link,
             "rewardId": card.id,
-            "instruction": instruction or None,
+            "instruction": card.upstream_instruction or instruction or None,
             "pin": card.pin,
             "code": card.code,
             "serial": card.serial,

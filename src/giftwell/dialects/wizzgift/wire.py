@@ -23,6 +23,10 @@ OPTIONAL_FIELDS = ("isTest",)
 MAX_REFERENCE = 200
 MAX_ID = 200
 MAX_INFOS = 100
+# Far above any order's body (100 entries of required information); a larger one is refused
+# before it is read whole.
+MAX_BODY = 256 * 1024
+TOO_LARGE = f"The request body is larger than {MAX_BODY} bytes."
 
 
 class BadRequest(Exception):
@@ -101,6 +105,8 @@ def read_order(data: dict[str, Any]) -> ReferencedOrder:
     amount = data["amount"]
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise _invalid("amount", "must be a number")
+    if amount <= 0:
+        raise _invalid("amount", "must be greater than 0")
     is_test = data.get("isTest")
     if is_test is not None and not isinstance(is_test, bool):
         raise _invalid("isTest", "must be true or false")

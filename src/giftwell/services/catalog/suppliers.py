@@ -7,7 +7,8 @@ account.
 
 An upstream supplier (`giftwell suppliers add`: another WizzGift-compatible API) cannot make a
 card inside a transaction: it answers `AWAITING`, and in the batch's same transaction records
-the item's purchase (`supplier_orders`, one per item, keyed by the item) and enqueues the job
+the purchase of the unit's part of the item (`supplier_orders`, one per item, or per part of at
+most the supplier's `max_quantity` cards, keyed by the item and part) and enqueues the job
 that buys it (`SUPPLIER_ORDER_JOB`, handled by `orders.upstream`), which settles the units once
 the upstream has made the cards. A batch rolled back records and enqueues nothing.
 
@@ -31,10 +32,10 @@ from giftwell.domain.cards import CardSource, Party
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.expiry_policy import ExpiryPolicy
 from giftwell.domain.ids import new_id
-from giftwell.domain.suppliers import PurchaseStatus, reference_for
+from giftwell.domain.suppliers import PurchaseStatus, part_of, reference_for
 from giftwell.services.cards import issuing
 from giftwell.services.queue import jobs
-from giftwell.store.models import OrderCard, Supplier, SupplierOrder
+from giftwell.store.models import OrderCard, OrderItem, Supplier, SupplierOrder
 from giftwell.store.uow import UnitOfWork
 
 SUPPLIER_ORDER_JOB = "supplier.order"
@@ -119,37 +120,49 @@ class HouseSupplier:
 
 class UpstreamSupplier:
     """Cards bought from an upstream WizzGift-compatible API (a `suppliers` row): the batch only
-    records the item's purchase and enqueues its job, once per item whatever the number of its
-    units or batches (the purchase's unique item, the job's dedupe key)."""
+    records the purchase of the unit's part of the item and enqueues its job, once per part
+    whatever the number of its units or batches (the purchase's unique item and part, the job's
+    dedupe key). An item of more cards than the supplier's `max_quantity` is bought in parts of
+    that size, each its own upstream order with its own reference; the part size is fixed by the
+    item's first purchase, so an operator changing `max_quantity` meanwhile splits no item twice."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     async def issue(self, uow: UnitOfWork, req: SupplyRequest) -> Awaiting:
-        supplier_id = await uow.conn.scalar(sa.select(Supplier.id).where(Supplier.name == self.name))
-        if supplier_id is None:
+        supplier = (
+            await uow.conn.execute(sa.select(Supplier.id, Supplier.max_quantity).where(Supplier.name == self.name))
+        ).first()
+        if supplier is None:
             raise SupplyFailed(f"supplier {self.name!r} is not configured")
+        quantity = (
+            await uow.conn.execute(sa.select(OrderItem.quantity).where(OrderItem.id == req.item_id))
+        ).scalar_one()
+        size = await uow.conn.scalar(
+            sa.select(SupplierOrder.part_size).where(SupplierOrder.item_id == req.item_id).limit(1)
+        )
+        part = part_of(req.index, item_quantity=quantity, size=int(size or supplier.max_quantity))
         insert = postgresql.insert(SupplierOrder) if uow.dialect == "postgresql" else sqlite.insert(SupplierOrder)
-        purchase_id = new_id("so")
         stmt = insert.values(
-            id=purchase_id,
-            supplier_id=supplier_id,
+            id=new_id("so"),
+            supplier_id=supplier.id,
             order_id=req.order_id,
             item_id=req.item_id,
-            reference=reference_for(req.item_id),
+            part=part.number,
+            part_size=part.size,
+            reference=reference_for(req.item_id, part.number, part.parts),
             status=PurchaseStatus.PLACING.value,
             polls=0,
             created_at=uow.now,
             updated_at=uow.now,
-        ).on_conflict_do_nothing(index_elements=["item_id"])
+        ).on_conflict_do_nothing(index_elements=["item_id", "part"])
         await uow.conn.execute(stmt)
-        existing = await uow.conn.scalar(sa.select(SupplierOrder.id).where(SupplierOrder.item_id == req.item_id))
+        existing = await uow.conn.scalar(
+            sa.select(SupplierOrder.id).where(SupplierOrder.item_id == req.item_id, SupplierOrder.part == part.number)
+        )
+        dedupe = f"{SUPPLIER_ORDER_JOB}:{req.item_id}" + (f":{part.number}" if part.parts > 1 else "")
         await jobs.enqueue(
-            uow,
-            SUPPLIER_ORDER_JOB,
-            {"purchase": existing},
-            dedupe_key=f"{SUPPLIER_ORDER_JOB}:{req.item_id}",
-            max_attempts=SUPPLIER_ORDER_ATTEMPTS,
+            uow, SUPPLIER_ORDER_JOB, {"purchase": existing}, dedupe_key=dedupe, max_attempts=SUPPLIER_ORDER_ATTEMPTS
         )
         return AWAITING
 

@@ -4,8 +4,10 @@ A fulfilment batch leaves each unit of an upstream product `ordered` and, in the
 transaction, records the item's purchase (`supplier_orders`) and its job
 (`catalog.suppliers.UpstreamSupplier`). The job (`jobs/handlers/suppliers.py`) calls `advance`:
 
-1. place the upstream order (`POST /order`) with the purchase's `referenceId`, derived from the
-   item, and the item's product, amount (major units), quantity and required fields; a retry
+1. once every unit of its part is `ordered` (a batch still holding some: wait), place the
+   upstream order (`POST /order`) with the purchase's `referenceId`, derived from the item and
+   part, and the item's product, amount (major units), required fields and the part's number
+   of cards (an item larger than the supplier's `max_quantity` is bought in parts); a retry
    after a crash or a timeout first asks the upstream for that reference, and sending it again
    is harmless anyway, so nothing is ever bought twice;
 2. poll it (`GET /order?referenceId=`) until it is completed, partial or failed, waiting longer
@@ -13,7 +15,8 @@ transaction, records the item's purchase (`supplier_orders`) and its job
 3. settle (`apply`): in one transaction, mark the purchase done (a guarded update, so the poll
    and the upstream's webhook, whichever comes second, do nothing), store each card the
    upstream made (code and PIN encrypted), and hand the units to `fulfilment.settle_awaited`
-   (issued cards charged, failed ones released, the order ended when nothing waits).
+   (issued cards charged, failed ones released, the order ended when nothing waits). Each
+   purchase settles only the units of its own part.
 
 The upstream's signed webhook (`receive`) settles the same way, usually before the next poll.
 5xx, timeouts and 429 are retried with the job's backoff; a 4xx fails the item's cards with the
@@ -33,7 +36,7 @@ import sqlalchemy as sa
 from giftwell.adapters.wizzgift import parse_order
 from giftwell.domain.errors import NotFound, Unauthenticated, ValidationFailed
 from giftwell.domain.money import to_major
-from giftwell.domain.orders import UnitStatus
+from giftwell.domain.orders import MAX_CARDS_PER_ORDER, UnitStatus
 from giftwell.domain.suppliers import (
     PurchaseStatus,
     SupplierPaused,
@@ -78,6 +81,36 @@ class Purchase:
     polls: int
     body: dict[str, Any]  # the upstream order's body
     deadline: Any
+    waiting: int  # units of its part not yet handed to it (a fulfilment batch still to commit)
+
+
+def _positions(item_position: int, part: int, part_size: int) -> tuple[int, int]:
+    """The positions of the units a purchase buys (`OrderCard.position` is the item's position
+    times `MAX_CARDS_PER_ORDER` plus the unit's index): from, and up to but not including."""
+    first = item_position * MAX_CARDS_PER_ORDER + (part - 1) * part_size
+    return first, first + part_size
+
+
+def _in_part(lo: int, hi: int) -> Any:
+    return sa.and_(OrderCard.position >= lo, OrderCard.position < hi)
+
+
+async def _unit_counts(uow: UnitOfWork, purchase_id: str) -> dict[str, int]:
+    """The purchase's units by status."""
+    r = (
+        await uow.conn.execute(
+            sa.select(SupplierOrder.item_id, SupplierOrder.part, SupplierOrder.part_size, OrderItem.position)
+            .join(OrderItem, OrderItem.id == SupplierOrder.item_id)
+            .where(SupplierOrder.id == purchase_id)
+        )
+    ).one()
+    lo, hi = _positions(int(r.position), int(r.part), int(r.part_size))
+    rows = await uow.conn.execute(
+        sa.select(OrderCard.status, sa.func.count())
+        .where(OrderCard.item_id == r.item_id, _in_part(lo, hi))
+        .group_by(OrderCard.status)
+    )
+    return {str(status): int(n) for status, n in rows.all()}
 
 
 async def _purchase(uow: UnitOfWork, purchase_id: str) -> Purchase:
@@ -85,7 +118,6 @@ async def _purchase(uow: UnitOfWork, purchase_id: str) -> Purchase:
         sa.select(
             SupplierOrder,
             OrderItem.amount,
-            OrderItem.quantity,
             OrderItem.fields,
             Order.test,
             Order.currency,
@@ -100,17 +132,27 @@ async def _purchase(uow: UnitOfWork, purchase_id: str) -> Purchase:
     r = (await uow.conn.execute(q)).first()
     if r is None:
         raise NotFound("no such purchase", param="purchase")
+    counts = await _unit_counts(uow, purchase_id)
     body = {
         "amount": to_major(int(r.amount), currency(r.currency)),
         "referenceId": r.reference,
-        "quantity": int(r.quantity),
+        # The units handed to this purchase (all of its part, once none is still pending).
+        "quantity": counts.get(UnitStatus.ORDERED.value, 0),
         "productId": r.supplier_product,
         "requiredInfoFromUser": [{"id": k, "value": v} for k, v in sorted(dict(r.fields).items())],
         "isTest": bool(r.test),
     }
     ttl = timedelta(seconds=uow.rt.settings.order_hold_ttl_seconds)
     return Purchase(
-        r.id, r.supplier_id, r.order_id, r.reference, PurchaseStatus(r.status), int(r.polls), body, r.ordered_at + ttl
+        r.id,
+        r.supplier_id,
+        r.order_id,
+        r.reference,
+        PurchaseStatus(r.status),
+        int(r.polls),
+        body,
+        r.ordered_at + ttl,
+        counts.get(UnitStatus.PENDING.value, 0),
     )
 
 
@@ -120,11 +162,8 @@ async def advance(rt: Runtime, purchase_id: str, *, attempt: int = 1) -> Step:
     async with rt.reader() as uow:
         p = await _purchase(uow, purchase_id)
         late = uow.now >= p.deadline
-    if p.status.final:
-        return DONE
-    if late:
-        await fail(rt, purchase_id, "the supplier did not deliver before the order's funds reservation ran out")
-        return DONE
+    if (early := await _not_yet(rt, p, late)) is not None:
+        return early
     try:
         got = await _place_and_poll(rt, p, attempt)
     except SupplierPaused as exc:
@@ -139,6 +178,23 @@ async def advance(rt: Runtime, purchase_id: str, *, attempt: int = 1) -> Step:
     s = rt.settings
     delay = poll_delay(polls - 1, base=s.supplier_poll_seconds, cap=s.supplier_poll_max_seconds)
     return Step(delay, f"the supplier is still making the cards ({got.status if got else 'not found'})")
+
+
+async def _not_yet(rt: Runtime, p: Purchase, late: bool) -> Step | None:
+    """The step when there is nothing to ask the upstream: done, too late, or not ready."""
+    if p.status.final:
+        return DONE
+    if late:
+        await fail(rt, p.id, "the supplier did not deliver before the order's funds reservation ran out")
+        return DONE
+    if p.status is PurchaseStatus.PLACING and p.waiting:
+        # The batch that hands the rest of this part's units to it has not committed yet: the
+        # upstream order is placed once, for all of them.
+        return Step(rt.settings.supplier_poll_seconds, f"{p.waiting} card(s) of this part still to be ordered")
+    if p.status is PurchaseStatus.PLACING and not p.body["quantity"]:
+        await fail(rt, p.id, "nothing left to buy")
+        return DONE
+    return None
 
 
 async def _place_and_poll(rt: Runtime, p: Purchase, attempt: int) -> UpstreamOrder | None:
@@ -208,15 +264,21 @@ async def _settle(
             SupplierOrder.status.in_([PurchaseStatus.PLACING.value, PurchaseStatus.PLACED.value]),
         )
         .values(status=status.value, error=error[:500] or None, completed_at=uow.now, updated_at=uow.now)
-        .returning(SupplierOrder.order_id, SupplierOrder.item_id)
+        .returning(SupplierOrder.order_id, SupplierOrder.item_id, SupplierOrder.part, SupplierOrder.part_size)
     )
     row = won.first()
     if row is None:
         return False  # settled already (the webhook and a poll, one after the other)
+    item = await uow.conn.execute(sa.select(OrderItem.position).where(OrderItem.id == row.item_id))
+    lo, hi = _positions(item.scalar_one(), int(row.part), int(row.part_size))
     units = (
         await uow.conn.execute(
             sa.select(OrderCard.id)
-            .where(OrderCard.item_id == row.item_id, OrderCard.status == UnitStatus.ORDERED.value)
+            .where(
+                OrderCard.item_id == row.item_id,
+                OrderCard.status == UnitStatus.ORDERED.value,
+                _in_part(lo, hi),
+            )
             .order_by(OrderCard.position)
             .with_for_update()
         )
@@ -237,13 +299,7 @@ async def _settle(
 
 
 async def _units(uow: UnitOfWork, purchase_id: str) -> int:
-    q = (
-        sa.select(sa.func.count())
-        .select_from(OrderCard)
-        .join(SupplierOrder, SupplierOrder.item_id == OrderCard.item_id)
-        .where(SupplierOrder.id == purchase_id, OrderCard.status == UnitStatus.ORDERED.value)
-    )
-    return int((await uow.conn.execute(q)).scalar_one())
+    return (await _unit_counts(uow, purchase_id)).get(UnitStatus.ORDERED.value, 0)
 
 
 async def apply(rt: Runtime, purchase_id: str, got: UpstreamOrder) -> bool:

@@ -34,8 +34,10 @@ class CardView:
     link: str | None
     expires_at: datetime | None
     error: str | None
-    # A card an upstream supplier made: its reference for the card (`transactionId`); no card_id.
+    # A card an upstream supplier made: its reference for the card (`transactionId`) and its own
+    # redemption instructions, when it gave some; no card_id.
     upstream_transaction_id: str | None = None
+    upstream_instruction: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,7 @@ SUPPLIED_COLUMNS = (
     SuppliedCard.link,
     SuppliedCard.expires_on,
     SuppliedCard.transaction_id,
+    SuppliedCard.instruction.label("supplied_instruction"),
     SuppliedCard.order_card_id.label("supplied"),
 )
 
@@ -184,7 +187,18 @@ def _supplied(keys: Any, u: Any) -> CardView:
     """An issued unit whose card an upstream supplier made: what it told us, decrypted."""
     code, pin, expires = supplied_secrets(keys, u)
     return CardView(
-        u.id, u.status, None, None, code, pin, u.supplied_serial, u.link, expires, u.error, u.transaction_id
+        u.id,
+        u.status,
+        None,
+        None,
+        code,
+        pin,
+        u.supplied_serial,
+        u.link,
+        expires,
+        u.error,
+        u.transaction_id,
+        u.supplied_instruction,
     )
 
 

@@ -35,6 +35,8 @@ class Supplier(Base):
     access_expires_at: Mapped[datetime | None]
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
     webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The most cards one upstream order may ask for: a larger item is bought in several orders.
+    max_quantity: Mapped[int] = mapped_column(Integer, server_default="25")
     status: Mapped[str] = mapped_column(String(10))
     paused_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
@@ -42,19 +44,24 @@ class Supplier(Base):
 
 
 class SupplierOrder(Base):
-    """One order item bought upstream: its `reference` (derived from the item, so a retry never
-    buys twice), the upstream's order id once it answered, and the purchase's status."""
+    """One upstream order for an order item, or for one `part` of it (the units of index
+    `(part - 1) * part_size` onwards, at most `part_size` of them, when the item is larger than
+    the supplier's `max_quantity`): its `reference` (derived from the item and the part, so a
+    retry never buys twice), the upstream's order id once it answered, and the purchase's status."""
 
     __tablename__ = "supplier_orders"
     __table_args__ = (
         UniqueConstraint("supplier_id", "reference", name="uq_supplier_orders_reference"),
+        UniqueConstraint("item_id", "part", name="uq_supplier_orders_item_part"),
         Index("ix_supplier_orders_order", "order_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     supplier_id: Mapped[str] = mapped_column(ForeignKey("suppliers.id"))
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
-    item_id: Mapped[str] = mapped_column(ForeignKey("order_items.id"), unique=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("order_items.id"))
+    part: Mapped[int] = mapped_column(Integer, server_default="1")
+    part_size: Mapped[int] = mapped_column(Integer, server_default="10000")
     reference: Mapped[str] = mapped_column(String(200))
     upstream_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10))

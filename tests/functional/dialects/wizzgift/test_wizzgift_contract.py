@@ -388,3 +388,60 @@ async def test_error_envelope_for_each_status_of_the_table(rt, app_client, make_
     assert "retry-after" in cases[-2][1].headers
     assert cases[2][1].json()["message"] == "The access token must have the createOrder scope."
     assert "fire" not in cases[-1][1].text
+
+
+class RefuseAll:
+    async def issue(self, uow, req):
+        raise suppliers.SupplyFailed("out of stock")
+
+
+async def test_a_failed_order_s_webhook_is_the_seed_s_body_too(rt, clock, app_client, seeded, tmp_path, monkeypatch):
+    monkeypatch.setitem(suppliers.REGISTRY, "refuse-all", RefuseAll())
+    await factories.product(rt, id="sold-out", supplier="refuse-all")
+    rx = Receiver().start()
+    try:
+        _, secret = await factories.webhook_endpoint(rt, seeded.account_id, rx.url("/hook"), format="wizzgift")
+        tok = await seed_tokens(app_client, rt, seeded.account_id)
+        body = {**ORDER_REQUEST, "productId": "sold-out", "quantity": 2, "requiredInfoFromUser": []}
+        r = await app_client.post(f"{B2B}/order", json=body, headers=bearer(tok["access_token"]))
+        assert r.status_code == 200, r.text
+        await drive(rt, clock)
+        (got,) = rx.by_path("/hook")
+    finally:
+        rx.stop()
+    hook = got.json()
+    assert list(hook) == list(WEBHOOK_BODY)
+    assert (hook["status"], hook["orderedQuantity"]) == ("failed", 2)
+    assert [list(i) for i in hook["redeemInfos"]] == [["rewardId", "status"]] * 2
+    assert {i["status"] for i in hook["redeemInfos"]} == {"failed"}
+    assert node_verify([(got.body, got.headers["x-signature"], secret)], tmp_path) == [
+        {"valid": True, "identical": True}
+    ]
+    shown = await app_client.get(f"{B2B}/order?id={hook['id']}", headers=bearer(tok["access_token"]))
+    assert (shown.json()["data"]["status"], shown.json()["data"]["redeemInfos"]) == ("failed", hook["redeemInfos"])
+
+
+async def test_a_database_outage_is_a_5xx_to_retry_never_a_422(rt, app_client, seeded, monkeypatch):
+    from giftwell.domain.errors import DatabaseUnavailable
+    from giftwell.services.catalog import products
+    from giftwell.services.orders import by_reference
+
+    tok = await seed_tokens(app_client, rt, seeded.account_id)
+    auth = bearer(tok["access_token"])
+    for failure in (DatabaseUnavailable(retry_after=7), ConnectionRefusedError("connection refused")):
+
+        async def down(*args, failure=failure, **kwargs):
+            raise failure
+
+        monkeypatch.setattr(products, "browse", down)
+        monkeypatch.setattr(by_reference, "place_once", down)
+        for r in (
+            await app_client.get(f"{B2B}/products", headers=auth),
+            await app_client.post(f"{B2B}/order", json=ORDER_REQUEST, headers=auth),
+        ):
+            assert r.status_code == 503, r.text
+            assert r.json() == {
+                "success": False,
+                "message": "The service is briefly unavailable; retry with exponential backoff.",
+            }
+            assert r.headers["retry-after"] == ("7" if isinstance(failure, DatabaseUnavailable) else "5")

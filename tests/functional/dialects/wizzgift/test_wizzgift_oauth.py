@@ -18,7 +18,7 @@ from tests.conftest import TEST_SECRET
 from tests.functional.dialects.wizzgift.support import B2B, bearer, seed_tokens, wizz_client
 from tests.functional.limits_helpers import client
 from tests.functional.web.test_web_pages import csrf_of, sign_in
-from tests.oauth_flow import REDIRECT, code_for
+from tests.oauth_flow import REDIRECT, code_for, pkce
 
 CODE_EXCHANGE = ["access_token", "refresh_token", "token_type", "expires_in", "scope"]
 REFRESH = ["access_token", "refresh_token", "token_type", "expires_in", "refresh_token_expires_in", "scope"]
@@ -145,8 +145,14 @@ async def test_authorize_is_the_same_sign_in_and_consent(rt, app_client):
     await sign_in(app_client, owner.email, next_url=r.headers["location"])
     consent = await app_client.get(r.headers["location"])
     assert consent.status_code == 200
-    assert "orders:write" in consent.text
+    # The scopes by the names the client asked with, beside the native ones they stand for.
+    assert '<code>createOrder</code> <span class="small">(Giftwell\'s <code>orders:write</code>)</span>' in consent.text
+    assert "<code>viewOrder</code>" in consent.text
     assert "Place and cancel orders" in consent.text
+    native_query = query.replace("createOrder%20viewOrder", "orders:write")
+    native = await app_client.get(f"/oauth/authorize?{native_query}")
+    assert "<code>orders:write</code></li>" in native.text
+    assert "createOrder" not in native.text
     form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', consent.text))
     assert form["scope"] == "orders:write orders:read"
     done = await app_client.post("/oauth/authorize", data={**form, "decision": "approve"})
@@ -216,3 +222,31 @@ def test_wizzgift_scope_names_in_the_cli(tmp_path, monkeypatch):
         ["orders:write", "account:read"],
         ["authorization_code", "refresh_token"],
     )
+
+
+async def test_pkce_is_optional_for_a_confidential_client_and_checked_when_used(rt, app_client):
+    t = await factories.tenant(rt)
+    c = await wizz_client(rt, t.account_id)
+    user = await factories.user(rt, t.account_id)
+    creds = {"client_id": c.client.client_id, "client_secret": c.client_secret, "redirect_uri": REDIRECT}
+    exchange = {"grant_type": "authorization_code", **creds}
+    # Without PKCE: the seed's flow.
+    plain = await code_for(rt, c.client.client_id, user, scope="createOrder")
+    r = await app_client.post(f"{B2B}/oauth/token", json={**exchange, "code": plain})
+    assert r.status_code == 200, r.text
+    # With PKCE (S256): the verifier is required and checked.
+    verifier, challenge = pkce()
+    for given, status, error in (
+        ("wrong-" + verifier[6:], 400, "invalid_grant"),
+        (None, 400, "invalid_request"),
+        (verifier, 200, None),
+    ):
+        code = await code_for(
+            rt, c.client.client_id, user, scope="createOrder", code_challenge=challenge, code_challenge_method="S256"
+        )
+        body = {**exchange, "code": code, **({"code_verifier": given} if given else {})}
+        r = await app_client.post(f"{B2B}/oauth/token", json=body)
+        assert r.status_code == status, (given, r.text)
+        if status == 400:
+            assert (r.json()["success"], r.json()["error"]) == (False, error)
+    assert r.json()["scope"] == "createOrder"

@@ -100,7 +100,10 @@ def test_wizzgift_authorize_in_chromium_to_a_loopback_callback(db_url, tmp_path,
                 assert urlsplit(page.url).path == "/oauth/authorize"
                 assert "Rewards Backend" in page.inner_text("h1")
                 scopes = page.locator("ul.scopes li").all_inner_texts()
-                assert [s.split()[-1] for s in scopes] == ["orders:write", "orders:read"]
+                # By the names the client asked with, each beside the native scope it stands for.
+                shown = ["createOrder (Giftwell's orders:write)", "viewOrder (Giftwell's orders:read)"]
+                assert len(scopes) == len(shown)
+                assert all(s.endswith(name) for s, name in zip(scopes, shown, strict=True)), scopes
                 page.screenshot(path=shots / "consent.png", full_page=True)
                 page.click("button[value=approve]")
                 page.wait_for_url(lambda url: url.startswith(redirect + "?"))

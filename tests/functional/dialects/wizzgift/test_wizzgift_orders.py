@@ -114,6 +114,8 @@ REFUSED = [
     ({"amount": True}, 422, "amount must be a number"),
     ({"amount": 1e300}, 422, "amount: amount is too large"),
     ({"amount": 0.5}, 422, "amount: amount must be between 5.00 USD and 500.00 USD"),
+    ({"amount": 0}, 422, "amount must be greater than 0"),
+    ({"amount": -5}, 422, "amount must be greater than 0"),
     ({"amount": 10.05}, 422, "amount: amount must be 5.00 USD plus a multiple of 0.10 USD"),
     ({"amount": 12345678901234567890}, 422, "amount: amount is too large"),
     ({"quantity": 1.5}, 422, "quantity must be a whole number"),
@@ -169,6 +171,19 @@ async def test_malformed_requests_are_400(rt, app_client, buyer):
     r = await app_client.put(f"{B2B}/order", headers=buyer.headers)
     assert r.status_code == 405
     assert r.json()["success"] is False
+    # A body past 256 KB: refused as announced, and as it arrives when not announced.
+    huge = b'{"referenceId": "' + b"x" * 300_000 + b'"}'
+
+    async def chunks():
+        for start in range(0, len(huge), 65_536):
+            yield huge[start : start + 65_536]
+
+    for content in (huge, chunks()):
+        r = await app_client.post(
+            f"{B2B}/order", content=content, headers={**buyer.headers, "content-type": "application/json"}
+        )
+        assert r.status_code == 400, r.text
+        assert r.json() == {"success": False, "message": "The request body is larger than 262144 bytes."}
 
 
 async def test_required_info_and_insufficient_funds(rt, app_client):

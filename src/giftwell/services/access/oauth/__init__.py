@@ -16,7 +16,7 @@ import anyio.to_thread
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidScopeError, OAuth2Error
 
-from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPES, scope_list
+from giftwell.domain.access import ACCOUNT_SCOPES, ROLE_SCOPES, SCOPES, named_as_asked, scope_list
 from giftwell.domain.clients import GRANT_TYPES
 from giftwell.services.access.oauth.server import AUTH_METHODS, HttpRequest, HttpResponse, Server
 from giftwell.services.access.oauth.server import Bridge as _Bridge
@@ -42,7 +42,9 @@ class Consent:
 
     client_id: str
     client_name: str
-    scopes: tuple[tuple[str, str], ...]  # (scope, what it allows)
+    # (the scope by the name the client asked for it, what it allows, the native scope): a
+    # WizzGift client's `createOrder` is shown as such, beside the `orders:write` it stands for.
+    scopes: tuple[tuple[str, str, str], ...]
     redirect_uri: str
     params: dict[str, str]  # the request's parameters, echoed by the consent form
 
@@ -136,10 +138,12 @@ async def check_authorization(rt: Runtime, req: HttpRequest, user: UserInfo) -> 
             return _error(server, error)
         request = grant.request
         params = {k: v for k, v in request.payload.data.items() if k not in {"csrf", "decision"}}
+        granted = scope_list(request.scope)
+        named = named_as_asked((req.params.get("scope") or [""])[0], granted)
         return Consent(
             client_id=request.client.client_id,
             client_name=request.client.name,
-            scopes=tuple((s, SCOPES[s]) for s in scope_list(request.scope)),
+            scopes=tuple((name, SCOPES[s], s) for name, s in zip(named, granted, strict=True)),
             redirect_uri=grant.redirect_uri,
             params=params,
         )

@@ -1,9 +1,11 @@
-"""Upstream suppliers' settings: add, list, change their credentials, pause and resume.
+"""Upstream suppliers' settings: add, list, change their base URL, credentials and largest
+order, pause and resume.
 
 Credentials (client secret, refresh token, webhook secret) are stored only encrypted
 (`Keys.seal_supplier_secret`) and never shown again. A supplier with a refresh token uses it
 (rotating it on every refresh); one with only a client id and secret uses the client-credentials
-grant. Pausing records `supplier.paused` on the operator's account.
+grant. Pausing (an operator's, or a failed credential's) records `supplier.paused` on the
+operator's account, resuming `supplier.resumed`; a paused supplier is sent nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from giftwell.domain.errors import Conflict, NotFound
+from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.suppliers import (
+    DEFAULT_MAX_QUANTITY,
     SupplierStatus,
     check_base_url,
     check_kind,
+    check_max_quantity,
     check_name,
     check_secret,
 )
@@ -32,6 +36,7 @@ CLIENT_SECRET = "client_secret"  # noqa: S105 - the credential's name, not a sec
 REFRESH_TOKEN = "refresh_token"  # noqa: S105
 ACCESS_TOKEN = "access_token"  # noqa: S105
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
+PAUSED_BY_OPERATOR = "paused by an operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ class SupplierView:
     client_id: str
     auth: str  # "refresh_token" or "client_credentials"
     webhook_secret_set: bool
+    max_quantity: int
     status: str
     paused_reason: str | None
     token_version: int
@@ -60,6 +66,7 @@ class SupplierView:
             "client_id": self.client_id,
             "auth": self.auth,
             "webhook_secret_set": self.webhook_secret_set,
+            "max_quantity": self.max_quantity,
             "status": self.status,
             "paused_reason": self.paused_reason,
             "created_at": self.created_at.isoformat(),
@@ -76,6 +83,7 @@ def view(r: Any) -> SupplierView:
         client_id=r.client_id,
         auth=REFRESH_TOKEN if r.refresh_token_enc is not None else "client_credentials",
         webhook_secret_set=r.webhook_secret_enc is not None,
+        max_quantity=int(r.max_quantity),
         status=r.status,
         paused_reason=r.paused_reason,
         token_version=int(r.token_version),
@@ -103,13 +111,16 @@ async def add_supplier(
     client_secret: str,
     refresh_token: str | None = None,
     webhook_secret: str | None = None,
+    max_quantity: int = DEFAULT_MAX_QUANTITY,
 ) -> SupplierView:
-    """Register an upstream supplier (409 `conflict` for a name in use)."""
+    """Register an upstream supplier (409 `conflict` for a name in use). `max_quantity`: the
+    most cards one upstream order asks for (a larger order item is bought in several)."""
     name = check_name(name)
     kind_ = check_kind(kind)
     url = check_base_url(base_url)
     client_id = check_secret(client_id, "client_id")
     client_secret = check_secret(client_secret, "client_secret")
+    max_quantity = check_max_quantity(max_quantity)
     if await uow.conn.scalar(sa.select(Supplier.id).where(Supplier.name == name)) is not None:
         raise Conflict(f"a supplier named {name!r} exists", param="name")
     sid = new_id("sup")
@@ -128,6 +139,7 @@ async def add_supplier(
             access_expires_at=None,
             token_version=0,
             webhook_secret_enc=sealed[WEBHOOK_SECRET],
+            max_quantity=max_quantity,
             status=SupplierStatus.ACTIVE.value,
             paused_reason=None,
             created_at=uow.now,
@@ -139,7 +151,13 @@ async def add_supplier(
         "supplier.created",
         target=("supplier", sid),
         account_id=None,
-        changes={"name": name, "kind": kind_.value, "base_url": url, "client_id": client_id},
+        changes={
+            "name": name,
+            "kind": kind_.value,
+            "base_url": url,
+            "client_id": client_id,
+            "max_quantity": max_quantity,
+        },
     )
     return await by_name(uow, name)
 
@@ -165,35 +183,53 @@ async def update_supplier(
     uow: UnitOfWork,
     *,
     name: str,
+    client_id: str | None = None,
     client_secret: str | None = None,
     refresh_token: str | None = None,
     webhook_secret: str | None = None,
     base_url: str | None = None,
+    max_quantity: int | None = None,
     resume: bool = False,
+    pause: bool = False,
 ) -> SupplierView:
-    """Give a supplier new credentials (a new refresh token also drops the cached access token)
-    or a new base URL; `resume` (or new credentials) makes a paused supplier active again."""
+    """Give a supplier new credentials (a new client id, client secret or refresh token also
+    drops the cached access token), a new base URL or largest order. `resume` (or new credentials) makes a
+    paused supplier active again; `pause` stops everything sent to it until then (an operator's
+    pause, recorded like a failed credential's)."""
+    new_grant = client_id is not None or client_secret is not None or refresh_token is not None
+    if pause and (resume or new_grant):
+        raise ValidationFailed("pause a supplier, or resume it (new credentials resume it), not both", param="paused")
     row = await row_by_name(uow, name, lock=True)
     values: dict[str, Any] = {"updated_at": uow.now}
     if base_url is not None:
         values["base_url"] = check_base_url(base_url)
+    if max_quantity is not None:
+        values["max_quantity"] = check_max_quantity(max_quantity)
+    if client_id is not None:
+        values["client_id"] = check_secret(client_id, "client_id")
     given = {CLIENT_SECRET: client_secret, REFRESH_TOKEN: refresh_token, WEBHOOK_SECRET: webhook_secret}
     for key, value in given.items():
         if value is not None:
             values[f"{key}_enc"] = seal(uow, row.id, key, check_secret(value, key))
-    if client_secret is not None or refresh_token is not None:
+    if new_grant:
         values.update(access_token_enc=None, access_expires_at=None, token_version=Supplier.token_version + 1)
-    if resume or client_secret is not None or refresh_token is not None:
+    if resume or new_grant:
         if row.status != SupplierStatus.ACTIVE.value:
             await _record(uow, "supplier.resumed", row.name, None)
         values.update(status=SupplierStatus.ACTIVE.value, paused_reason=None)
+    if pause and row.status == SupplierStatus.ACTIVE.value:
+        values.update(status=SupplierStatus.PAUSED.value, paused_reason=PAUSED_BY_OPERATOR)
+        await _record(uow, "supplier.paused", row.name, PAUSED_BY_OPERATOR)
     await uow.conn.execute(sa.update(Supplier).where(Supplier.id == row.id).values(**values))
     # What changed, never the credentials themselves: a new one is named, not shown.
     changed: dict[str, Any] = {k: "replaced" for k, v in given.items() if v is not None}
-    if base_url is not None and values["base_url"] != row.base_url:
-        changed["base_url"] = [row.base_url, values["base_url"]]
+    for key in ("base_url", "client_id", "max_quantity"):
+        if key in values and values[key] != getattr(row, key):
+            changed[key] = [getattr(row, key), values[key]]
     if resume:
         changed["resumed"] = True
+    if pause:
+        changed["paused"] = True
     if changed:
         await audit.record(uow, "supplier.updated", target=("supplier", row.id), account_id=None, changes=changed)
     return await by_name(uow, name)
