@@ -54,18 +54,23 @@ class Viewer:
         return self.account.is_operator
 
 
-# (label, path, operator only)
+# (label, path, who sees it: everyone, the operator account's users, or those who may act)
 NAV = (
-    ("Home", "/dashboard", False),
-    ("Cards", "/dashboard/cards", False),
-    ("Orders", "/dashboard/orders", False),
-    ("Catalog", "/dashboard/catalog", True),
-    ("Funding", "/dashboard/funding", False),
-    ("Reports", "/dashboard/reports", False),
-    ("Developers", "/dashboard/developers", False),
-    ("Team", "/dashboard/team", False),
-    ("Jobs", "/dashboard/jobs", True),
+    ("Home", "/dashboard", "all"),
+    ("Cards", "/dashboard/cards", "all"),
+    ("Orders", "/dashboard/orders", "all"),
+    ("Catalog", "/dashboard/catalog", "operator"),
+    ("Funding", "/dashboard/funding", "all"),
+    ("Reports", "/dashboard/reports", "all"),
+    ("Developers", "/dashboard/developers", "all"),
+    ("Team", "/dashboard/team", "all"),
+    ("Audit log", "/dashboard/audit", "actors"),
+    ("Jobs", "/dashboard/jobs", "operator"),
 )
+
+
+def _shown(v: Viewer, who: str) -> bool:
+    return who == "all" or (who == "operator" and v.operator) or (who == "actors" and v.can_act)
 
 
 def _here(request: Request) -> str:
@@ -88,7 +93,7 @@ async def viewer(request: Request, *, operator: bool = False) -> Viewer | Respon
 
 
 def render(request: Request, v: Viewer, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    nav = [(label, path) for label, path, op_only in NAV if v.operator or not op_only]
+    nav = [(label, path) for label, path, who in NAV if _shown(v, who)]
     section = max((p for _, p in nav if request.url.path.startswith(p)), key=len, default="/dashboard")
     base = {"user": v.user, "csrf": v.csrf, "viewer": v, "nav": nav, "section": section, "notice": _notice(request)}
     return page(request, name, {**base, **context}, status)
@@ -121,6 +126,7 @@ NOTICES = {
     "removed": "Removed.",
     "reset": "Password reset link sent.",
     "imported": "Products imported.",
+    "key_added": "Key registered.",
 }
 
 
