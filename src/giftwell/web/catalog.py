@@ -1,7 +1,7 @@
 """`/dashboard/catalog` (operator): products with denominations, prices, suppliers and designs;
 import a JSON file; activate and deactivate; a product's page, where its designs (the Wpay
 dialect's `designId`s: an id, a name and an image, shown in the card's email and on the reward
-page) are added and removed.
+page) are added and removed, and its expiry policy (a minimum card lifetime) is set.
 
 Every change goes through `services.catalog.products` (checked as the API checks a product,
 recorded as `product.updated` in the audit log)."""
@@ -19,7 +19,7 @@ from giftwell.domain.errors import GiftwellError, NotFound, ValidationFailed
 from giftwell.http.request import get_runtime
 from giftwell.services.catalog import products
 from giftwell.store.uow import UnitOfWork
-from giftwell.web.pages import Viewer, done, field, not_found, render, run_action, viewer
+from giftwell.web.pages import Viewer, done, expiry_policy, field, not_found, render, run_action, viewer
 
 router = APIRouter(include_in_schema=False)
 MAX_IMPORT_BYTES = 2_000_000
@@ -123,6 +123,21 @@ async def remove_design(request: Request, product_id: str, design_id: str) -> Re
             raise NotFound("no such design", param="design")
         await products.update(uow, product_id, {"designs": kept})
         return done(f"/dashboard/catalog/{product_id}", "removed")
+
+    async def on_error(v: Viewer, exc: GiftwellError) -> Response:
+        return await _product_page(request, v, product_id, None, exc.message)
+
+    return await run_action(request, operator=True, work=work, on_error=on_error)
+
+
+@router.post("/dashboard/catalog/{product_id}/expiry-policy")
+async def product_expiry_policy(request: Request, product_id: str) -> Response:
+    """The product's minimum card lifetime, checked at issue beside the account's."""
+
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+        policy = expiry_policy(form)
+        await products.update(uow, product_id, {"expiry_policy": policy.as_dict() if policy else None})
+        return done(f"/dashboard/catalog/{product_id}", "saved")
 
     async def on_error(v: Viewer, exc: GiftwellError) -> Response:
         return await _product_page(request, v, product_id, None, exc.message)

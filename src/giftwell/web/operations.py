@@ -13,7 +13,6 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, Response
 
 from giftwell.domain.errors import GiftwellError, ValidationFailed
-from giftwell.domain.expiry_policy import check_policy
 from giftwell.domain.reports import DEFAULT_DORMANT_DAYS
 from giftwell.http.exports import cards_csv
 from giftwell.http.request import get_runtime
@@ -22,7 +21,7 @@ from giftwell.services.funding import balances, receipts, sources
 from giftwell.services.queue import jobs
 from giftwell.services.reports import breakage, expiring, liability
 from giftwell.store.uow import UnitOfWork
-from giftwell.web.pages import Viewer, done, field, not_found, render, run_action, viewer
+from giftwell.web.pages import Viewer, done, expiry_policy, not_found, render, run_action, viewer
 from giftwell.web.routes import PAGE_HEADERS
 
 router = APIRouter(include_in_schema=False)
@@ -101,16 +100,9 @@ def _utc(value: str | None) -> datetime | None:
 
 
 @router.post("/dashboard/reports/expiry-policy")
-async def expiry_policy(request: Request) -> Response:
+async def account_expiry_policy(request: Request) -> Response:
     async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
-        days = field(form, "min_days")
-        policy = None
-        if days:
-            try:
-                policy = check_policy({"min_days": int(days), "rule": field(form, "rule")}, param="policy")
-            except ValueError:
-                raise ValidationFailed("minimum lifetime must be a whole number of days", param="min_days") from None
-        await accounts.set_expiry_policy(uow, account_id=v.account.id, policy=policy)
+        await accounts.set_expiry_policy(uow, account_id=v.account.id, policy=expiry_policy(form))
         return done("/dashboard/reports", "saved")
 
     async def on_error(v: Viewer, exc: GiftwellError) -> Response:

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from giftwell.domain.errors import GiftwellError, ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy, check_policy
 from giftwell.domain.money import to_minor
 from giftwell.http.request import get_runtime
 from giftwell.services.access import accounts, users
@@ -188,6 +189,17 @@ def amount(form: FormData, name: str, currency: str) -> int:
     if not raw:
         raise ValidationFailed(f"{name} is required", param=name)
     return to_minor(raw, check_currency(currency), param=name)
+
+
+def expiry_policy(form: FormData) -> ExpiryPolicy | None:
+    """The expiry policy a form sets (`min_days`, `rule`): none when the days are left empty."""
+    days = field(form, "min_days")
+    if not days:
+        return None
+    try:
+        return check_policy({"min_days": int(days), "rule": field(form, "rule")}, param="policy")
+    except ValueError:
+        raise ValidationFailed("minimum lifetime must be a whole number of days", param="min_days") from None
 
 
 def day_param(value: str, param: str, *, end: bool = False) -> datetime | None:

@@ -309,3 +309,53 @@ async def test_product_designs_are_added_and_removed_from_the_catalog(rt, app_cl
     assert r.status_code == 404
     api = await http.get(f"/v1/products/{product}", headers=w["shop"].headers)
     assert [d["id"] for d in api.json()["designs"]] == ["WWQ912SWAP01"]
+
+
+async def test_a_product_expiry_policy_set_from_its_page_refuses_short_lived_cards(rt, app_client):
+    w = await _world(rt)
+    http = app_client
+    product = factories.PRODUCT["id"]  # its cards live 24 months
+    path = f"/dashboard/catalog/{product}"
+    await factories.fund(rt, w["shop"].account_id, 10_000)
+    order = {"reference": "policy-page", "items": [{"product": product, "amount": 1000}]}
+    csrf = await _as(http, w["op_owner"])
+    for form, words in (
+        ({"min_days": "ten", "rule": "x"}, "whole number of days"),
+        ({"min_days": "1826", "rule": ""}, "must name the rule"),
+        ({"min_days": "0", "rule": "x"}, "min_days must be 1 to"),
+    ):
+        r = await http.post(f"{path}/expiry-policy", data={"csrf": csrf, **form})
+        assert r.status_code == 422, (form, r.text[:300])
+        assert words in r.text, form
+    r = await http.post(
+        f"{path}/expiry-policy", data={"csrf": csrf, "min_days": "1826", "rule": "US CARD Act: 5 years"}
+    )
+    assert r.status_code == 303, r.text
+    assert "at least <strong>1826 days</strong> from issue (US CARD Act: 5 years)" in (await http.get(path)).text
+    r = await http.post("/v1/orders", json=order, headers=w["shop"].headers)
+    assert r.status_code == 422, r.text
+    assert "US CARD Act: 5 years" in r.json()["error"]["message"]
+    # Emptied, the policy is gone and the order goes through.
+    r = await http.post(f"{path}/expiry-policy", data={"csrf": csrf, "min_days": "", "rule": ""})
+    assert r.status_code == 303
+    assert "No policy of its own" in (await http.get(path)).text
+    r = await http.post("/v1/orders", json=order, headers=w["shop"].headers)
+    assert r.status_code in (200, 201), r.text
+    # Not for a viewer, nor for a business.
+    csrf = await _as(http, w["op_viewer"])
+    r = await http.post(f"{path}/expiry-policy", data={"csrf": csrf, "min_days": "10", "rule": "x"})
+    assert r.status_code == 403
+    csrf = await _as(http, w["shop_owner"])
+    r = await http.post(f"{path}/expiry-policy", data={"csrf": csrf, "min_days": "10", "rule": "x"})
+    assert r.status_code == 404
+    api = await http.get(f"/v1/products/{product}", headers=w["shop"].headers)
+    assert api.json()["expiry_policy"] is None
+    # The account's own policy, from the reports page (the same form and checks).
+    r = await http.post("/dashboard/reports/expiry-policy", data={"csrf": csrf, "min_days": "ten", "rule": "x"})
+    assert r.status_code == 422
+    assert "whole number of days" in r.text
+    r = await http.post(
+        "/dashboard/reports/expiry-policy", data={"csrf": csrf, "min_days": "400", "rule": "House rule"}
+    )
+    assert r.status_code == 303
+    assert "at least <strong>400 days</strong> from issue (House rule)" in (await http.get("/dashboard/reports")).text
