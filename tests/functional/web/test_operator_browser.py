@@ -2,7 +2,8 @@
 databases (axe-core and the screenshots on SQLite, as `test_dashboard_browser.py` does): the audit
 log filtered through its form and exported, a signing key pasted as PEM for a business and
 revoked, a product design added from the product's page, a password reset from the team page to
-the emailed link's page; and what a business's owner and viewer see of them."""
+the emailed link's page; and what a business's owner and viewer see of them, with the printable
+receipt of its order."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 
 from giftwell.app import build_runtime
+from giftwell.services.funding import receipts
+from giftwell.services.orders import placing
 from giftwell.settings import Settings
 from tests import factories
 from tests.conftest import FakeClock
@@ -38,7 +41,14 @@ async def _seed(settings: Settings, clock: FakeClock) -> dict[str, Any]:
         shop = await factories.tenant(rt, name="Acme Rewards")
         await factories.user(rt, shop.account_id, email="ann@acme.example", role="owner")
         await factories.user(rt, shop.account_id, email="vic@acme.example", role="viewer")
-        return {"shop": shop}
+        await factories.fund(rt, shop.account_id, 10_000)
+        item = placing.ItemRequest(product=factories.PRODUCT["id"], amount=1000, quantity=1)
+        order = await rt.transact(
+            lambda uow: placing.place_order(uow, account_id=shop.account_id, req=placing.OrderRequest("rcpt-1", [item]))
+        )
+        async with rt.reader() as uow:
+            (receipt,) = (await receipts.list_receipts(uow, account_id=shop.account_id, order_id=order.id)).data
+        return {"shop": shop, "receipt": receipt.id}
     finally:
         await rt.close()
 
@@ -148,6 +158,11 @@ def test_the_operator_pages_in_chromium(db_url, tmp_path, clock, request):
                 assert "acme-2026" in page.inner_text("#signing-keys")
                 assert page.locator("form[method=post]").count() == 1  # sign out only
                 w.check("signing-keys-business")
+                # The printable receipt of its order (its own inline stylesheet), through axe too.
+                w.go("/dashboard/funding")
+                w.submit(f"a[href='/dashboard/funding/receipts/{seed['receipt']}']")
+                assert "9.75" in page.inner_text("body")  # 10.00 less the product's 2.5 %
+                w.check("receipt")
                 w.go("/dashboard/audit")
                 assert "signing_key.added" in page.inner_text("#audit")
                 assert page.locator("#f-account").count() == 0
