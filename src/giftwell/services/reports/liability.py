@@ -44,19 +44,15 @@ class Liability:
 @contextlib.asynccontextmanager
 async def _report_memory(uow: UnitOfWork) -> AsyncIterator[None]:
     """On PostgreSQL, room to aggregate a million cards' movements in memory for this one query
-    (the default 4 MB `work_mem` spills them to disk, several times slower), and no JIT: the
-    planner's cost estimate of the report turns JIT compilation on, which took 150 to 200 ms of a
-    1.5 s report over a million cards and saved less. Both reset after, so the pooled connection
-    goes back as it came."""
+    (the default 4 MB `work_mem` spills them to disk, several times slower); reset after, so the
+    pooled connection goes back as it came."""
     if uow.dialect != "postgresql":
         yield
         return
     await uow.conn.exec_driver_sql(f"SET work_mem = '{REPORT_WORK_MEM}'")
-    await uow.conn.exec_driver_sql("SET jit = off")
     try:
         yield
     finally:
-        await uow.conn.exec_driver_sql("RESET jit")
         await uow.conn.exec_driver_sql("RESET work_mem")
 
 
