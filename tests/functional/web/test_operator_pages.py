@@ -14,6 +14,7 @@ import httpx
 
 from giftwell.services.access import accounts
 from giftwell.services.runtime import Runtime
+from giftwell.web import audit as web_audit
 from tests import factories
 from tests.functional.dialects.wpay.support import ORDERS, Wpay
 from tests.functional.web.test_web_pages import csrf_of, sign_in
@@ -48,7 +49,7 @@ async def _world(rt: Runtime) -> dict:
     }
 
 
-async def test_the_audit_log_page_filters_pages_and_exports(rt, app_client):
+async def test_the_audit_log_page_filters_pages_and_exports(rt, app_client, monkeypatch):
     w = await _world(rt)
     http = app_client
     # Administrative actions on two accounts, through the API (recorded with the token as actor).
@@ -77,10 +78,22 @@ async def test_the_audit_log_page_filters_pages_and_exports(rt, app_client):
     assert rows[0]["actor_type"] == "token"
     assert "'" + "=HYPERLINK" not in export.text  # the reason sits inside the JSON cell
     assert '"reason": "=HYPERLINK(1)"' in rows[0]["changes"]
-    # Paging: one a page shows a next link, and the link's page is the next one.
     dated = await http.get("/dashboard/audit", params={"from": "2000-01-01", "to": "2999-12-31"})
     assert dated.status_code == 200
     assert dated.text.count("<code>card.blocked</code>") == 2
+    # Paging (one a page): the next link keeps the filters and reaches every event once.
+    monkeypatch.setattr(web_audit, "PAGE_SIZE", 1)
+    url, seen = "/dashboard/audit?action=card.%2A", []
+    while url:
+        page = await http.get(url.replace("&amp;", "&"))
+        assert page.status_code == 200, page.text[:300]
+        rows = re.findall(r"<code>(card\.\w+)</code></td>\s*<td>card <code>(card_\w+)</code>", page.text)
+        assert len(rows) == 1, page.text[-3000:]
+        seen += rows
+        found = re.findall(r'<a href="([^"]+)" rel="next">', page.text)
+        url = found[0] if found else ""
+    assert len(seen) == 2  # one a page, each card's block once
+    assert len({card for _, card in seen}) == 2
 
     # Bad filters are a 422 naming the field, never a 500; a forged cursor too.
     for params, words in (
