@@ -5,6 +5,7 @@ role) and issuing a card (with an email, the code shown once)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -36,6 +37,7 @@ from giftwell.web.pages import (
 
 router = APIRouter(include_in_schema=False)
 FILTERS = ("q", "email", "name", "status", "currency", "from", "to", "delivery")
+PAGE_SIZE = 25
 CURRENCIES = ("EUR", "USD", "GBP", "JPY", "CHF", "SEK", "AUD", "CAD", "KWD")
 
 
@@ -69,11 +71,15 @@ async def list_page(request: Request) -> Response:
         await expiry.settle_account(rt, account_id=v.account.id)
         async with rt.reader() as uow:
             found = await card_search.list_cards(
-                uow, account_id=v.account.id, filters=filters, limit=25, cursor=request.query_params.get("cursor")
+                uow,
+                account_id=v.account.id,
+                filters=filters,
+                limit=PAGE_SIZE,
+                cursor=request.query_params.get("cursor"),
             )
     except GiftwellError as exc:
         error = exc.message
-    here = "/dashboard/cards?" + "&".join(f"{k}={v_}" for k, v_ in q.items() if v_)
+    here = "/dashboard/cards?" + urlencode({k: v_ for k, v_ in q.items() if v_})
     context = {
         "q": q,
         "page": found,

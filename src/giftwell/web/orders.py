@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -56,7 +57,7 @@ async def list_page(request: Request) -> Response:
             )
     except GiftwellError as exc:
         error = exc.message
-    here = "/dashboard/orders?" + "&".join(f"{k}={x}" for k, x in q.items() if x)
+    here = "/dashboard/orders?" + urlencode({k: x for k, x in q.items() if x})
     context = {"q": q, "page": found, "error": error, "statuses": [s.value for s in OrderStatus], "here": here}
     return render(request, v, "orders.html", context, 422 if error else 200)
 
