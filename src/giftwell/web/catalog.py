@@ -98,12 +98,14 @@ async def add_design(request: Request, product_id: str) -> Response:
     async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
         current = await products.get(uow, product_id)
         new = {"id": field(form, "design_id"), "name": field(form, "name"), "image_url": field(form, "image_url")}
-        kept = [d for d in _designs(current) if d["id"] != new["id"]]
+        designs = _designs(current)
+        at = next((i for i, d in enumerate(designs) if d["id"] == new["id"]), len(designs))
+        designs[at : at + 1] = [new]  # replaced where it stood, or added last
         try:
-            await products.update(uow, product_id, {"designs": [*kept, new]})
+            await products.update(uow, product_id, {"designs": designs})
         except ValidationFailed as exc:
             # The service names the field by its place in the list; the form has one of each.
-            exc.message = exc.message.replace(f"designs[{len(kept)}].", "design ")
+            exc.message = exc.message.replace(f"designs[{at}].", "design ")
             raise
         return done(f"/dashboard/catalog/{product_id}", "saved")
 

@@ -276,10 +276,10 @@ async def test_product_designs_are_added_and_removed_from_the_catalog(rt, app_cl
     assert api.json()["designs"] == [
         {"id": "WWQ912SWAP01", "name": "Swap and save", "image_url": "https://images.example/swap.png"}
     ]
-    # The same id replaces it; a second id adds one.
-    r = await http.post(f"{path}/designs", data={"csrf": csrf, **design, "name": "Swap and save more"})
-    assert r.status_code == 303
+    # A second id adds one; the same id replaces it where it stands.
     r = await http.post(f"{path}/designs", data={"csrf": csrf, **design, "design_id": "B2"})
+    assert r.status_code == 303
+    r = await http.post(f"{path}/designs", data={"csrf": csrf, **design, "name": "Swap and save more"})
     assert r.status_code == 303
     api = await http.get(f"/v1/products/{product}", headers=w["shop"].headers)
     assert [(d["id"], d["name"]) for d in api.json()["designs"]] == [
