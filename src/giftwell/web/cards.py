@@ -240,8 +240,11 @@ def _status(action: CardAction, notice: str) -> Action:
 
 
 async def _resend(uow: UnitOfWork, v: Viewer, c: Card, form: FormData) -> str:
+    """Send again (to the same address, or another), or a first time (a channel and an address)."""
     to = field(form, "to") or None
-    await deliveries.resend(uow, account_id=v.account.id, card_id=c.id, changes=deliveries.Resend(to=to))
+    channel = enum_param(Channel, field(form, "channel"), "channel")
+    changes = deliveries.Resend(channel=channel, to=to)
+    await deliveries.resend(uow, account_id=v.account.id, card_id=c.id, changes=changes)
     return "resent"
 
 

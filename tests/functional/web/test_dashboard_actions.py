@@ -52,6 +52,16 @@ async def test_card_order_and_developer_actions_take_effect(rt, app_client, cloc
     clock.advance(seconds=31)  # a resend waits 30 s after the last sending
     await _post(http, f"/dashboard/cards/{sent}/resend", csrf, to="again@example.com")
     assert "again@example.com" in (await http.get(f"/dashboard/cards/{sent}")).text
+    # The card was issued without a message: its page sends it a first time.
+    page = (await http.get(path)).text
+    assert 'id="send-channel"' in page
+    r = await http.post(f"{path}/resend", data={"csrf": csrf, "channel": "pigeon", "to": "x@example.com"})
+    assert r.status_code == 422
+    assert "channel must be one of email, sms" in r.text
+    await _post(http, f"{path}/resend", csrf, channel="email", to="first@example.com")
+    page = (await http.get(path)).text
+    assert "first@example.com" in page
+    assert 'id="send-channel"' not in page  # now it is "Send again"
     r = await http.post(f"{path}/explode", data={"csrf": csrf})
     assert r.status_code == 422
     assert "no such action" in r.text
