@@ -171,3 +171,26 @@ async def test_catalog_and_job_actions_take_effect(rt, app_client):
         assert (await jobs.get(uow, job_id)).state == "queued"
     r = await http.post(f"/dashboard/jobs/{job_id}/retry", data={"csrf": csrf})
     assert r.status_code == 422
+
+
+async def test_the_home_pages_orders_in_flight_link_lists_them(rt, app_client):
+    """The home page counts pending and processing orders as in flight; its link lists exactly
+    those (a background order waiting for the worker is pending, the completed one is not)."""
+    from giftwell.domain.orders import Mode
+    from giftwell.services.orders import placing
+
+    shop = await _shop(rt)
+    item = placing.ItemRequest(product=factories.PRODUCT["id"], amount=1000, quantity=1)
+    req = placing.OrderRequest("in-flight-1", [item], mode=Mode.ASYNC)
+    await rt.transact(lambda uow: placing.place_order(uow, account_id=shop["t"].account_id, req=req))
+    http = await _as(app_client, shop["owner"])
+    home = await http.get("/dashboard")
+    assert "1 order in flight" in home.text
+    (link,) = re.findall(r'<a href="([^"]+)">1 order in flight', home.text)
+    listed = await http.get(link)
+    assert listed.status_code == 200
+    assert "in-flight-1" in listed.text
+    assert "dash-1" not in listed.text
+    assert "dash-1" in (await http.get("/dashboard/orders")).text
+    r = await http.get("/dashboard/orders", params={"status": "nonsense"})
+    assert r.status_code == 422
