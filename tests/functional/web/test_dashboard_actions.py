@@ -194,3 +194,39 @@ async def test_the_home_pages_orders_in_flight_link_lists_them(rt, app_client):
     assert "dash-1" in (await http.get("/dashboard/orders")).text
     r = await http.get("/dashboard/orders", params={"status": "nonsense"})
     assert r.status_code == 422
+
+
+async def test_the_home_pages_failed_deliveries_link_lists_the_last_weeks(rt, app_client, clock):
+    """The home page counts the deliveries that failed in the last 7 days; its link lists those
+    cards, not one whose delivery failed before."""
+    from datetime import timedelta
+
+    from giftwell.store.models import Delivery
+
+    shop = await _shop(rt)
+    http = await _as(app_client, shop["owner"])
+    csrf = csrf_of((await http.get("/dashboard")).text)
+    made = []
+    for to in ("old@example.com", "new@example.com"):
+        r = await _post(http, "/dashboard/cards", csrf, currency="USD", amount="5.00", recipient_email=to, send="on")
+        made += re.findall(r'href="/dashboard/cards/(card_\w+)"', r.text)
+    old, new = made
+    async with rt.uow() as uow:
+        for card, when in ((old, clock() - timedelta(days=10)), (new, clock() - timedelta(hours=1))):
+            await uow.conn.execute(
+                sa.update(Delivery).where(Delivery.card_id == card).values(status="failed", updated_at=when)
+            )
+        await uow.commit()
+    home = await http.get("/dashboard")
+    (link,) = re.findall(r'<a href="([^"]+)">1 failed delivery \(7 days\)', home.text)
+    listed = (await http.get(link.replace("&amp;", "&"))).text
+    assert f"/dashboard/cards/{new}" in listed
+    assert f"/dashboard/cards/{old}" not in listed
+    every = (await http.get("/dashboard/cards", params={"delivery": "failed"})).text
+    assert f"/dashboard/cards/{old}" in every
+    export = await http.get(link.replace("&amp;", "&").replace("/dashboard/cards?", "/dashboard/cards.csv?"))
+    assert [row.split(",")[0] for row in export.text.splitlines()[1:]] == [new]
+    for bad in ("0", "x", "99999"):
+        r = await http.get("/dashboard/cards", params={"delivery_days": bad})
+        assert r.status_code == 422, bad
+        assert "delivery_days must be a whole number" in r.text
