@@ -66,7 +66,20 @@ async def not_found_page(request: Request) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    from giftwell.web import cards, dashboard, developers, home, operations, orders, reward, routes, team
+    from giftwell.web import (
+        audit,
+        cards,
+        catalog,
+        dashboard,
+        developers,
+        home,
+        operations,
+        orders,
+        reward,
+        routes,
+        signing,
+        team,
+    )
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactRewardTokens) for f in access.filters):
@@ -77,8 +90,11 @@ def install(app: FastAPI) -> None:
     app.include_router(home.router)
     app.include_router(cards.router)
     app.include_router(orders.router)
+    app.include_router(catalog.router)
     app.include_router(operations.router)
+    app.include_router(audit.router)
     app.include_router(developers.router)
+    app.include_router(signing.router)
     app.include_router(team.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

@@ -5,6 +5,8 @@ role) and issuing a card (with an email, the code shown once)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -35,12 +37,23 @@ from giftwell.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-FILTERS = ("q", "email", "name", "status", "currency", "from", "to", "delivery")
+FILTERS = ("q", "email", "name", "status", "currency", "from", "to", "delivery", "delivery_days")
+PAGE_SIZE = 25
 CURRENCIES = ("EUR", "USD", "GBP", "JPY", "CHF", "SEK", "AUD", "CAD", "KWD")
 
 
-def filters_of(q: dict[str, str]) -> card_search.CardFilters:
+def _days_back(value: str, now: datetime) -> datetime | None:
+    """`delivery_days`: deliveries updated in the last N days (the home page links 7)."""
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 3660:
+        raise ValidationFailed("delivery_days must be a whole number of days, 1 to 3660", param="delivery_days")
+    return now - timedelta(days=int(value))
+
+
+def filters_of(q: dict[str, str], now: datetime) -> card_search.CardFilters:
     return card_search.CardFilters(
+        delivery_since=_days_back(q.get("delivery_days", ""), now),
         status=enum_param(CardStatus, q.get("status", ""), "status"),
         currency=q.get("currency") or None,
         recipient_email=q.get("email") or None,
@@ -65,15 +78,19 @@ async def list_page(request: Request) -> Response:
     rt = get_runtime(request)
     found, error = None, None
     try:
-        filters = filters_of(q)
+        filters = filters_of(q, rt.clock())
         await expiry.settle_account(rt, account_id=v.account.id)
         async with rt.reader() as uow:
             found = await card_search.list_cards(
-                uow, account_id=v.account.id, filters=filters, limit=25, cursor=request.query_params.get("cursor")
+                uow,
+                account_id=v.account.id,
+                filters=filters,
+                limit=PAGE_SIZE,
+                cursor=request.query_params.get("cursor"),
             )
     except GiftwellError as exc:
         error = exc.message
-    here = "/dashboard/cards?" + "&".join(f"{k}={v_}" for k, v_ in q.items() if v_)
+    here = "/dashboard/cards?" + urlencode({k: v_ for k, v_ in q.items() if v_})
     context = {
         "q": q,
         "page": found,
@@ -92,7 +109,7 @@ async def export(request: Request) -> Response:
     if isinstance(v, Response):
         return v
     try:
-        filters = filters_of(_query(request))
+        filters = filters_of(_query(request), get_runtime(request).clock())
     except GiftwellError as exc:
         return render(request, v, "cards.html", {"q": _query(request), "page": None, "error": exc.message}, 422)
     rt = get_runtime(request)
@@ -234,8 +251,11 @@ def _status(action: CardAction, notice: str) -> Action:
 
 
 async def _resend(uow: UnitOfWork, v: Viewer, c: Card, form: FormData) -> str:
+    """Send again (to the same address, or another), or a first time (a channel and an address)."""
     to = field(form, "to") or None
-    await deliveries.resend(uow, account_id=v.account.id, card_id=c.id, changes=deliveries.Resend(to=to))
+    channel = enum_param(Channel, field(form, "channel"), "channel")
+    changes = deliveries.Resend(channel=channel, to=to)
+    await deliveries.resend(uow, account_id=v.account.id, card_id=c.id, changes=changes)
     return "resent"
 
 

@@ -184,13 +184,15 @@ def _since(form: FormData, name: str) -> datetime | None:
 async def endpoint_action(request: Request, endpoint_id: str, action: str) -> Response:
     here = f"/dashboard/developers/webhooks/{endpoint_id}"
 
-    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
+    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response | Later:
         acct = v.account.id
         if action == "rotate":
             made = await webhook_endpoints.rotate_secret(
                 uow, account_id=acct, endpoint_id=endpoint_id, overlap_seconds=None
             )
-            return await _endpoint_page(request, v, endpoint_id, new=made)
+            # Shown once the rotation has committed (SQLite has one connection: a page read
+            # inside the action's transaction would wait on it).
+            return lambda: _endpoint_page(request, v, endpoint_id, new=made)
         if action in ("disable", "enable"):
             await webhook_endpoints.update_endpoint(
                 uow, account_id=acct, endpoint_id=endpoint_id, patch={"enabled": action == "enable"}

@@ -1,34 +1,30 @@
 """Dashboard pages for money and operations: funding (prepaid balances and their statement),
 reports (liability at an instant, breakage, cards expiring soon with their CSV), and the
-operator's pages: the catalog (products, JSON import, activate and deactivate) and the job
-queue (queued, running and dead jobs; retry a dead one)."""
+operator's job queue (queued, running and dead jobs; retry a dead one). The catalog is
+`catalog.py`."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, Response
 
 from giftwell.domain.errors import GiftwellError, ValidationFailed
-from giftwell.domain.expiry_policy import check_policy
 from giftwell.domain.reports import DEFAULT_DORMANT_DAYS
 from giftwell.http.exports import cards_csv
 from giftwell.http.request import get_runtime
 from giftwell.services.access import accounts
-from giftwell.services.catalog import products
 from giftwell.services.funding import balances, receipts, sources
 from giftwell.services.queue import jobs
 from giftwell.services.reports import breakage, expiring, liability
 from giftwell.store.uow import UnitOfWork
-from giftwell.web.pages import Viewer, done, field, not_found, render, run_action, viewer
+from giftwell.web.pages import Viewer, done, expiry_policy, not_found, render, run_action, viewer
 from giftwell.web.routes import PAGE_HEADERS
 
 router = APIRouter(include_in_schema=False)
-MAX_IMPORT_BYTES = 2_000_000
 # The printable receipt carries its own small inline stylesheet (the API serves the same page).
 RECEIPT_HEADERS = {
     **PAGE_HEADERS,
@@ -104,16 +100,9 @@ def _utc(value: str | None) -> datetime | None:
 
 
 @router.post("/dashboard/reports/expiry-policy")
-async def expiry_policy(request: Request) -> Response:
+async def account_expiry_policy(request: Request) -> Response:
     async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
-        days = field(form, "min_days")
-        policy = None
-        if days:
-            try:
-                policy = check_policy({"min_days": int(days), "rule": field(form, "rule")}, param="policy")
-            except ValueError:
-                raise ValidationFailed("minimum lifetime must be a whole number of days", param="min_days") from None
-        await accounts.set_expiry_policy(uow, account_id=v.account.id, policy=policy)
+        await accounts.set_expiry_policy(uow, account_id=v.account.id, policy=expiry_policy(form))
         return done("/dashboard/reports", "saved")
 
     async def on_error(v: Viewer, exc: GiftwellError) -> Response:
@@ -135,59 +124,6 @@ async def expiring_csv(request: Request) -> Response:
         return render(request, v, "reports.html", {"q": {}, "error": "days must be 1 to 3660"}, 422)
     rt = get_runtime(request)
     return cards_csv(expiring.export_expiring(rt, account_id=v.account.id, days=days), f"expiring-{days}d.csv")
-
-
-@router.get("/dashboard/catalog")
-async def catalog(request: Request) -> Response:
-    v = await viewer(request, operator=True)
-    if isinstance(v, Response):
-        return v
-    return await _catalog_page(request, v)
-
-
-async def _catalog_page(request: Request, v: Viewer, error: str | None = None) -> Response:
-    async with get_runtime(request).reader() as uow:
-        found = await products.list_products(uow, active_only=False)
-    return render(request, v, "catalog.html", {"products": found, "error": error}, 422 if error else 200)
-
-
-def _catalog_error(request: Request) -> Any:
-    async def on_error(v: Viewer, exc: GiftwellError) -> Response:
-        return await _catalog_page(request, v, exc.message)
-
-    return on_error
-
-
-@router.post("/dashboard/catalog/import")
-async def catalog_import(request: Request) -> Response:
-    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed("choose a JSON file", param="file")
-        raw = await upload.read(MAX_IMPORT_BYTES + 1)
-        if len(raw) > MAX_IMPORT_BYTES:
-            raise ValidationFailed(f"the file may be at most {MAX_IMPORT_BYTES:,} bytes", param="file")
-        try:
-            items = json.loads(raw)
-        except ValueError as exc:
-            raise ValidationFailed(f"the file is not JSON: {exc}", param="file") from None
-        if not isinstance(items, list):
-            raise ValidationFailed("the file must hold a JSON list of products", param="file")
-        await products.import_products(uow, items)
-        return done("/dashboard/catalog", "imported")
-
-    return await run_action(request, operator=True, work=work, on_error=_catalog_error(request))
-
-
-@router.post("/dashboard/catalog/{product_id}/{state}")
-async def catalog_state(request: Request, product_id: str, state: str) -> Response:
-    async def work(uow: UnitOfWork, v: Viewer, form: FormData) -> Response:
-        if state not in ("activate", "deactivate"):
-            raise ValidationFailed("no such action", param="action")
-        await products.update(uow, product_id, {"active": state == "activate"})
-        return done("/dashboard/catalog", "saved")
-
-    return await run_action(request, operator=True, work=work, on_error=_catalog_error(request))
 
 
 @router.get("/dashboard/jobs")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -32,6 +33,7 @@ from giftwell.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+OPEN = "open"  # a status filter of the page: pending or processing (the home page's "in flight")
 REFRESH_SECONDS = 2  # while a background order runs, its page reloads itself (no script)
 
 
@@ -47,7 +49,8 @@ async def list_page(request: Request) -> Response:
             found = await views.list_orders(
                 uow,
                 account_id=v.account.id,
-                status=enum_param(OrderStatus, q["status"], "status"),
+                status=None if q["status"] == OPEN else enum_param(OrderStatus, q["status"], "status"),
+                open_only=q["status"] == OPEN,
                 reference=q["reference"] or None,
                 created_gte=day_param(q["from"], "from"),
                 created_lte=day_param(q["to"], "to", end=True),
@@ -56,8 +59,9 @@ async def list_page(request: Request) -> Response:
             )
     except GiftwellError as exc:
         error = exc.message
-    here = "/dashboard/orders?" + "&".join(f"{k}={x}" for k, x in q.items() if x)
-    context = {"q": q, "page": found, "error": error, "statuses": [s.value for s in OrderStatus], "here": here}
+    here = "/dashboard/orders?" + urlencode({k: x for k, x in q.items() if x})
+    statuses = [OPEN, *(s.value for s in OrderStatus)]
+    context = {"q": q, "page": found, "error": error, "statuses": statuses, "here": here}
     return render(request, v, "orders.html", context, 422 if error else 200)
 
 

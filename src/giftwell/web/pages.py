@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from giftwell.domain.errors import GiftwellError, ValidationFailed
+from giftwell.domain.expiry_policy import ExpiryPolicy, check_policy
 from giftwell.domain.money import to_minor
 from giftwell.http.request import get_runtime
 from giftwell.services.access import accounts, users
@@ -54,18 +55,23 @@ class Viewer:
         return self.account.is_operator
 
 
-# (label, path, operator only)
+# (label, path, who sees it: everyone, the operator account's users, or those who may act)
 NAV = (
-    ("Home", "/dashboard", False),
-    ("Cards", "/dashboard/cards", False),
-    ("Orders", "/dashboard/orders", False),
-    ("Catalog", "/dashboard/catalog", True),
-    ("Funding", "/dashboard/funding", False),
-    ("Reports", "/dashboard/reports", False),
-    ("Developers", "/dashboard/developers", False),
-    ("Team", "/dashboard/team", False),
-    ("Jobs", "/dashboard/jobs", True),
+    ("Home", "/dashboard", "all"),
+    ("Cards", "/dashboard/cards", "all"),
+    ("Orders", "/dashboard/orders", "all"),
+    ("Catalog", "/dashboard/catalog", "operator"),
+    ("Funding", "/dashboard/funding", "all"),
+    ("Reports", "/dashboard/reports", "all"),
+    ("Developers", "/dashboard/developers", "all"),
+    ("Team", "/dashboard/team", "all"),
+    ("Audit log", "/dashboard/audit", "actors"),
+    ("Jobs", "/dashboard/jobs", "operator"),
 )
+
+
+def _shown(v: Viewer, who: str) -> bool:
+    return who == "all" or (who == "operator" and v.operator) or (who == "actors" and v.can_act)
 
 
 def _here(request: Request) -> str:
@@ -88,7 +94,7 @@ async def viewer(request: Request, *, operator: bool = False) -> Viewer | Respon
 
 
 def render(request: Request, v: Viewer, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    nav = [(label, path) for label, path, op_only in NAV if v.operator or not op_only]
+    nav = [(label, path) for label, path, who in NAV if _shown(v, who)]
     section = max((p for _, p in nav if request.url.path.startswith(p)), key=len, default="/dashboard")
     base = {"user": v.user, "csrf": v.csrf, "viewer": v, "nav": nav, "section": section, "notice": _notice(request)}
     return page(request, name, {**base, **context}, status)
@@ -121,6 +127,7 @@ NOTICES = {
     "removed": "Removed.",
     "reset": "Password reset link sent.",
     "imported": "Products imported.",
+    "key_added": "Key registered.",
 }
 
 
@@ -182,6 +189,17 @@ def amount(form: FormData, name: str, currency: str) -> int:
     if not raw:
         raise ValidationFailed(f"{name} is required", param=name)
     return to_minor(raw, check_currency(currency), param=name)
+
+
+def expiry_policy(form: FormData) -> ExpiryPolicy | None:
+    """The expiry policy a form sets (`min_days`, `rule`): none when the days are left empty."""
+    days = field(form, "min_days")
+    if not days:
+        return None
+    try:
+        return check_policy({"min_days": int(days), "rule": field(form, "rule")}, param="policy")
+    except ValueError:
+        raise ValidationFailed("minimum lifetime must be a whole number of days", param="min_days") from None
 
 
 def day_param(value: str, param: str, *, end: bool = False) -> datetime | None:

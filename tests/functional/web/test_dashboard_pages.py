@@ -229,3 +229,31 @@ async def test_a_wizzgift_format_endpoint_is_registered_from_the_dashboard(rt, a
     listed = await app_client.get("/v1/webhook-endpoints", headers=shop["t"].headers)
     wizz = [e for e in listed.json()["data"] if e["url"] == "https://hooks.example/wizz"]
     assert [(e["format"], e["events"]) for e in wizz] == [("wizzgift", ["order.completed"])]
+
+
+async def test_the_export_and_next_links_keep_filters_that_need_escaping(rt, app_client, monkeypatch):
+    """An email with `+` and `&` in the search: the CSV link and the next page's link keep it
+    exactly, instead of a space (or a broken query)."""
+    from giftwell.domain.cards import Party
+    from giftwell.web import cards as web_cards
+
+    shop = await _shop(rt)
+    email = "rita+gift&co@example.com"
+    for amount in (100, 200):
+        await factories.card(rt, shop["t"].account_id, currency="USD", amount=amount, recipient=Party(email=email))
+    http = await _as(app_client, shop["owner"])
+    page = await http.get("/dashboard/cards", params={"email": email})
+    assert page.status_code == 200, page.text[:300]
+    assert len(set(re.findall(r'href="/dashboard/cards/(card_\w+)"', page.text))) == 2
+    (export,) = re.findall(r'<a href="(/dashboard/cards\.csv\?[^"]+)"', page.text)
+    rows = list(csv.DictReader(io.StringIO((await http.get(export.replace("&amp;", "&"))).text)))
+    assert [r["recipient_email"] for r in rows] == [email, email]
+
+    monkeypatch.setattr(web_cards, "PAGE_SIZE", 1)
+    first = await http.get("/dashboard/cards", params={"email": email})
+    (next_url,) = re.findall(r'<a href="([^"]+)" rel="next">', first.text)
+    second = await http.get(next_url.replace("&amp;", "&"))
+    assert second.status_code == 200
+    seen = [re.findall(r'href="/dashboard/cards/(card_\w+)"', p.text) for p in (first, second)]
+    assert [len(s) for s in seen] == [1, 1]
+    assert seen[0] != seen[1]

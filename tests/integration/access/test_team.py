@@ -130,3 +130,39 @@ async def test_reset_sets_the_password_and_ends_sessions_and_removal_signs_out(r
     async with rt.reader() as uow:
         assert await users.access_session(uow, again.cookie) is None
         assert [m.email for m in await team.members(uow, account_id=t.account_id)] == [owner.email]
+
+
+async def test_every_team_action_is_in_the_audit_log_without_a_secret(rt: Runtime):
+    from giftwell.services.audit import records
+
+    t = await factories.tenant(rt)
+    owner = await factories.user(rt, t.account_id, role="owner")
+    bob = await factories.user(rt, t.account_id, role="admin")
+    await run(rt, lambda uow: team.invite(uow, actor=owner, email="cat@shop.example", role="viewer"))
+    invite = await mailed_link(rt, "cat@shop.example")
+    cat = await run(rt, lambda uow: team.accept(uow, token=invite, password=NEW_PASSWORD))
+    await run(rt, lambda uow: team.change_role(uow, actor=owner, user_id=cat.id, role="admin"))
+    await run(rt, lambda uow: team.change_role(uow, actor=owner, user_id=cat.id, role="admin"))  # no change
+    await run(rt, lambda uow: team.reset_password(uow, actor=owner, user_id=bob.id))
+    reset = await mailed_link(rt, bob.email)
+    await run(rt, lambda uow: team.accept(uow, token=reset, password=NEW_PASSWORD))
+    await run(rt, lambda uow: team.remove(uow, actor=owner, user_id=cat.id))
+    async with rt.reader() as uow:
+        log = (await records.list_events(uow, account_id=t.account_id, action="user.*", limit=50)).data
+    made_by_the_test = {("user.created", owner.id), ("user.created", bob.id)}
+    seen = [
+        (e.action, e.target_id, e.changes) for e in reversed(log) if (e.action, e.target_id) not in made_by_the_test
+    ]
+    assert [(a, c) for a, _, c in seen] == [
+        ("user.invited", {"email": "cat@shop.example", "role": "viewer"}),
+        ("user.created", {"email": "cat@shop.example", "role": "viewer"}),
+        ("user.role_changed", {"role": ["viewer", "admin"]}),
+        ("user.password_reset_sent", {"email": bob.email}),
+        ("user.password_reset", {}),
+        ("user.removed", {"email": "cat@shop.example", "role": "admin"}),
+    ]
+    assert [tid for a, tid, _ in seen if a != "user.invited"] == [cat.id, cat.id, bob.id, bob.id, cat.id]
+    text = repr([e.as_dict() for e in log])
+    assert invite not in text
+    assert reset not in text
+    assert NEW_PASSWORD not in text

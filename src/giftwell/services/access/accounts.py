@@ -85,6 +85,12 @@ async def get_account(uow: UnitOfWork, account_id: str) -> AccountInfo:
     return _info(row)
 
 
+async def list_accounts(uow: UnitOfWork, *, limit: int = 500) -> list[AccountInfo]:
+    """Accounts by name (the operator's pages choose one from them), at most `limit`."""
+    rows = await uow.conn.execute(sa.select(Account).order_by(Account.name).limit(limit))
+    return [_info(r) for r in rows]
+
+
 async def account_by_name(uow: UnitOfWork, name: str) -> AccountInfo:
     row = (await uow.conn.execute(sa.select(Account).where(Account.name == name))).first()
     if row is None:

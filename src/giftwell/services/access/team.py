@@ -27,6 +27,7 @@ from giftwell.domain.contacts import check_email
 from giftwell.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.users import check_password
+from giftwell.services import audit
 from giftwell.services.access import users
 from giftwell.services.access.accounts import get_account
 from giftwell.services.queue import jobs
@@ -149,18 +150,34 @@ async def invite(uow: UnitOfWork, *, actor: users.UserInfo, email: str, role: st
         )
         .values(revoked_at=uow.now)
     )
-    return await _link(
+    link_id = await _link(
         uow, account_id=actor.account_id, purpose=INVITE, email=email, role=role, user_id=None, by=actor.id
     )
+    await audit.record(
+        uow,
+        "user.invited",
+        target=("user_link", link_id),
+        account_id=actor.account_id,
+        changes={"email": email, "role": role},
+    )
+    return link_id
 
 
 async def reset_password(uow: UnitOfWork, *, actor: users.UserInfo, user_id: str) -> str:
     """Email `user_id` a link to choose a new password (their sessions end when it is used)."""
     row = await _member(uow, actor.account_id, user_id)
     _require_manager(actor, touches_owner=row.role == "owner" and row.id != actor.id)
-    return await _link(
+    link_id = await _link(
         uow, account_id=actor.account_id, purpose=RESET, email=row.email, role=None, user_id=row.id, by=actor.id
     )
+    await audit.record(
+        uow,
+        "user.password_reset_sent",
+        target=("user", row.id),
+        account_id=actor.account_id,
+        changes={"email": row.email},
+    )
+    return link_id
 
 
 async def change_role(uow: UnitOfWork, *, actor: users.UserInfo, user_id: str, role: str) -> None:
@@ -169,7 +186,15 @@ async def change_role(uow: UnitOfWork, *, actor: users.UserInfo, user_id: str, r
     _require_manager(actor, touches_owner=role == "owner" or row.role == "owner")
     if row.id == actor.id:
         raise ValidationFailed("you cannot change your own role", param="user")
-    await uow.conn.execute(sa.update(User).where(User.id == row.id).values(role=role))
+    if row.role != role:
+        await uow.conn.execute(sa.update(User).where(User.id == row.id).values(role=role))
+        await audit.record(
+            uow,
+            "user.role_changed",
+            target=("user", row.id),
+            account_id=actor.account_id,
+            changes={"role": [row.role, role]},
+        )
 
 
 async def remove(uow: UnitOfWork, *, actor: users.UserInfo, user_id: str) -> None:
@@ -188,6 +213,13 @@ async def remove(uow: UnitOfWork, *, actor: users.UserInfo, user_id: str) -> Non
     )
     await uow.conn.execute(sa.delete(UserLink).where(UserLink.user_id == row.id))
     await uow.conn.execute(sa.delete(User).where(User.id == row.id))
+    await audit.record(
+        uow,
+        "user.removed",
+        target=("user", row.id),
+        account_id=actor.account_id,
+        changes={"email": row.email, "role": row.role},
+    )
 
 
 async def _live(uow: UnitOfWork, token: str) -> Any:
@@ -231,6 +263,8 @@ async def accept(uow: UnitOfWork, *, token: str, password: str) -> users.UserInf
         .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
+    # The actor is whoever holds the link (nobody is signed in): the user, by their own link.
+    await audit.record(uow, "user.password_reset", target=("user", user.id), account_id=user.account_id)
     return user
 
 

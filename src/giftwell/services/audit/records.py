@@ -13,6 +13,7 @@ from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.services.audit import actor
 from giftwell.services.pagination import Page, newest_first, paginate
+from giftwell.services.runtime import Runtime
 from giftwell.store.models import AuditEvent
 from giftwell.store.uow import UnitOfWork
 
@@ -143,6 +144,23 @@ async def list_events(
     )
 
 
+async def _batch(
+    uow: UnitOfWork,
+    after: tuple[datetime, str] | None,
+    *,
+    account_id: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    batch: int,
+) -> list[AuditView]:
+    q = _filtered(sa.select(AuditEvent), account_id=account_id, action=action, since=since, until=until)
+    if after is not None:
+        q = q.where(sa.tuple_(AuditEvent.occurred_at, AuditEvent.id) > sa.tuple_(*after))
+    rows = (await uow.conn.execute(q.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(batch))).all()
+    return [_view(r) for r in rows]
+
+
 async def export(
     uow: UnitOfWork,
     *,
@@ -155,12 +173,39 @@ async def export(
     """Every matching event, oldest first, read in batches (for `giftwell audit export`)."""
     after: tuple[datetime, str] | None = None
     while True:
-        q = _filtered(sa.select(AuditEvent), account_id=account_id, action=action, since=since, until=until)
-        if after is not None:
-            q = q.where(sa.tuple_(AuditEvent.occurred_at, AuditEvent.id) > sa.tuple_(*after))
-        rows = (await uow.conn.execute(q.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(batch))).all()
-        for r in rows:
-            yield _view(r)
-        if len(rows) < batch:
+        found = await _batch(uow, after, account_id=account_id, action=action, since=since, until=until, batch=batch)
+        for e in found:
+            yield e
+        if len(found) < batch:
             return
-        after = (rows[-1].occurred_at, rows[-1].id)
+        after = (found[-1].occurred_at, found[-1].id)
+
+
+def export_in_reads(
+    rt: Runtime,
+    *,
+    account_id: str | None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 1000,
+) -> AsyncIterator[AuditView]:
+    """The same events as `export`, each batch in a short read of its own: a download (the
+    dashboard's CSV) never holds a connection while the client reads it (SQLite has one). The
+    filters are checked here, before the first byte of a download is sent."""
+    _filtered(sa.select(AuditEvent), account_id=account_id, action=action, since=since, until=until)
+
+    async def reads() -> AsyncIterator[AuditView]:
+        after: tuple[datetime, str] | None = None
+        while True:
+            async with rt.reader() as uow:
+                found = await _batch(
+                    uow, after, account_id=account_id, action=action, since=since, until=until, batch=batch
+                )
+            for e in found:
+                yield e
+            if len(found) < batch:
+                return
+            after = (found[-1].occurred_at, found[-1].id)
+
+    return reads()

@@ -33,6 +33,7 @@ class CardFilters:
     created_lte: datetime | None = None
     name: str | None = None  # part of the sender's or recipient's name, any case
     delivery_status: DeliveryStatus | None = None  # a delivery of the card is in this state
+    delivery_since: datetime | None = None  # ... and was last updated at or after this
 
 
 SORTS: dict[str, Sort] = {
@@ -97,12 +98,11 @@ async def list_cards(
                 sa.func.lower(CardRow.sender_name).contains(part, autoescape=True),
             )
         )
-    if f.delivery_status is not None:
-        q = q.where(
-            CardRow.id.in_(
-                sa.select(Delivery.card_id).where(
-                    Delivery.card_account_id == account_id, Delivery.status == f.delivery_status.value
-                )
-            )
-        )
+    if f.delivery_status is not None or f.delivery_since is not None:
+        sent = sa.select(Delivery.card_id).where(Delivery.card_account_id == account_id)
+        if f.delivery_status is not None:
+            sent = sent.where(Delivery.status == f.delivery_status.value)
+        if f.delivery_since is not None:
+            sent = sent.where(Delivery.updated_at >= f.delivery_since)
+        q = q.where(CardRow.id.in_(sent))
     return await paginate(uow, q, sort=order, limit=limit, cursor=cursor, convert=card_from_row)

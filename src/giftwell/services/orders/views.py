@@ -325,8 +325,10 @@ async def list_orders(
     item_metadata: dict[str, str] | None = None,
     limit: int = 20,
     cursor: str | None = None,
+    open_only: bool = False,
 ) -> Page[OrderView]:
     """The account's orders, newest first, without their cards (fetch one order for those).
+    `open_only`: those still in flight (pending or processing), as the home page counts them.
     `metadata` keeps the orders whose own metadata has every given key with exactly the given
     value; `item_metadata`, those with an item whose metadata does (each pair on some item)."""
     q = sa.select(Order).where(Order.account_id == account_id)
@@ -336,6 +338,8 @@ async def list_orders(
         q = q.where(Order.id.in_(_tagged(account_id, key, value, items=True)))
     if status is not None:
         q = q.where(Order.status == status.value)
+    if open_only:
+        q = q.where(Order.status.in_([s.value for s in OrderStatus if s.open]))
     if reference is not None:
         q = q.where(Order.reference == reference)
     if created_gte is not None:
