@@ -9,6 +9,7 @@ from giftwell.api import errors, oauth
 from giftwell.api.v1 import (
     account,
     audit,
+    card_query,
     cards,
     clients,
     funding,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
     """The native error envelope as the application's error handler, and every native router."""
     errors.install(app)
     for router in (
+        card_query.router,
         cards.router,
         transfers.router,
         clients.router,

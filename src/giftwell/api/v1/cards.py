@@ -89,7 +89,9 @@ async def list_cards(
     code_suffix: Annotated[Text | None, Query(max_length=4)] = None,
     created_gte: UtcDatetime | None = None,
     created_lte: UtcDatetime | None = None,
-    sort: Annotated[str, Query(description="created_at, -created_at, balance or -balance")] = "-created_at",
+    sort: Annotated[
+        str, Query(description="a field of the card query (docs/api.md), - for descending")
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:

@@ -3,6 +3,7 @@ in the clear), its ledger account, and, with a first value, the activation trans
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.store.models import Card as CardRow
+from giftwell.store.models import CardMetadata
 from giftwell.store.uow import UnitOfWork
 
 _PIN_RE = re.compile(r"^[0-9A-Za-z]{4,16}$")
@@ -145,6 +147,7 @@ async def issue(
         )
     except IntegrityError:
         raise Conflict("a card with this code already exists", param="code") from None
+    await _index_metadata(uow, account_id=account_id, card_id=card_id, metadata=metadata or {})
     await events.record(
         uow,
         account_id=account_id,
@@ -174,3 +177,16 @@ async def issue(
             data={"card": card_id, "amount": value, "currency": cur.code},
         )
     return IssuedCard(await get(uow, account_id=account_id, card_id=card_id), shown, pin)
+
+
+async def _index_metadata(uow: UnitOfWork, *, account_id: str, card_id: str, metadata: dict[str, Any]) -> None:
+    """One `card_metadata` row per key (string values as they are, others as their JSON text),
+    so the card query finds cards by metadata through an index. Keys over 40 characters and
+    values over 500 are kept on the card but not searchable."""
+    rows = []
+    for key, value in metadata.items():
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        if isinstance(key, str) and 1 <= len(key) <= 40 and len(text) <= 500:
+            rows.append({"card_id": card_id, "key": key, "account_id": account_id, "value": text})
+    if rows:
+        await uow.conn.execute(sa.insert(CardMetadata), rows)

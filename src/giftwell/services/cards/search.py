@@ -8,17 +8,19 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from giftwell.domain import codes
+from giftwell.domain.card_query import sort_key
 from giftwell.domain.cards import (
     Card,
     CardStatus,
 )
 from giftwell.domain.delivery import Channel, DeliveryStatus
 from giftwell.domain.errors import ValidationFailed
+from giftwell.services.cards.query import sort_for
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.pagination import Kind, Page, Sort, check_limit, paginate
+from giftwell.services.pagination import Page, check_limit, paginate
 from giftwell.store.models import Card as CardRow
-from giftwell.store.models import Delivery, LedgerAccount
+from giftwell.store.models import Delivery
 from giftwell.store.uow import UnitOfWork
 
 
@@ -35,16 +37,6 @@ class CardFilters:
     delivery_status: DeliveryStatus | None = None  # a delivery of the card is in this state
 
 
-SORTS: dict[str, Sort] = {
-    name: Sort(name, column, kind, CardRow.id)
-    for field, column, kind in (
-        ("created_at", CardRow.created_at, Kind.TIME),
-        ("balance", LedgerAccount.balance, Kind.INT),
-    )
-    for name in (field, "-" + field)
-}
-
-
 async def list_cards(
     uow: UnitOfWork,
     *,
@@ -57,11 +49,11 @@ async def list_cards(
     """The account's cards that match `filters`, in `sort` order. A recipient email finds the
     card's own recipient and the address of any email delivery of it (a recipient named later,
     by `/send` or `/resend`)."""
-    order = SORTS.get(sort)
-    if order is None:
-        raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}", param="sort")
+    order = sort_for(sort_key(sort))  # any sort of the card query
     check_limit(limit)
     q = select_cards().where(CardRow.account_id == account_id)
+    if order.key == "sort_value":
+        q = q.add_columns(order.column)
     f = filters
     if f.status is not None:
         q = q.where(CardRow.status == f.status.value)

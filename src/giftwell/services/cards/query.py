@@ -1,0 +1,208 @@
+"""The card query: a filter tree (`domain.card_query`) compiled to SQL within one account, sorted
+on any indexed field with the id as tiebreak, paged by cursor, and counted with the same filter.
+
+Every condition is scoped to the account and answered by an index (the migration
+`i14_card_query` adds them): a code by its keyed hash, an email or name on the card and on each of
+its deliveries, metadata through `card_metadata`. A filter no index anchors is refused
+(`QueryNotIndexed`) before anything runs. Every compiled condition is true or false, never NULL,
+so `not` and `ne` mean what they say on cards whose field is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from giftwell.domain import card_query as q
+from giftwell.domain.cards import Card
+from giftwell.domain.delivery import Channel
+from giftwell.domain.ledger import AccountKind
+from giftwell.services.cards import expiry
+from giftwell.services.cards.reads import card_from_row, select_cards
+from giftwell.services.currencies import currency as check_currency
+from giftwell.services.pagination import Kind, Page, Sort, check_limit, paginate
+from giftwell.services.runtime import Runtime
+from giftwell.store.models import Card as CardRow
+from giftwell.store.models import CardMetadata, Delivery, LedgerAccount
+from giftwell.store.uow import UnitOfWork
+
+# The column of each plain field (names compare lowercased, as their indexes are built).
+COLUMNS: dict[str, Any] = {
+    "id": CardRow.id,
+    "code_suffix": CardRow.code_last4,
+    "status": CardRow.status,
+    "currency": CardRow.currency,
+    "balance": LedgerAccount.balance,
+    "initial_amount": CardRow.initial_amount,
+    "created_at": CardRow.created_at,
+    "updated_at": CardRow.updated_at,
+    "expires_at": CardRow.expires_at,
+    "disabled_at": CardRow.disabled_at,
+    "source": CardRow.source,
+    "sender_email": CardRow.sender_email,
+    "recipient_email": CardRow.recipient_email,
+    "sender_name": sa.func.lower(CardRow.sender_name),
+    "recipient_name": sa.func.lower(CardRow.recipient_name),
+}
+# The same fields on a delivery of the card (a recipient named later, by send or resend).
+DELIVERY_COLUMNS: dict[str, Any] = {
+    "recipient_email": Delivery.to,
+    "recipient_name": sa.func.lower(Delivery.recipient_name),
+    "sender_name": sa.func.lower(Delivery.sender_name),
+}
+_KINDS = {q.Kind.INT: Kind.INT, q.Kind.TIME: Kind.TIME}
+
+
+def sort_for(key: q.SortKey) -> Sort:
+    f = key.field
+    col = COLUMNS[f.name]
+    if f.kind is q.Kind.NAME:
+        col = col.label("sort_value")
+    return Sort(key.name, col, _KINDS.get(f.kind, Kind.STR), CardRow.id, nullable=f.nullable)
+
+
+@dataclass(frozen=True, slots=True)
+class CardQuery:
+    """A checked query: its filter tree and sort."""
+
+    filter: q.Node | None
+    sort: q.SortKey
+
+
+def prepare(filter: Any, sort: Any = "-created_at") -> CardQuery:
+    """Parse and check a filter and sort from outside; `ValidationFailed` or `QueryNotIndexed`."""
+    node = q.parse(filter)
+    q.require_anchored(node)
+    _check_currencies(node)
+    return CardQuery(node, q.sort_key(sort))
+
+
+def _check_currencies(node: q.Node | None) -> None:
+    if isinstance(node, q.Cond) and node.field.kind is q.Kind.CURRENCY and node.op != q.EXISTS:
+        for v in node.value if node.op == q.IN else (node.value,):
+            check_currency(v)
+    elif isinstance(node, (q.And, q.Or)):
+        for p in node.parts:
+            _check_currencies(p)
+    elif isinstance(node, q.Not):
+        _check_currencies(node.part)
+
+
+def _base(account_id: str) -> sa.Select[Any]:
+    return select_cards().where(
+        CardRow.account_id == account_id,
+        LedgerAccount.account_id == account_id,
+        LedgerAccount.kind == AccountKind.CARD.value,
+    )
+
+
+async def query_cards(
+    uow: UnitOfWork, *, account_id: str, query: CardQuery, limit: int = 20, cursor: str | None = None
+) -> Page[Card]:
+    """One page of the account's cards matching `query`, in its sort order."""
+    check_limit(limit)
+    sort = sort_for(query.sort)
+    stmt = _base(account_id)
+    if sort.key == "sort_value":
+        stmt = stmt.add_columns(sort.column)
+    if query.filter is not None:
+        stmt = stmt.where(compile_filter(uow, account_id, query.filter))
+    return await paginate(uow, stmt, sort=sort, limit=limit, cursor=cursor, convert=card_from_row)
+
+
+async def count_cards(uow: UnitOfWork, *, account_id: str, query: CardQuery) -> int:
+    """How many of the account's cards match `query`'s filter."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(CardRow)
+        .join(LedgerAccount, LedgerAccount.id == CardRow.ledger_account_id)
+        .where(
+            CardRow.account_id == account_id,
+            LedgerAccount.account_id == account_id,
+            LedgerAccount.kind == AccountKind.CARD.value,
+        )
+    )
+    if query.filter is not None:
+        stmt = stmt.where(compile_filter(uow, account_id, query.filter))
+    return int((await uow.conn.execute(stmt)).scalar_one())
+
+
+def compile_filter(uow: UnitOfWork, account_id: str, node: q.Node) -> sa.ColumnElement[bool]:
+    if isinstance(node, q.And):
+        return sa.and_(*(compile_filter(uow, account_id, p) for p in node.parts))
+    if isinstance(node, q.Or):
+        return sa.or_(*(compile_filter(uow, account_id, p) for p in node.parts))
+    if isinstance(node, q.Not):
+        return sa.not_(compile_filter(uow, account_id, node.part))
+    return _cond(uow, account_id, node)
+
+
+def _cond(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]:
+    # `ne` and `exists: false` are the negation of `eq` and `exists: true`, over all the places
+    # the field lives (the card, its deliveries, its metadata rows).
+    if c.op == q.NE:
+        return sa.not_(_cond(uow, account_id, q.Cond(c.field, q.EQ, c.value, c.key)))
+    if c.op == q.EXISTS and c.value is False:
+        return sa.not_(_cond(uow, account_id, q.Cond(c.field, q.EXISTS, True, c.key)))
+    f = c.field
+    if f.kind is q.Kind.CODE:
+        return _code(uow, account_id, c)
+    if f.kind is q.Kind.META:
+        rows = sa.select(CardMetadata.card_id).where(CardMetadata.account_id == account_id, CardMetadata.key == c.key)
+        if c.op != q.EXISTS:
+            rows = rows.where(_compare(CardMetadata.value, c.op, c.value))
+        return CardRow.id.in_(rows)
+    col = COLUMNS[f.name]
+    on_card = _compare(col, c.op, c.value) if c.op != q.EXISTS else (col.is_not(None) if f.nullable else sa.true())
+    if f.nullable and c.op != q.EXISTS:
+        on_card = sa.and_(col.is_not(None), on_card)
+    other = DELIVERY_COLUMNS.get(f.name)
+    if other is None:
+        return on_card
+    deliveries = sa.select(Delivery.card_id).where(
+        Delivery.card_account_id == account_id,
+        _compare(other, c.op, c.value) if c.op != q.EXISTS else other.is_not(None),
+    )
+    if f.kind is q.Kind.EMAIL:
+        deliveries = deliveries.where(Delivery.channel == Channel.EMAIL.value)
+    return sa.or_(on_card, CardRow.id.in_(deliveries))
+
+
+def _code(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]:
+    """A code only by its keyed hash (every configured secret's, during a key rotation)."""
+    if c.op == q.EXISTS:
+        return sa.true()
+    values = c.value if c.op == q.IN else (c.value,)
+    digests = [d for v in values for d in uow.rt.keys.code_hashes(account_id, v)]
+    return CardRow.code_hash.in_(digests)
+
+
+def _compare(col: Any, op: str, value: Any) -> sa.ColumnElement[bool]:
+    if op == q.EQ:
+        return col == value  # type: ignore[no-any-return]
+    if op == q.IN:
+        return col.in_(value)  # type: ignore[no-any-return]
+    if op == q.STARTS:
+        # A range the index answers, and the LIKE that makes it exact under any collation.
+        upper = value[:-1] + chr(ord(value[-1]) + 1)
+        return sa.and_(col >= value, col < upper, col.startswith(value, autoescape=True))
+    return {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value}[op]  # type: ignore[no-any-return]
+
+
+async def find(
+    rt: Runtime, *, account_id: str, query: CardQuery, limit: int = 20, cursor: str | None = None
+) -> Page[Card]:
+    """`query_cards` as a procedure: the account's due cards expired first, so none shows as
+    active past its date."""
+    await expiry.settle_account(rt, account_id=account_id)
+    async with rt.reader() as uow:
+        return await query_cards(uow, account_id=account_id, query=query, limit=limit, cursor=cursor)
+
+
+async def count(rt: Runtime, *, account_id: str, query: CardQuery) -> int:
+    """`count_cards` as a procedure, after expiring the account's due cards."""
+    await expiry.settle_account(rt, account_id=account_id)
+    async with rt.reader() as uow:
+        return await count_cards(uow, account_id=account_id, query=query)
