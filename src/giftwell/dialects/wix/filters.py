@@ -11,10 +11,11 @@ refused here with its reason.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from giftwell.dialects.wix.wire import SOURCES, bad
+from giftwell.dialects.wix.wire import SOURCES, bad, when
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.money import Currency, to_minor
 from giftwell.services.currencies import by_exponent
@@ -39,6 +40,8 @@ FIELDS = {
     "notificationInfo.senderInfo.name": "sender_name",
     **{k: v for wix, v in AMOUNT_FIELDS.items() for k in (wix, f"{wix}.amount")},
 }
+TIMES = ("created_at", "updated_at", "expires_at", "disabled_at")
+MILLISECOND = timedelta(milliseconds=1)
 OPERATORS = {
     "$eq": "eq",
     "$ne": "ne",
@@ -96,7 +99,32 @@ def _cond(key: str, op: str, operand: Any, path: str) -> dict[str, Any]:
         if native_op == "ne":
             return {"not": _amount(field, "eq", operand, path)}
         return _amount(field, native_op, operand, path)
+    if field in TIMES and native_op in ("eq", "ne", "in", "gt", "gte", "lt", "lte"):
+        return _time(field, native_op, operand, path)
     return {field: {native_op: operand}}
+
+
+def _millisecond(value: Any, path: str) -> tuple[str, str]:
+    """The millisecond a Wix date names, as the half-open range [start, end) of instants."""
+    at = when(value, path)
+    if at is None:
+        raise bad(path, "must not be empty", "REQUIRED_FIELD")
+    start = at.replace(microsecond=at.microsecond // 1000 * 1000)
+    return start.isoformat(), (start + MILLISECOND).isoformat()
+
+
+def _time(field: str, op: str, operand: Any, path: str) -> dict[str, Any]:
+    """Dates are shown to the millisecond: a date means that whole millisecond, so a card's own
+    `createdDate` finds it with `$eq` (its stored instant has microseconds)."""
+    if op == "in":
+        if not isinstance(operand, list) or not operand:
+            raise bad(path, "must be a non-empty list")
+        return {"or": [_time(field, "eq", v, f"{path}[{i}]") for i, v in enumerate(operand)]}
+    start, end = _millisecond(operand, path)
+    if op == "ne":
+        return {"not": {field: {"gte": start, "lt": end}}}
+    bounds = {"eq": {"gte": start, "lt": end}, "gt": {"gte": end}, "gte": {"gte": start}, "lt": {"lt": start}}
+    return {field: bounds.get(op) or {"lt": end}}  # lte: before the next millisecond
 
 
 def _source(value: Any, path: str) -> Any:
