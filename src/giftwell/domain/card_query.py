@@ -47,16 +47,18 @@ class Kind(enum.Enum):
     EMAIL = "email"
     NAME = "name"
     META = "meta"
+    TEXT = "text"
 
 
 EQ, NE, IN, EXISTS = "eq", "ne", "in", "exists"
 RANGE = ("gt", "gte", "lt", "lte")
 STARTS = "startsWith"
+SEARCH = "search"
 BASIC = frozenset({EQ, NE, IN, EXISTS})
 ORDERED = BASIC | frozenset(RANGE)
 TEXTUAL = BASIC | {STARTS}
 # The operators an index answers; `ne` is the one that only narrows.
-INDEXED = frozenset({EQ, IN, EXISTS, STARTS, *RANGE})
+INDEXED = frozenset({EQ, IN, EXISTS, STARTS, SEARCH, *RANGE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ FIELDS: dict[str, Field] = {
         Field("sender_name", Kind.NAME, TEXTUAL, nullable=True),
         Field("recipient_email", Kind.EMAIL, TEXTUAL, nullable=True),
         Field("recipient_name", Kind.NAME, TEXTUAL, nullable=True),
+        # Every word within the card's names, emails, code suffix and metadata values, and its
+        # email deliveries' (services/cards/text.py).
+        Field("text", Kind.TEXT, frozenset({SEARCH}), sortable=False),
     )
 }
 META = Field("metadata", Kind.META, TEXTUAL, sortable=False, nullable=True)
@@ -198,6 +203,8 @@ def value(f: Field, raw: Any, *, path: str, op: str = EQ) -> Any:
         return _time(raw, path)
     if not isinstance(raw, str) or not raw or len(raw) > MAX_TEXT or "\x00" in raw:
         raise ValidationFailed(f"{f.name} takes a string of 1 to {MAX_TEXT} characters", param=path)
+    if f.kind is Kind.TEXT:
+        return tuple(search_words(raw, param=path))
     return _text(f, raw, path, op)
 
 
@@ -279,3 +286,36 @@ def sort_key(raw: Any, *, param: str = "sort") -> SortKey:
     if not f.sortable:
         raise QueryNotIndexed(f"{f.name} cannot be sorted: it is kept only as a keyed hash", param=param)
     return SortKey(f, raw.startswith("-"))
+
+
+TEXT_MIN = 3  # a trigram index answers words of three characters or more
+MAX_WORDS = 8
+
+
+def search_body(existing: str | None, terms: Any) -> str:
+    """A card's searchable text: `existing` with the new `terms` (names, emails, a code suffix,
+    metadata values), each lowercased on its own line, without repeats."""
+    lines = [x for x in (existing or "").split("\n") if x]
+    for term in terms:
+        if isinstance(term, str):
+            t = " ".join(term.lower().split())[:MAX_TEXT]
+            if t and t not in lines:
+                lines.append(t)
+    return "\n".join(lines)
+
+
+def search_words(raw: str, *, param: str) -> list[str]:
+    """The words of a text search, lowercased; each must be 3 characters or more (the index
+    answers nothing shorter), at most 8 of them."""
+    words = [w for w in raw.lower().split() if w]
+    if not words:
+        raise ValidationFailed("a text search needs a word", param=param)
+    if len(words) > MAX_WORDS:
+        raise ValidationFailed(f"a text search takes at most {MAX_WORDS} words", param=param)
+    short = [w for w in words if len(w) < TEXT_MIN]
+    if short:
+        raise QueryNotIndexed(
+            f"search words need at least {TEXT_MIN} characters (the index answers nothing shorter): {short[0]!r}",
+            param=param,
+        )
+    return words

@@ -265,3 +265,45 @@ async def test_bad_sorts_cursors_and_limits(api: Api) -> None:
         nested = {"not": nested}
     r = await api.call("POST", "/v1/cards/query", {"filter": nested})
     assert r.status_code == 422, r.text
+
+
+async def test_text_search_over_names_emails_suffix_metadata_and_deliveries(
+    api: Api, other: Api, cards: dict[str, dict[str, Any]]
+) -> None:
+    a, b, c, e = (cards[k]["id"] for k in "abce")
+
+    async def found(words: str, **more: Any) -> set[str]:
+        return set(await query_all(api, {"text": {"search": words}, **more}))
+
+    assert await found("ann") == {a}  # a recipient's name, any case
+    assert await found("LEE") == {a}
+    assert await found("oak") == {a}  # a sender's name
+    assert await found("y.com") == {c}  # part of an email
+    assert await found("x.com") == {a, b}
+    assert await found("555") == {e}  # the code suffix
+    assert await found("spring") == {a}  # a metadata value
+    assert await found("summ") == {c}
+    assert await found("ann spring") == {a}  # every word
+    assert await found("ann summer") == set()
+    assert await found("x.com", currency={"eq": "EUR"}, status={"eq": "inactive"}) == {b}
+    assert await found("ray") == {b}
+    await api.post(
+        f"/v1/cards/{e}/send", {"channel": "email", "to": "zed@later.example", "recipient_name": "Zed Zulu"}, status=201
+    )
+    assert await found("zulu") == {e}
+    assert await found("later.example") == {e}
+    # Another account's card, with the same name and metadata, is never found from here.
+    assert await query_all(other, {"text": {"search": "ann spring"}}) == [
+        (await other.post("/v1/cards/query", {}))["data"][0]["id"]
+    ]
+    assert await query_all(other, {"text": {"search": "summer"}}) == []
+    for words in ("an", "ann x"):
+        r = await api.call("POST", "/v1/cards/query", {"filter": {"text": {"search": words}}})
+        expect_error(r, 400, "query_not_indexed", "filter.text.search")
+    expect_error(await api.call("POST", "/v1/cards/query", {"sort": "text"}), 400, "query_not_indexed", "sort")
+    expect_error(
+        await api.call("POST", "/v1/cards/query", {"filter": {"text": {"eq": "ann"}}}),
+        422,
+        "validation_error",
+        "filter.text.eq",
+    )

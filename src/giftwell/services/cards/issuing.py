@@ -27,6 +27,7 @@ from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events
 from giftwell.services.access.accounts import get_account
+from giftwell.services.cards import text
 from giftwell.services.cards.reads import get
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
@@ -148,6 +149,9 @@ async def issue(
     except IntegrityError:
         raise Conflict("a card with this code already exists", param="code") from None
     await _index_metadata(uow, account_id=account_id, card_id=card_id, metadata=metadata or {})
+    values = [v if isinstance(v, str) else json.dumps(v) for v in (metadata or {}).values()]
+    terms = [recipient.name, recipient.email, sender.name, sender.email, codes.last4(shown), *values]
+    await text.index(uow, account_id=account_id, card_id=card_id, terms=terms)
     await events.record(
         uow,
         account_id=account_id,

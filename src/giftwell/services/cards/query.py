@@ -10,16 +10,18 @@ so `not` and `ne` mean what they say on cards whose field is empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.util import ClauseAdapter
 
 from giftwell.domain import card_query as q
 from giftwell.domain.cards import Card
 from giftwell.domain.delivery import Channel
 from giftwell.domain.ledger import AccountKind
-from giftwell.services.cards import expiry
+from giftwell.services.cards import expiry, text
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.pagination import Kind, Page, Sort, check_limit, paginate
@@ -53,6 +55,7 @@ DELIVERY_COLUMNS: dict[str, Any] = {
     "sender_name": sa.func.lower(Delivery.sender_name),
 }
 _KINDS = {q.Kind.INT: Kind.INT, q.Kind.TIME: Kind.TIME}
+_INNER = CardRow.__table__.alias("own")
 
 
 def sort_for(key: q.SortKey) -> Sort:
@@ -147,13 +150,9 @@ def _cond(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]
     if c.op == q.EXISTS and c.value is False:
         return sa.not_(_cond(uow, account_id, q.Cond(c.field, q.EXISTS, True, c.key)))
     f = c.field
-    if f.kind is q.Kind.CODE:
-        return _code(uow, account_id, c)
-    if f.kind is q.Kind.META:
-        rows = sa.select(CardMetadata.card_id).where(CardMetadata.account_id == account_id, CardMetadata.key == c.key)
-        if c.op != q.EXISTS:
-            rows = rows.where(_compare(CardMetadata.value, c.op, c.value))
-        return CardRow.id.in_(rows)
+    special = _SPECIAL.get(f.kind)
+    if special is not None:
+        return special(uow, account_id, c)
     col = COLUMNS[f.name]
     on_card = _compare(col, c.op, c.value) if c.op != q.EXISTS else (col.is_not(None) if f.nullable else sa.true())
     if f.nullable and c.op != q.EXISTS:
@@ -167,7 +166,21 @@ def _cond(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]
     )
     if f.kind is q.Kind.EMAIL:
         deliveries = deliveries.where(Delivery.channel == Channel.EMAIL.value)
-    return sa.or_(on_card, CardRow.id.in_(deliveries))
+    # One set of ids from both indexes (the card's column, the deliveries'), not an OR the
+    # planner can only answer by filtering every card of the account.
+    own = sa.select(_INNER.c.id).where(_INNER.c.account_id == account_id, ClauseAdapter(_INNER).traverse(on_card))
+    return CardRow.id.in_(sa.union_all(own, deliveries))
+
+
+def _meta(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]:
+    rows = sa.select(CardMetadata.card_id).where(CardMetadata.account_id == account_id, CardMetadata.key == c.key)
+    if c.op != q.EXISTS:
+        rows = rows.where(_compare(CardMetadata.value, c.op, c.value))
+    return CardRow.id.in_(rows)
+
+
+def _text(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]:
+    return text.condition(uow, account_id, c.value)
 
 
 def _code(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]:
@@ -177,6 +190,13 @@ def _code(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]
     values = c.value if c.op == q.IN else (c.value,)
     digests = [d for v in values for d in uow.rt.keys.code_hashes(account_id, v)]
     return CardRow.code_hash.in_(digests)
+
+
+_SPECIAL: dict[q.Kind, Callable[[UnitOfWork, str, q.Cond], sa.ColumnElement[bool]]] = {
+    q.Kind.CODE: _code,
+    q.Kind.META: _meta,
+    q.Kind.TEXT: _text,
+}
 
 
 def _compare(col: Any, op: str, value: Any) -> sa.ColumnElement[bool]:

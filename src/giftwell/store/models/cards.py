@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false, func
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from giftwell.store.models.base import Base
@@ -73,3 +73,17 @@ class CardMetadata(Base):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     value: Mapped[str] = mapped_column(String(500))
+
+
+class CardSearch(Base):
+    """A card's searchable text (`services.cards.text`): its names, emails, code suffix and
+    metadata values and those of its email deliveries, lowercased, one per line. Searched by
+    substring through a trigram index: PostgreSQL's `pg_trgm` GIN index `ix_card_search_trgm`,
+    SQLite's FTS5 table `card_search_fts` (tokenizer `trigram`, kept in step by triggers). Both
+    are made by the migration `i14_card_search`, not from these models."""
+
+    __tablename__ = "card_search"
+
+    card_id: Mapped[str] = mapped_column(ForeignKey("cards.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    body: Mapped[str] = mapped_column(Text)

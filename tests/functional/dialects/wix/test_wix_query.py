@@ -211,3 +211,35 @@ async def test_native_and_wix_agree_on_the_card(wix: Wix) -> None:
     created = await wix.create(initialValue={"amount": "12.34"}, currency="EUR")
     native = await Api(wix.client, wix.tenant).card(created["id"])
     assert (native["initial_amount"], native["balance"], native["code_last4"]) == (1234, 1234, created["codeSuffix"])
+
+
+async def test_search_by_names_and_emails(wix: Wix, other_wix: Wix) -> None:
+    ada = await wix.create(
+        notificationInfo={"recipientInfo": {"email": "ada@lovelace.example", "name": "Ada Lovelace"}},
+        code="ADA0ADA0ADA01234",
+    )
+    later = await wix.create(code="BOBBOBBOB0005678")
+    await wix.ok(
+        "POST", f"{CARDS}/{later['id']}/send-email", {"recipientInfo": {"email": "grace@navy.example", "name": "Grace"}}
+    )
+    await other_wix.create(
+        notificationInfo={"recipientInfo": {"email": "ada@lovelace.example", "name": "Ada Lovelace"}}
+    )
+
+    async def searched(expression: str, fields: list[str] | None = None) -> list[str]:
+        search: dict[str, Any] = {"expression": expression}
+        if fields is not None:
+            search["fields"] = fields
+        page = await wix.ok("POST", f"{CARDS}/search", {"search": {"search": search}})
+        return [x["id"] for x in page["giftCards"]]
+
+    assert await searched("lovelace") == [ada["id"]]
+    assert await searched("ADA LOVE") == [ada["id"]]
+    assert await searched("navy.example") == [later["id"]]
+    assert await searched("grace", ["notificationInfo"]) == [later["id"]]
+    assert await searched("1234") == [ada["id"]]  # the suffix, and the text holds it too
+    assert await searched("lovelace", ["code"]) == []
+    r = await wix.call(
+        "POST", f"{CARDS}/search", {"search": {"search": {"expression": "ad", "fields": ["notificationInfo"]}}}
+    )
+    app_error(r, 400, "QUERY_NOT_INDEXED")
