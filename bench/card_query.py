@@ -189,6 +189,13 @@ def lines(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def plans(r: dict[str, Any]) -> list[str]:
+    out = []
+    for name in ("recipient_email", "text_search_name"):
+        out += ["", f"EXPLAIN (ANALYZE) {name}:", *r[name]["plan"]]
+    return out
+
+
 def problems(r: dict[str, Any]) -> list[str]:
     found = []
     for name in ("recipient_email", "text_search_name"):
@@ -200,16 +207,4 @@ def problems(r: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    import sys
-    import tempfile
-
-    result = measure(
-        Path(tempfile.mkdtemp(prefix="giftwell-card-query-")), durable=os.environ.get("BENCH_PG_DURABLE", "1") != "0"
-    )
-    print("\n".join(lines(result)))
-    for name in ("recipient_email", "text_search_name"):
-        print(f"\nEXPLAIN (ANALYZE) {name}:\n" + "\n".join(result[name]["plan"]))
-    issues = problems(result)
-    for p in issues:
-        print(f"PROBLEM: {p}", file=sys.stderr)
-    sys.exit(1 if issues else 0)
+    report.run_alone(measure, lines, problems, prefix="giftwell-card-query-", details=plans)
