@@ -112,6 +112,8 @@ async def test_each_field_and_operator(api: Api, cards: dict[str, dict[str, Any]
     assert await found({"expires_at": {"exists": True}}) == {c, e}
     assert await found({"expires_at": {"lt": (clock.now + timedelta(days=20)).isoformat()}}) == {e}
     assert await found({"disabled_at": {"exists": True}}) == {d}
+    assert (await api.card(d))["disabled_at"] is not None
+    assert (await api.card(a))["disabled_at"] is None
     assert await found({"disabled_at": {"lte": clock.now.isoformat()}}) == {d}
     assert await found({"source": {"eq": "manual"}}) == {a, b, c, d, e}
     assert await found({"source": {"eq": "order"}}) == set()

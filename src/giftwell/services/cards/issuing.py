@@ -3,7 +3,6 @@ in the clear), its ledger account, and, with a first value, the activation trans
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events
 from giftwell.services.access.accounts import get_account
-from giftwell.services.cards import text
+from giftwell.services.cards import reindex, text
 from giftwell.services.cards.reads import get
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
@@ -148,9 +147,11 @@ async def issue(
         )
     except IntegrityError:
         raise Conflict("a card with this code already exists", param="code") from None
-    await _index_metadata(uow, account_id=account_id, card_id=card_id, metadata=metadata or {})
-    values = [v if isinstance(v, str) else json.dumps(v) for v in (metadata or {}).values()]
-    terms = [recipient.name, recipient.email, sender.name, sender.email, codes.last4(shown), *values]
+    # What the card query reads beside the card: its metadata rows and its searchable text.
+    meta = reindex.metadata_rows(account_id, card_id, metadata or {})
+    if meta:
+        await uow.conn.execute(sa.insert(CardMetadata), meta)
+    terms = reindex.card_terms(recipient, sender, codes.last4(shown), metadata or {})
     await text.index(uow, account_id=account_id, card_id=card_id, terms=terms)
     await events.record(
         uow,
@@ -181,16 +182,3 @@ async def issue(
             data={"card": card_id, "amount": value, "currency": cur.code},
         )
     return IssuedCard(await get(uow, account_id=account_id, card_id=card_id), shown, pin)
-
-
-async def _index_metadata(uow: UnitOfWork, *, account_id: str, card_id: str, metadata: dict[str, Any]) -> None:
-    """One `card_metadata` row per key (string values as they are, others as their JSON text),
-    so the card query finds cards by metadata through an index. Keys over 40 characters and
-    values over 500 are kept on the card but not searchable."""
-    rows = []
-    for key, value in metadata.items():
-        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        if isinstance(key, str) and 1 <= len(key) <= 40 and len(text) <= 500:
-            rows.append({"card_id": card_id, "key": key, "account_id": account_id, "value": text})
-    if rows:
-        await uow.conn.execute(sa.insert(CardMetadata), rows)

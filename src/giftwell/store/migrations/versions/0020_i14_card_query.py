@@ -54,11 +54,15 @@ def upgrade() -> None:
     )
     op.create_index('ix_card_metadata_lookup', 'card_metadata', ['account_id', 'key', 'value', 'card_id'])
     _backfill_metadata()
+    # if_not_exists: on a large PostgreSQL database, build them first with CREATE INDEX
+    # CONCURRENTLY under the same names (docs/operations.md, Upgrades) and this skips them.
     for name, cols in CARD_INDEXES.items():
-        op.create_index(name, 'cards', cols)
+        op.create_index(name, 'cards', cols, if_not_exists=True)
     for name, (table, account, column) in NAME_INDEXES.items():
-        op.create_index(name, table, [account, sa.text(f'lower({column})')])
-    op.create_index('ix_ledger_accounts_q_balance', 'ledger_accounts', ['account_id', 'kind', 'balance'])
+        op.create_index(name, table, [account, sa.text(f'lower({column})')], if_not_exists=True)
+    op.create_index(
+        'ix_ledger_accounts_q_balance', 'ledger_accounts', ['account_id', 'kind', 'balance'], if_not_exists=True
+    )
 
 
 def _backfill_metadata() -> None:

@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-        op.execute('CREATE INDEX ix_card_search_trgm ON card_search USING gin (body gin_trgm_ops)')
+        op.execute('CREATE INDEX IF NOT EXISTS ix_card_search_trgm ON card_search USING gin (body gin_trgm_ops)')
     else:
         for statement in SQLITE_FTS:
             op.execute(statement)
