@@ -8,7 +8,7 @@ from starlette.responses import Response
 from giftwell.api.v1.schemas.card_query import CardCountIn, CardQueryIn, CountOut
 from giftwell.api.v1.schemas.cards import CardOut
 from giftwell.api.v1.schemas.common import Page
-from giftwell.http.deps import CardsRead, RuntimeDep
+from giftwell.http.deps import CardsRead, ClientIp, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.cards import query as card_query
 
@@ -20,20 +20,25 @@ _QUERY = (
     "recipient email and name (the card's own and every delivery's) and metadata.<key>, with eq, ne, "
     "in, exists, gt, gte, lt, lte and startsWith, combined with and, or and not; sort on any field but "
     "code and metadata, the id breaking ties; cursor paging. A filter no index answers (only `ne` or "
-    "`not`) is refused with 400 `query_not_indexed`."
+    "`not`) is refused with 400 `query_not_indexed`. A filter naming full codes is a code lookup: one that "
+    "finds nothing counts as a failed lookup, and past the limit answers 429 `too_many_attempts`."
 )
 
 
 @router.post("/query", response_model=Page[CardOut], summary="Query cards", description=_QUERY)
-async def query_cards(body: CardQueryIn, p: CardsRead, rt: RuntimeDep) -> Response:
+async def query_cards(body: CardQueryIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp) -> Response:
     query = card_query.prepare(body.filter, body.sort)
-    page = await card_query.find(rt, account_id=p.account_id, query=query, limit=body.limit, cursor=body.cursor)
+    caller = card_query.Caller(p.token_id, ip)
+    page = await card_query.find(
+        rt, account_id=p.account_id, query=query, limit=body.limit, cursor=body.cursor, caller=caller
+    )
     return json_response(Page.of(page, CardOut.of))
 
 
 @router.post(
     "/count", response_model=CountOut, summary="Count cards", description="The cards a `/query` filter matches."
 )
-async def count_cards(body: CardCountIn, p: CardsRead, rt: RuntimeDep) -> Response:
+async def count_cards(body: CardCountIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp) -> Response:
     query = card_query.prepare(body.filter)
-    return json_response(CountOut(count=await card_query.count(rt, account_id=p.account_id, query=query)))
+    found = await card_query.count(rt, account_id=p.account_id, query=query, caller=card_query.Caller(p.token_id, ip))
+    return json_response(CountOut(count=found))

@@ -34,7 +34,7 @@ from giftwell.domain.delivery import Channel, Notification
 from giftwell.domain.money import to_minor
 from giftwell.http.decimal_json import json_response
 from giftwell.http.deps import authenticate
-from giftwell.http.request import get_runtime
+from giftwell.http.request import client_ip, get_runtime
 from giftwell.http.tx import Tx
 from giftwell.services.cards import lifecycle
 from giftwell.services.cards import query as card_query
@@ -109,7 +109,14 @@ async def _page(
 ) -> Response:
     rt = get_runtime(request)
     query = card_query.prepare(native, sort)
-    page = await card_query.find(rt, account_id=p.account_id, query=query, limit=paging.limit, cursor=paging.cursor)
+    page = await card_query.find(
+        rt,
+        account_id=p.account_id,
+        query=query,
+        limit=paging.limit,
+        cursor=paging.cursor,
+        caller=card_query.Caller(p.token_id, client_ip(request)),
+    )
     items = await notices.attach(rt, account_id=p.account_id, cards=page.data)
     return json_response(mapping.listing(items, page))
 
@@ -135,7 +142,9 @@ async def search_cards(request: Request, p: Principal) -> Response:
 async def count(request: Request, p: Principal) -> Response:
     data = wire.parse(await request.body())
     query = card_query.prepare(filters.native(data.get("filter"), "filter"))
-    return json_response({"count": await card_query.count(get_runtime(request), account_id=p.account_id, query=query)})
+    caller = card_query.Caller(p.token_id, client_ip(request))
+    found = await card_query.count(get_runtime(request), account_id=p.account_id, query=query, caller=caller)
+    return json_response({"count": found})
 
 
 async def by_email(request: Request, p: Principal) -> Response:

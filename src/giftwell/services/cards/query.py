@@ -10,9 +10,9 @@ so `not` and `ne` mean what they say on cards whose field is empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.util import ClauseAdapter
@@ -21,6 +21,7 @@ from giftwell.domain import card_query as q
 from giftwell.domain.cards import Card
 from giftwell.domain.delivery import Channel
 from giftwell.domain.ledger import AccountKind
+from giftwell.services.access import guessing
 from giftwell.services.cards import expiry, text
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
@@ -56,6 +57,7 @@ DELIVERY_COLUMNS: dict[str, Any] = {
 }
 _KINDS = {q.Kind.INT: Kind.INT, q.Kind.TIME: Kind.TIME}
 _INNER = CardRow.__table__.alias("own")
+T = TypeVar("T")
 
 
 def sort_for(key: q.SortKey) -> Sort:
@@ -211,18 +213,64 @@ def _compare(col: Any, op: str, value: Any) -> sa.ColumnElement[bool]:
     return {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value}[op]  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks (token and address), for the guessing guard: a query naming full codes is a code
+    lookup like any other (`services.access.guessing`)."""
+
+    client: str | None
+    ip: str | None
+
+
+def names_codes(node: q.Node | None) -> bool:
+    """Whether the filter matches full codes (`code` eq or in), anywhere in it."""
+    if isinstance(node, q.Cond):
+        return node.field.kind is q.Kind.CODE and node.op in (q.EQ, q.IN)
+    if isinstance(node, (q.And, q.Or)):
+        return any(names_codes(p) for p in node.parts)
+    if isinstance(node, q.Not):
+        return names_codes(node.part)
+    return False
+
+
+async def _guarded(rt: Runtime, query: CardQuery, caller: Caller | None, run: Callable[[], Awaitable[T]]) -> T:
+    """Run a read; when its filter names full codes, under the guessing guard: refused once the
+    caller is out of attempts, and one failed attempt counted when it finds nothing."""
+    if caller is None or not names_codes(query.filter):
+        return await run()
+    await guessing.check(rt, client=caller.client, ip=caller.ip)
+    result = await run()
+    if not (result.data if isinstance(result, Page) else result):
+        await guessing.record_failure(rt, client=caller.client, ip=caller.ip)
+    return result
+
+
 async def find(
-    rt: Runtime, *, account_id: str, query: CardQuery, limit: int = 20, cursor: str | None = None
+    rt: Runtime,
+    *,
+    account_id: str,
+    query: CardQuery,
+    limit: int = 20,
+    cursor: str | None = None,
+    caller: Caller | None = None,
 ) -> Page[Card]:
     """`query_cards` as a procedure: the account's due cards expired first, so none shows as
-    active past its date."""
+    active past its date; under the guessing guard when it names full codes."""
     await expiry.settle_account(rt, account_id=account_id)
-    async with rt.reader() as uow:
-        return await query_cards(uow, account_id=account_id, query=query, limit=limit, cursor=cursor)
+
+    async def run() -> Page[Card]:
+        async with rt.reader() as uow:
+            return await query_cards(uow, account_id=account_id, query=query, limit=limit, cursor=cursor)
+
+    return await _guarded(rt, query, caller, run)
 
 
-async def count(rt: Runtime, *, account_id: str, query: CardQuery) -> int:
-    """`count_cards` as a procedure, after expiring the account's due cards."""
+async def count(rt: Runtime, *, account_id: str, query: CardQuery, caller: Caller | None = None) -> int:
+    """`count_cards` as a procedure, after expiring the account's due cards; guarded like `find`."""
     await expiry.settle_account(rt, account_id=account_id)
-    async with rt.reader() as uow:
-        return await count_cards(uow, account_id=account_id, query=query)
+
+    async def run() -> int:
+        async with rt.reader() as uow:
+            return await count_cards(uow, account_id=account_id, query=query)
+
+    return await _guarded(rt, query, caller, run)
