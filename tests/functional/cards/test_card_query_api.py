@@ -293,6 +293,8 @@ async def test_text_search_over_names_emails_suffix_metadata_and_deliveries(
         f"/v1/cards/{e}/send", {"channel": "email", "to": "zed@later.example", "recipient_name": "Zed Zulu"}, status=201
     )
     assert await found("zulu") == {e}
+    assert [c["id"] for c in (await api.get("/v1/cards", params={"text": "Zed Zulu"}))["data"]] == [e]
+    await api.error("GET", "/v1/cards", params={"text": "z"}, status=400, code="query_not_indexed", param="text")
     assert await found("later.example") == {e}
     # Another account's card, with the same name and metadata, is never found from here.
     assert await query_all(other, {"text": {"search": "ann spring"}}) == [

@@ -8,13 +8,14 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from giftwell.domain import codes
-from giftwell.domain.card_query import sort_key
+from giftwell.domain.card_query import search_words, sort_key
 from giftwell.domain.cards import (
     Card,
     CardStatus,
 )
 from giftwell.domain.delivery import Channel, DeliveryStatus
 from giftwell.domain.errors import ValidationFailed
+from giftwell.services.cards import text
 from giftwell.services.cards.query import sort_for
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
@@ -35,6 +36,7 @@ class CardFilters:
     created_lte: datetime | None = None
     name: str | None = None  # part of the sender's or recipient's name, any case
     delivery_status: DeliveryStatus | None = None  # a delivery of the card is in this state
+    text: str | None = None  # every word in the card's text, as the card query's `text` field
 
 
 async def list_cards(
@@ -89,6 +91,8 @@ async def list_cards(
                 sa.func.lower(CardRow.sender_name).contains(part, autoescape=True),
             )
         )
+    if f.text is not None:
+        q = q.where(text.condition(uow, account_id, search_words(f.text, param="text")))
     if f.delivery_status is not None:
         q = q.where(
             CardRow.id.in_(
