@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from giftwell.dialects.wix.wire import SOURCES, bad, when
+from giftwell.domain.card_query import MAX_DEPTH
 from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.money import Currency, to_minor
 from giftwell.services.currencies import by_exponent
@@ -64,10 +65,12 @@ def native(raw: Any, path: str) -> dict[str, Any] | None:
         return None
     if not isinstance(raw, dict):
         raise bad(path, "must be an object")
-    return _node(raw, path)
+    return _node(raw, path, 0)
 
 
-def _node(raw: Any, path: str) -> dict[str, Any]:
+def _node(raw: Any, path: str, depth: int) -> dict[str, Any]:
+    if depth > MAX_DEPTH:
+        raise bad(path, f"may nest at most {MAX_DEPTH} levels", "MAX_DEPTH")
     if not isinstance(raw, dict) or not raw:
         raise bad(path, "must be a non-empty object")
     parts: list[dict[str, Any]] = []
@@ -76,9 +79,9 @@ def _node(raw: Any, path: str) -> dict[str, Any]:
         if key in ("$and", "$or"):
             if not isinstance(value, list) or not value:
                 raise bad(sub, "must be a non-empty list of filters")
-            parts.append({key[1:]: [_node(v, f"{sub}[{i}]") for i, v in enumerate(value)]})
+            parts.append({key[1:]: [_node(v, f"{sub}[{i}]", depth + 1) for i, v in enumerate(value)]})
         elif key == "$not":
-            parts.append({"not": _node(value, sub)})
+            parts.append({"not": _node(value, sub, depth + 1)})
         elif key in FIELDS:
             ops = value if isinstance(value, dict) and any(k.startswith("$") for k in value) else {"$eq": value}
             for op, operand in ops.items():

@@ -150,6 +150,11 @@ async def test_search_count_and_refusals(wix: Wix, cards: dict[str, dict[str, An
         ({"source": "GIFT"}, "query.filter.source.$eq"),
     ):
         field_error(await wix.call("POST", f"{CARDS}/query", {"query": {"filter": filter}}), field)
+    deep: Any = {"codeSuffix": "1111"}
+    for _ in range(500):
+        deep = {"$not": deep}
+    r = await wix.call("POST", f"{CARDS}/query", {"query": {"filter": {"$and": [deep]}}})
+    assert r.status_code == 400, r.text
     r = await wix.call("POST", f"{CARDS}/query", {"query": {"cursorPaging": {"cursor": "forged!"}}})
     field_error(r, "query.cursorPaging.cursor")
     r = await wix.call("POST", f"{CARDS}/query", {"query": {"cursorPaging": {"limit": 101}}})
