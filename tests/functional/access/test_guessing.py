@@ -261,3 +261,17 @@ async def test_queries_by_full_code_are_guarded_like_lookups(rt, make_app):
         assert r.status_code == 429
         assert r.json()["details"]["applicationError"]["code"] == "TOO_MANY_REQUESTS"
         assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_a_wix_search_by_name_is_not_a_code_lookup(rt, make_app):
+    app = make_app(**GUARD)
+    t = await factories.tenant(rt)
+    card = await factories.card(rt, t.account_id)
+    wix = {"Authorization": t.token}
+    async with client(app) as c:
+        for _ in range(5):
+            body = {"search": {"search": {"expression": "nobody named this"}}}
+            r = await c.post("/gift-cards/v1/gift-cards/search", json=body, headers=wix)
+            assert r.json()["giftCards"] == []
+        r = await c.post("/v1/cards/query", json={"filter": {"code": {"eq": card.code}}}, headers=t.headers)
+        assert r.status_code == 200

@@ -4,12 +4,14 @@
 scanning); `codeSuffix` the cards whose last four characters begin with it; `notificationInfo`
 (our choice: Wix names no text field) the cards whose recipient's or sender's names and emails,
 of the card or of any email sent of it, hold every word of the expression (words of 3 characters
-or more: the native text search). Without `fields`: all three, the text one only when every word
-is long enough. The expression is ORed across the fields and ANDed with the search's `filter`.
+or more: the native text search). Without `fields`: all three, the code one only for what could be a
+code (8 to 20 letters and digits, a digit among them), the text one only when every word is long
+enough. The expression is ORed across the fields and ANDed with the search's `filter`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from giftwell.dialects.wix.wire import bad
@@ -17,6 +19,14 @@ from giftwell.domain import codes
 from giftwell.domain.card_query import TEXT_MIN
 
 SEARCHABLE = ("code", "codeSuffix", "notificationInfo")
+_CODE = re.compile(r"^(?=.*[0-9])[A-Z0-9]{8,20}$")
+
+
+def _looks_like_code(term: str) -> bool:
+    """Without `fields`, the full code is tried only for what could be one (8 to 20 letters and
+    digits, a digit among them): a search by name is then not a code lookup, which the guessing
+    guard would count when it finds nothing."""
+    return bool(_CODE.match(term))
 
 
 def native(raw: dict[str, Any] | None, path: str) -> dict[str, Any] | None:
@@ -35,7 +45,7 @@ def native(raw: dict[str, Any] | None, path: str) -> dict[str, Any] | None:
     if not term:
         return None
     parts: list[dict[str, Any]] = []
-    if "code" in fields:
+    if "code" in fields and (given or _looks_like_code(term)):
         parts.append({"code": {"eq": term}})
     if "codeSuffix" in fields and len(term) <= 4:
         parts.append({"code_suffix": {"startsWith": term}})
