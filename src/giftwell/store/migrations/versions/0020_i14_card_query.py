@@ -92,5 +92,6 @@ def downgrade() -> None:
         op.drop_index(name, table_name='cards')
     op.drop_index('ix_card_metadata_lookup', table_name='card_metadata')
     op.drop_table('card_metadata')
-    with op.batch_alter_table('cards') as batch:
-        batch.drop_column('disabled_at')
+    # Not a batch (SQLite would copy the table, which the foreign keys to cards refuse): SQLite
+    # 3.35+ and PostgreSQL both drop an unindexed column in place.
+    op.execute('ALTER TABLE cards DROP COLUMN disabled_at')
