@@ -174,11 +174,24 @@ async def test_balance_moves_initial_value_does_not_and_transactions_show_it(wix
     created = await wix.create(initialValue={"amount": "50.00"})
     api = Api(wix.client, wix.tenant)
     clock.advance(minutes=1)
-    await api.post(f"/v1/cards/{created['id']}/redeem", {"amount": 1025, "reference": "order-9"})
+    moved = await api.post(f"/v1/cards/{created['id']}/redeem", {"amount": 1025, "reference": "order-9"})
     got = (await wix.ok("GET", f"{CARDS}/{created['id']}"))["giftCard"]
     assert got["initialValue"] == {"amount": "50.00"}
     assert got["balance"] == {"amount": "39.75"}
+    # It rises with a refund (seed: "falls with purchases, rises with refunds").
+    clock.advance(minutes=1)
+    await api.post(f"/v1/transfers/{moved['id']}/refund", {"amount": 25})
+    got = (await wix.ok("GET", f"{CARDS}/{created['id']}"))["giftCard"]
+    assert (got["initialValue"], got["balance"]) == ({"amount": "50.00"}, {"amount": "40.00"})
     q = {"query": {"filter": {"giftCardId": {"$eq": created["id"]}}, "cursorPaging": {"limit": 1}}}
+    page = await wix.ok("POST", f"{CARDS}/transactions/query-gift-card-transactions", q)
+    (refund,) = page["transactions"]
+    assert (refund["type"], refund["amount"], refund["balanceAfter"]) == (
+        "REFUND",
+        {"amount": "0.25"},
+        {"amount": "40.00"},
+    )
+    q["query"]["cursorPaging"]["cursor"] = page["pagingMetadata"]["cursors"]["next"]
     page = await wix.ok("POST", f"{CARDS}/transactions/query-gift-card-transactions", q)
     (redeem,) = page["transactions"]
     assert redeem["type"] == "REDEEM"

@@ -45,6 +45,7 @@ async def test_created_with_notification_info_is_emailed_now_with_its_500_char_m
         assert msg["From"] == "Grace via Acme Gifts <gifts@acme.example>"
         text, html = parts(msg)
         assert created["code"] not in html
+        assert 'src="https://img.example/card.png"' in html  # the custom image
         assert MESSAGE in text
         assert created["code"] not in text  # the reward link, never the code
         assert len(LINK.findall(text)) == 1
