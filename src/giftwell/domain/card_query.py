@@ -95,7 +95,7 @@ FIELDS: dict[str, Field] = {
         Field("text", Kind.TEXT, frozenset({SEARCH}), sortable=False),
     )
 }
-META = Field("metadata", Kind.META, TEXTUAL, sortable=False, nullable=True)
+META = Field("metadata", Kind.META, TEXTUAL, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +269,11 @@ def require_anchored(node: Node | None, *, param: str = "filter") -> None:
 class SortKey:
     field: Field
     descending: bool
+    key: str | None = None  # the metadata key of `metadata.<key>`
 
     @property
     def name(self) -> str:
-        return ("-" if self.descending else "") + self.field.name
+        return ("-" if self.descending else "") + (f"metadata.{self.key}" if self.key else self.field.name)
 
 
 def sort_key(raw: Any, *, param: str = "sort") -> SortKey:
@@ -280,12 +281,12 @@ def sort_key(raw: Any, *, param: str = "sort") -> SortKey:
     if not isinstance(raw, str) or not raw:
         raise ValidationFailed("sort is a field name, with a leading - for descending order", param=param)
     name = raw[1:] if raw.startswith("-") else raw
-    if name == "metadata" or name.startswith("metadata."):
-        raise QueryNotIndexed("metadata cannot be sorted: no index orders it", param=param)
-    f, _ = field(name, param=param)
-    if not f.sortable:
-        raise QueryNotIndexed(f"{f.name} cannot be sorted: it is kept only as a keyed hash", param=param)
-    return SortKey(f, raw.startswith("-"))
+    f, key = field(name, param=param)
+    if f.kind is Kind.CODE:
+        raise QueryNotIndexed("code cannot be sorted: it is kept only as a keyed hash", param=param)
+    if f.kind is Kind.TEXT:
+        raise QueryNotIndexed("text is a search, not a value: it cannot be sorted", param=param)
+    return SortKey(f, raw.startswith("-"), key)
 
 
 TEXT_MIN = 3  # a trigram index answers words of three characters or more

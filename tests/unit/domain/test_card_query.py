@@ -92,11 +92,14 @@ def test_anchored(raw: object, indexed: bool) -> None:
 def test_sorts() -> None:
     assert q.sort_key("-balance").name == "-balance"
     assert q.sort_key("expires_at").field.nullable
-    for name in ("code", "text", "metadata.k", "-metadata"):
+    assert q.sort_key("-metadata.shop").name == "-metadata.shop"
+    assert q.sort_key("-metadata.shop").key == "shop"
+    for name in ("code", "-code", "text"):
         with pytest.raises(q.QueryNotIndexed):
             q.sort_key(name)
-    with pytest.raises(ValidationFailed):
-        q.sort_key("colour")
+    for name in ("colour", "metadata", "-metadata.", ""):
+        with pytest.raises(ValidationFailed):
+            q.sort_key(name)
 
 
 def test_search_text() -> None:

@@ -18,8 +18,9 @@ _QUERY = (
     "Filter on id, code (the full code, matched by its keyed hash), code_suffix, status, currency, "
     "balance, initial_amount, created_at, updated_at, expires_at, disabled_at, source, sender and "
     "recipient email and name (the card's own and every delivery's) and metadata.<key>, with eq, ne, "
-    "in, exists, gt, gte, lt, lte and startsWith, combined with and, or and not; sort on any field but "
-    "code and metadata, the id breaking ties; cursor paging. A filter no index answers (only `ne` or "
+    "in, exists, gt, gte, lt, lte and startsWith, and text search (`text`: every word in the names, "
+    "emails, code suffix and metadata values), combined with and, or and not; sort on any field but "
+    "code and text, the id breaking ties; cursor paging. A filter no index answers (only `ne` or "
     "`not`) is refused with 400 `query_not_indexed`. A filter naming full codes is a code lookup: one that "
     "finds nothing counts as a failed lookup, and past the limit answers 429 `too_many_attempts`."
 )

@@ -60,12 +60,22 @@ _INNER = CardRow.__table__.alias("own")
 T = TypeVar("T")
 
 
-def sort_for(key: q.SortKey) -> Sort:
+def sorted_select(stmt: sa.Select[Any], key: q.SortKey) -> tuple[sa.Select[Any], Sort]:
+    """`stmt` (cards joined to their ledger accounts) ready for `key`'s order, and that order:
+    names by their lowercased form, `metadata.<key>` by the value of that key (an outer join on
+    `card_metadata`, whose index orders it; cards without the key come last going up)."""
     f = key.field
-    col = COLUMNS[f.name]
-    if f.kind is q.Kind.NAME:
-        col = col.label("sort_value")
-    return Sort(key.name, col, _KINDS.get(f.kind, Kind.STR), CardRow.id, nullable=f.nullable)
+    if f.kind is q.Kind.META:
+        meta = CardMetadata.__table__.alias("sort_meta")
+        stmt = stmt.outerjoin(meta, sa.and_(meta.c.card_id == CardRow.id, meta.c.key == key.key))
+        col = meta.c.value.label("sort_value")
+    else:
+        col = COLUMNS[f.name]
+        if f.kind is q.Kind.NAME:
+            col = col.label("sort_value")
+    if isinstance(col, sa.Label):
+        stmt = stmt.add_columns(col)
+    return stmt, Sort(key.name, col, _KINDS.get(f.kind, Kind.STR), CardRow.id, nullable=f.nullable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +118,7 @@ async def query_cards(
 ) -> Page[Card]:
     """One page of the account's cards matching `query`, in its sort order."""
     check_limit(limit)
-    sort = sort_for(query.sort)
-    stmt = _base(account_id)
-    if sort.key == "sort_value":
-        stmt = stmt.add_columns(sort.column)
+    stmt, sort = sorted_select(_base(account_id), query.sort)
     if query.filter is not None:
         stmt = stmt.where(compile_filter(uow, account_id, query.filter))
     return await paginate(uow, stmt, sort=sort, limit=limit, cursor=cursor, convert=card_from_row)

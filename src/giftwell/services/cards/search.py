@@ -16,7 +16,7 @@ from giftwell.domain.cards import (
 from giftwell.domain.delivery import Channel, DeliveryStatus
 from giftwell.domain.errors import ValidationFailed
 from giftwell.services.cards import text
-from giftwell.services.cards.query import sort_for
+from giftwell.services.cards.query import sorted_select
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.pagination import Page, check_limit, paginate
@@ -51,11 +51,9 @@ async def list_cards(
     """The account's cards that match `filters`, in `sort` order. A recipient email finds the
     card's own recipient and the address of any email delivery of it (a recipient named later,
     by `/send` or `/resend`)."""
-    order = sort_for(sort_key(sort))  # any sort of the card query
+    q, order = sorted_select(select_cards(), sort_key(sort))  # any sort of the card query
     check_limit(limit)
-    q = select_cards().where(CardRow.account_id == account_id)
-    if order.key == "sort_value":
-        q = q.add_columns(order.column)
+    q = q.where(CardRow.account_id == account_id)
     f = filters
     if f.status is not None:
         q = q.where(CardRow.status == f.status.value)
