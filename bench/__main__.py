@@ -11,11 +11,13 @@ against two baselines, so that a busy or slow machine moves all figures together
 Then redemptions over HTTP: uncontended (a random card of many per request) and one hot card.
 Then orders (bench/orders.py): synchronous 1-card and 10-card orders over HTTP, and the
 background fulfilment of one 10,000-card order, each as a ratio to the uncontended redemption.
-Then the liability report over 1,000,000 cards on PostgreSQL (bench/liability.py).
+Then the liability report over 1,000,000 cards on PostgreSQL (bench/liability.py), and the card
+query (by recipient email, text search by name) over 1,000,000 cards (bench/card_query.py).
 Settings (environment): BENCH_SECONDS (10 per run), BENCH_CONNECTIONS (64), BENCH_CARDS (200),
 BENCH_ORDER_CONNECTIONS (16), BENCH_ORDER_CARDS (10000, the background order),
 BENCH_BACKENDS ("sqlite,postgresql"), BENCH_PG_DURABLE (1: fsync and synchronous commit on),
-BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report).
+BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report), BENCH_QUERY_CARDS (1000000; 0 skips
+the card query).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import httpx
 from tests import pg
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
 
-from bench import liability, orders, raw, report, wrk
+from bench import card_query, liability, orders, raw, report, wrk
 from giftwell.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
@@ -270,6 +272,10 @@ def main() -> int:
             sub = workdir / "liability"
             sub.mkdir()
             results["liability"] = liability.measure(sub, durable=cfg.pg_durable)
+        if "postgresql" in cfg.backends and int(os.environ.get("BENCH_QUERY_CARDS", "1000000")):
+            sub = workdir / "card_query"
+            sub.mkdir()
+            results["card_query"] = card_query.measure(sub, durable=cfg.pg_durable)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -277,10 +283,12 @@ def main() -> int:
     out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
-    if "liability" in results:
-        print("\n" + "\n".join(liability.lines(results["liability"])))
+    problems = report.problems(results)
+    for name, module in (("liability", liability), ("card_query", card_query)):
+        if name in results:
+            print("\n" + "\n".join(module.lines(results[name])))
+            problems += module.problems(results[name])
     print(f"\nresults: {out} ({results['elapsed_seconds']:.0f} s)")
-    problems = report.problems(results) + (liability.problems(results["liability"]) if "liability" in results else [])
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
     return 1 if problems else 0

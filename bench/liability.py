@@ -212,14 +212,4 @@ def problems(r: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    import sys
-    import tempfile
-
-    result = measure(
-        Path(tempfile.mkdtemp(prefix="giftwell-liability-")), durable=os.environ.get("BENCH_PG_DURABLE", "1") != "0"
-    )
-    print("\n".join(lines(result)))
-    issues = problems(result)
-    for p in issues:
-        print(f"PROBLEM: {p}", file=sys.stderr)
-    sys.exit(1 if issues else 0)
+    report.run_alone(measure, lines, problems, prefix="giftwell-liability-")

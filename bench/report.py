@@ -204,3 +204,21 @@ def problems(results: dict[str, Any]) -> list[str]:
         if not b.get("ledger_ok"):
             found.append(f"{name}: `giftwell ledger verify` failed after the run")
     return found
+
+
+def run_alone(measure: Any, lines: Any, problems: Any, *, prefix: str, details: Any = None) -> None:
+    """`python -m bench.<one>`: measure in a temporary directory, print the lines (and any
+    `details`), the problems to stderr, and exit 1 if there are any."""
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    result = measure(Path(tempfile.mkdtemp(prefix=prefix)), durable=os.environ.get("BENCH_PG_DURABLE", "1") != "0")
+    print("\n".join(lines(result)))
+    if details is not None:
+        print("\n".join(details(result)))
+    issues = problems(result)
+    for p in issues:
+        print(f"PROBLEM: {p}", file=sys.stderr)
+    sys.exit(1 if issues else 0)

@@ -9,6 +9,7 @@ from giftwell.api import errors, oauth
 from giftwell.api.v1 import (
     account,
     audit,
+    card_query,
     cards,
     clients,
     funding,
@@ -34,9 +35,9 @@ of the body keyed with the `whsec_...` string) and the Standard Webhooks headers
 `webhook-timestamp`, `webhook-signature`; retried for about three days. See docs/webhooks.md.
 
 Dialects are mounted beside it, with their vendors' wire formats: the Giftcards B2B (Sanctum) API
-at `/api/giftcards`, and Wpay's Gifting GCO client API at `/gifting/gco/client/api/v1`, whose
-clients sign their requests with keys the operator registers at `/v1/signing-keys`. See
-docs/api.md and docs/dialects/.
+at `/api/giftcards`, Wpay's Gifting GCO client API at `/gifting/gco/client/api/v1`, whose
+clients sign their requests with keys the operator registers at `/v1/signing-keys`, and Wix's Gift
+Cards API v1 at `/gift-cards/v1`. See docs/api.md and docs/dialects/.
 """
 
 
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
     """The native error envelope as the application's error handler, and every native router."""
     errors.install(app)
     for router in (
+        card_query.router,
         cards.router,
         transfers.router,
         clients.router,

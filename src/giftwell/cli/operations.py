@@ -15,6 +15,7 @@ from giftwell.cli.output import emit, fail
 from giftwell.domain.guessing import DEFAULT_ATTACKERS
 from giftwell.services.access import guessing
 from giftwell.services.cards import reads as cards
+from giftwell.services.cards import reindex as card_reindex
 from giftwell.services.ledger import verify
 from giftwell.store import backup, migrate
 from giftwell.store.uow import UnitOfWork
@@ -50,6 +51,14 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
             await rt.close()
 
     emit(asyncio.run(main()), as_json, lambda d: f"database at revision {d['revision']}")
+
+
+@db_app.command("reindex-cards")
+def db_reindex_cards(as_json: JsonOpt = False) -> None:
+    """Rebuild the card query's search text and metadata rows (after a rolling upgrade: cards the
+    previous version issued or sent meanwhile); safe to stop and run again."""
+    seen = run(card_reindex.reindex, as_json)
+    emit({"cards": seen}, as_json, lambda d: f"reindexed {d['cards']:,} cards")
 
 
 @products_app.command("import")

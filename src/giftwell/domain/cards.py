@@ -153,3 +153,4 @@ class Card:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    disabled_at: datetime | None = None

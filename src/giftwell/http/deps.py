@@ -29,9 +29,13 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 ClientIp = Annotated[str, Depends(client_ip)]
 
 
-def _bearer(request: Request) -> str | None:
+def _bearer(request: Request, *, allow_bare: bool = False) -> str | None:
+    """The token of `Authorization: Bearer <token>`; with `allow_bare`, also of a header that is
+    the token alone (`Authorization: <token>`, as some vendors' clients send it)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    if allow_bare and not token and scheme.strip():
+        return scheme.strip()
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
@@ -44,11 +48,11 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request, *, allow_bare: bool = False) -> Principal:
     """The caller, after counting the request against its address's and its token's limits
     (in one call to the counter store, before the token is even looked up)."""
     rt = get_runtime(request)
-    token = _bearer(request)
+    token = _bearer(request, allow_bare=allow_bare)
     # A prefix of the token's keyed hash names it in the counters without revealing it.
     token_key = rt.keys.token_hash(token)[:32] if token is not None else None
     ip = client_ip(request)

@@ -47,9 +47,12 @@ class Tx:
         render: Callable[[T], BaseModel],
         *,
         status: int | Callable[[T], int] = 200,
+        key: str | None = None,
     ) -> Response:
-        """`status` may depend on the result (an order answers 202 while it is still pending)."""
-        key = self.request.headers.get("idempotency-key")
+        """`status` may depend on the result (an order answers 202 while it is still pending).
+        `key` is an idempotency key the surface read elsewhere than the `Idempotency-Key` header
+        (a vendor's body field); it takes precedence over the header."""
+        key = key if key is not None else self.request.headers.get("idempotency-key")
         if key is None:
             async with self.rt.uow() as uow:
                 result = await use_case(uow)

@@ -29,3 +29,14 @@ def currency(code: object, *, param: str = "currency") -> Currency:
     if found is None:
         raise ValidationFailed(f"unknown or unsupported currency {code!r}", param=param)
     return found
+
+
+@lru_cache(maxsize=1)
+def by_exponent() -> dict[int, tuple[str, ...]]:
+    """Every supported currency code, grouped by its exponent (0: JPY..., 2: EUR..., 3: KWD...)."""
+    groups: dict[int, list[str]] = {}
+    for iso in IsoCurrency:
+        found = _lookup(iso.code)
+        if found is not None:
+            groups.setdefault(found.exponent, []).append(found.code)
+    return {e: tuple(sorted(codes)) for e, codes in sorted(groups.items())}

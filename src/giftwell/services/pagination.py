@@ -39,6 +39,7 @@ class Page(Generic[T]):
 class Kind(enum.Enum):
     TIME = "time"
     INT = "int"
+    STR = "str"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,9 @@ class Sort:
     column: Any
     kind: Kind
     tiebreak: Any
+    # A column that may be NULL: its NULLs come last in ascending order and first in descending
+    # order (PostgreSQL's own order, so a plain index serves both directions), on both databases.
+    nullable: bool = False
 
     @property
     def descending(self) -> bool:
@@ -86,11 +90,11 @@ async def paginate(
     col, tie = sort.column, sort.tiebreak
     if cursor:
         value, last_id = _decode(cursor, sort)
-        if sort.descending:
-            query = query.where(sa.or_(col < value, sa.and_(col == value, tie < last_id)))
-        else:
-            query = query.where(sa.or_(col > value, sa.and_(col == value, tie > last_id)))
-    order = (col.desc(), tie.desc()) if sort.descending else (col.asc(), tie.asc())
+        query = query.where(_after(sort, value, last_id))
+    if sort.nullable:
+        order = (col.desc().nulls_first(), tie.desc()) if sort.descending else (col.asc().nulls_last(), tie.asc())
+    else:
+        order = (col.desc(), tie.desc()) if sort.descending else (col.asc(), tie.asc())
     rows = (await uow.conn.execute(query.order_by(*order).limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -101,14 +105,26 @@ async def paginate(
     return Page([convert(r) for r in rows], more, nxt)
 
 
+def _after(sort: Sort, value: Any, last_id: str) -> Any:
+    """The rows strictly after (`value`, `last_id`) in `sort` order (NULLs as the largest value)."""
+    col, tie = sort.column, sort.tiebreak
+    if value is None:
+        tail = sa.and_(col.is_(None), tie < last_id if sort.descending else tie > last_id)
+        return sa.or_(tail, col.is_not(None)) if sort.descending else tail
+    if sort.descending:
+        return sa.or_(col < value, sa.and_(col == value, tie < last_id))
+    after = sa.or_(col > value, sa.and_(col == value, tie > last_id))
+    return sa.or_(after, col.is_(None)) if sort.nullable else after
+
+
 def _encode(sort: Sort, value: Any, row_id: str) -> str:
-    if sort.kind is Kind.TIME:
+    if sort.kind is Kind.TIME and value is not None:
         value = value.isoformat()
     raw = json.dumps([sort.name, value, row_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, sort: Sort) -> tuple[datetime | int, str]:
+def _decode(cursor: str, sort: Sort) -> tuple[datetime | int | str | None, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_sort, value, row_id = json.loads(raw)
@@ -118,7 +134,17 @@ def _decode(cursor: str, sort: Sort) -> tuple[datetime | int, str]:
         raise ValidationFailed("cursor was made for another sort order", param="cursor")
     if not isinstance(row_id, str) or not _ROW_ID.fullmatch(row_id):
         raise _invalid()
+    if value is None and sort.nullable:
+        return None, row_id
+    if sort.kind is Kind.STR:
+        return _str(value), row_id
     return (_time(value) if sort.kind is Kind.TIME else _int(value)), row_id
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str) and len(value) <= 1000 and "\x00" not in value:
+        return value
+    raise _invalid()
 
 
 def _time(value: Any) -> datetime:

@@ -231,3 +231,47 @@ async def test_every_route_taking_a_code_is_guarded(rt, make_app):
                 assert r.status_code == 404, f"{route}: {r.text}"
             r = await c.post(route.path, json={**base, **dict.fromkeys(fields, card.code)}, headers=t.headers)
             assert r.status_code == 429, f"{route} is not under the guessing guard: {r.status_code} {r.text}"
+
+
+async def test_queries_by_full_code_are_guarded_like_lookups(rt, make_app):
+    """The card query (native and Wix) finds a card by its full code: each query or count by code
+    that finds nothing is a failed lookup; past the threshold even a right code is 429. Queries
+    without a code are not counted."""
+    app = make_app(**GUARD)
+    t = await factories.tenant(rt)
+    card = await factories.card(rt, t.account_id)
+    wix = {"Authorization": t.token}
+    by_code = {"code": {"eq": UNKNOWN}}
+    async with client(app) as c:
+        for _ in range(5):
+            r = await c.post("/v1/cards/query", json={"filter": {"currency": {"eq": "USD"}}}, headers=t.headers)
+            assert r.status_code == 200
+        found = await c.post("/v1/cards/query", json={"filter": {"code": {"eq": card.code}}}, headers=t.headers)
+        assert [x["id"] for x in found.json()["data"]] == [card.card.id]
+        assert (await c.post("/v1/cards/query", json={"filter": by_code}, headers=t.headers)).json()["data"] == []
+        assert (await c.post("/v1/cards/count", json={"filter": by_code}, headers=t.headers)).json() == {"count": 0}
+        r = await c.post("/gift-cards/v1/gift-cards/count", json={"filter": {"code": UNKNOWN}}, headers=wix)
+        assert r.json() == {"count": 0}
+        r = await c.post("/v1/cards/query", json={"filter": {"code": {"eq": card.code}}}, headers=t.headers)
+        assert r.status_code == 429
+        assert r.json()["error"]["code"] == "too_many_attempts"
+        r = await c.post(
+            "/gift-cards/v1/gift-cards/query", json={"query": {"filter": {"code": card.code}}}, headers=wix
+        )
+        assert r.status_code == 429
+        assert r.json()["details"]["applicationError"]["code"] == "TOO_MANY_REQUESTS"
+        assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_a_wix_search_by_name_is_not_a_code_lookup(rt, make_app):
+    app = make_app(**GUARD)
+    t = await factories.tenant(rt)
+    card = await factories.card(rt, t.account_id)
+    wix = {"Authorization": t.token}
+    async with client(app) as c:
+        for _ in range(5):
+            body = {"search": {"search": {"expression": "nobody named this"}}}
+            r = await c.post("/gift-cards/v1/gift-cards/search", json=body, headers=wix)
+            assert r.json()["giftCards"] == []
+        r = await c.post("/v1/cards/query", json={"filter": {"code": {"eq": card.code}}}, headers=t.headers)
+        assert r.status_code == 200

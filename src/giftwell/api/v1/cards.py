@@ -89,12 +89,17 @@ async def list_cards(
     code_suffix: Annotated[Text | None, Query(max_length=4)] = None,
     created_gte: UtcDatetime | None = None,
     created_lte: UtcDatetime | None = None,
-    sort: Annotated[str, Query(description="created_at, -created_at, balance or -balance")] = "-created_at",
+    text: Annotated[
+        Text | None, Query(max_length=500, description="words (3+ characters) in names, emails, code suffix, metadata")
+    ] = None,
+    sort: Annotated[
+        str, Query(description="a field of the card query (docs/api.md), - for descending")
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
     filters = card_search.CardFilters(
-        status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte
+        status, currency, recipient_email, sender_email, code_suffix, created_gte, created_lte, text=text
     )
     await expiry.settle_account(rt, account_id=p.account_id)
     async with rt.reader() as uow:

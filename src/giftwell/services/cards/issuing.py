@@ -26,11 +26,13 @@ from giftwell.domain.ledger import AccountKind, TransferKind
 from giftwell.domain.money import MAX_AMOUNT
 from giftwell.services import events
 from giftwell.services.access.accounts import get_account
+from giftwell.services.cards import reindex, text
 from giftwell.services.cards.reads import get
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.store.models import Card as CardRow
+from giftwell.store.models import CardMetadata
 from giftwell.store.uow import UnitOfWork
 
 _PIN_RE = re.compile(r"^[0-9A-Za-z]{4,16}$")
@@ -145,6 +147,12 @@ async def issue(
         )
     except IntegrityError:
         raise Conflict("a card with this code already exists", param="code") from None
+    # What the card query reads beside the card: its metadata rows and its searchable text.
+    meta = reindex.metadata_rows(account_id, card_id, metadata or {})
+    if meta:
+        await uow.conn.execute(sa.insert(CardMetadata), meta)
+    terms = reindex.card_terms(recipient, sender, codes.last4(shown), metadata or {})
+    await text.index(uow, account_id=account_id, card_id=card_id, terms=terms)
     await events.record(
         uow,
         account_id=account_id,

@@ -26,7 +26,12 @@ async def change_status(
     res = await uow.conn.execute(
         sa.update(CardRow)
         .where(CardRow.id == card.id, CardRow.status == card.status.value)
-        .values(status=target.value, status_reason=reason, updated_at=uow.now)
+        .values(
+            status=target.value,
+            status_reason=reason,
+            updated_at=uow.now,
+            **({"disabled_at": uow.now} if action is CardAction.DISABLE else {}),
+        )
         .returning(CardRow.id)
     )
     if res.first() is None:

@@ -50,6 +50,7 @@ def card_from_row(r: Any) -> Card:
         metadata=r.metadata or {},
         created_at=r.created_at,
         updated_at=r.updated_at,
+        disabled_at=r.disabled_at,
     )
 
 

@@ -8,17 +8,20 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from giftwell.domain import codes
+from giftwell.domain.card_query import search_words, sort_key
 from giftwell.domain.cards import (
     Card,
     CardStatus,
 )
 from giftwell.domain.delivery import Channel, DeliveryStatus
 from giftwell.domain.errors import ValidationFailed
+from giftwell.services.cards import text
+from giftwell.services.cards.query import sorted_select
 from giftwell.services.cards.reads import card_from_row, select_cards
 from giftwell.services.currencies import currency as check_currency
-from giftwell.services.pagination import Kind, Page, Sort, check_limit, paginate
+from giftwell.services.pagination import Page, check_limit, paginate
 from giftwell.store.models import Card as CardRow
-from giftwell.store.models import Delivery, LedgerAccount
+from giftwell.store.models import Delivery
 from giftwell.store.uow import UnitOfWork
 
 
@@ -34,16 +37,7 @@ class CardFilters:
     name: str | None = None  # part of the sender's or recipient's name, any case
     delivery_status: DeliveryStatus | None = None  # a delivery of the card is in this state
     delivery_since: datetime | None = None  # ... and was last updated at or after this
-
-
-SORTS: dict[str, Sort] = {
-    name: Sort(name, column, kind, CardRow.id)
-    for field, column, kind in (
-        ("created_at", CardRow.created_at, Kind.TIME),
-        ("balance", LedgerAccount.balance, Kind.INT),
-    )
-    for name in (field, "-" + field)
-}
+    text: str | None = None  # every word in the card's text, as the card query's `text` field
 
 
 async def list_cards(
@@ -58,11 +52,9 @@ async def list_cards(
     """The account's cards that match `filters`, in `sort` order. A recipient email finds the
     card's own recipient and the address of any email delivery of it (a recipient named later,
     by `/send` or `/resend`)."""
-    order = SORTS.get(sort)
-    if order is None:
-        raise ValidationFailed(f"sort must be one of {', '.join(SORTS)}", param="sort")
+    q, order = sorted_select(select_cards(), sort_key(sort))  # any sort of the card query
     check_limit(limit)
-    q = select_cards().where(CardRow.account_id == account_id)
+    q = q.where(CardRow.account_id == account_id)
     f = filters
     if f.status is not None:
         q = q.where(CardRow.status == f.status.value)
@@ -98,6 +90,8 @@ async def list_cards(
                 sa.func.lower(CardRow.sender_name).contains(part, autoescape=True),
             )
         )
+    if f.text is not None:
+        q = q.where(text.condition(uow, account_id, search_words(f.text, param="text")))
     if f.delivery_status is not None or f.delivery_since is not None:
         sent = sa.select(Delivery.card_id).where(Delivery.card_account_id == account_id)
         if f.delivery_status is not None:

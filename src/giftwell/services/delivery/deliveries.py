@@ -31,6 +31,7 @@ from giftwell.domain.errors import DeliveryExists, ResendTooSoon, ValidationFail
 from giftwell.domain.ids import new_id
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
+from giftwell.services.cards import text
 from giftwell.services.delivery import reward
 from giftwell.services.queue import jobs
 from giftwell.store.models import Card as CardRow
@@ -170,6 +171,9 @@ async def request(
             updated_at=uow.now,
         )
     )
+    if n.channel is Channel.EMAIL:
+        terms = (n.to, n.recipient_name, n.sender_name)
+        await text.add(uow, account_id=card.account_id, card_id=card.id, terms=terms)
     await events.record(
         uow,
         account_id=requested_by,

@@ -132,7 +132,9 @@ async def _disable(uow: UnitOfWork, u: Any) -> bool:
     res = await uow.conn.execute(
         sa.update(Card)
         .where(Card.id == u.card_id, Card.status.in_(usable), _untouched(u.card_id))
-        .values(status=CardStatus.DISABLED.value, status_reason="order cancelled", updated_at=uow.now)
+        .values(
+            status=CardStatus.DISABLED.value, status_reason="order cancelled", updated_at=uow.now, disabled_at=uow.now
+        )
         .returning(Card.ledger_account_id, Card.currency, Card.initial_amount)
     )
     card = res.first()

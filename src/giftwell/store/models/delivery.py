@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from giftwell.store.models.base import Base
@@ -46,6 +46,8 @@ class Delivery(Base):
         Index("ix_deliveries_card", "card_id", "created_at", "id"),
         Index("ix_deliveries_status", "status", "scheduled_at"),
         Index("ix_deliveries_recipient", "card_account_id", "to_address"),
+        Index("ix_deliveries_q_recipient_name", "card_account_id", func.lower(Column("recipient_name"))),
+        Index("ix_deliveries_q_sender_name", "card_account_id", func.lower(Column("sender_name"))),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 

@@ -29,6 +29,8 @@ class LedgerAccount(Base):
             sqlite_where=text("kind NOT IN ('card')"),
             postgresql_where=text("kind NOT IN ('card')"),
         ),
+        # The card query's balance filters and sort, within the account.
+        Index("ix_ledger_accounts_q_balance", "account_id", "kind", "balance"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

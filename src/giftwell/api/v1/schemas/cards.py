@@ -118,6 +118,7 @@ class CardOut(BaseModel):
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    disabled_at: datetime | None
 
     @classmethod
     def of(cls, c: Card) -> CardOut:
@@ -142,6 +143,7 @@ class CardOut(BaseModel):
             metadata=c.metadata,
             created_at=c.created_at,
             updated_at=c.updated_at,
+            disabled_at=c.disabled_at,
         )
 
 
