@@ -66,7 +66,7 @@ async def not_found_page(request: Request) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    from giftwell.web import cards, dashboard, developers, home, operations, orders, reward, routes, team
+    from giftwell.web import cards, choice, dashboard, developers, home, operations, orders, reward, routes, team
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactRewardTokens) for f in access.filters):
@@ -80,5 +80,7 @@ def install(app: FastAPI) -> None:
     app.include_router(operations.router)
     app.include_router(developers.router)
     app.include_router(team.router)
+    # Before `reward`: its `/r/{token}` answers a choice link's token, and hands any other over.
+    app.include_router(choice.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
