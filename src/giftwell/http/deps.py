@@ -44,11 +44,12 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request, *, header: str | None = None) -> Principal:
     """The caller, after counting the request against its address's and its token's limits
-    (in one call to the counter store, before the token is even looked up)."""
+    (in one call to the counter store, before the token is even looked up). `header`: the token
+    is that header's whole value (a vendor's `X-API-Key`) rather than a bearer token."""
     rt = get_runtime(request)
-    token = _bearer(request)
+    token = _bearer(request) if header is None else (request.headers.get(header, "").strip() or None)
     # A prefix of the token's keyed hash names it in the counters without revealing it.
     token_key = rt.keys.token_hash(token)[:32] if token is not None else None
     ip = client_ip(request)
