@@ -69,6 +69,8 @@ class TransferKind(enum.StrEnum):
     # itself is valued from its issuer's issuance account, as every card).
     CHOICE_FUND = "choice_fund"
     CHOICE_PICK = "choice_pick"
+    # A choice link never picked, cancelled with its order: its value back to issuance.
+    CHOICE_CANCEL = "choice_cancel"
 
 
 class TransferStatus(enum.StrEnum):

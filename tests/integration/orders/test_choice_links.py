@@ -254,3 +254,57 @@ async def test_a_large_choice_order_is_made_in_the_background(rt, buyer):
     assert len({f.token for f in found}) == 30
     assert await funding(rt, buyer) == START - 30_000
     await ledger_ok(rt)
+
+
+async def test_cancelling_returns_links_never_picked_and_keeps_used_ones(rt, buyer):
+    from giftwell.domain.errors import InvalidState
+    from giftwell.services.orders import cancelling
+
+    order = await place(rt, buyer, [ItemRequest("", 3000, quantity=3, choice=ChoiceRequest(["books-usd"]))])
+    used, fresh, other = await links(rt, buyer, order.id)
+    await choice_picks.pick_once(rt, used.token, pick_key="0", product_id="books-usd", amount=1000)
+    assert await funding(rt, buyer) == START - 9000
+    async with rt.uow() as uow:
+        with pytest.raises(InvalidState) as exc:
+            await cancelling.cancel(uow, account_id=buyer.account_id, order_id=order.id, unit_ids=[used.unit_id])
+    assert exc.value.param == "cards"
+    async with rt.uow() as uow:
+        n = await cancelling.cancel(uow, account_id=buyer.account_id, order_id=order.id, unit_ids=[fresh.unit_id])
+        await uow.commit()
+    assert n == 1
+    assert await funding(rt, buyer) == START - 6000
+    with pytest.raises(RewardGone):
+        await choice_picks.pick_once(rt, fresh.token, pick_key="0", product_id="books-usd", amount=1000)
+    # The whole order: the used link stays (its card was given), the other goes.
+    async with rt.uow() as uow:
+        n = await cancelling.cancel(uow, account_id=buyer.account_id, order_id=order.id)
+        await uow.commit()
+    assert n == 1
+    assert await funding(rt, buyer) == START - 3000
+    after = {v.id: (v.status, v.unspent_balance) for v in await links(rt, buyer, order.id)}
+    assert after == {used.id: ("active", 2000), fresh.id: ("cancelled", 0), other.id: ("cancelled", 0)}
+    # A cancelled link is not expired again by the sweep.
+    assert (await sweep.sweep_once(rt)).links_expired == 0
+    await ledger_ok(rt)
+
+
+async def test_a_pick_and_a_cancel_at_once_never_both_pass(rt, buyer):
+    from giftwell.services.orders import cancelling
+
+    order = await place(rt, buyer, [ItemRequest("", 3000, choice=ChoiceRequest(["books-usd"]))])
+    (link,) = await links(rt, buyer, order.id)
+
+    async def cancel():
+        async with rt.uow() as uow:
+            n = await cancelling.cancel(uow, account_id=buyer.account_id, order_id=order.id, unit_ids=[link.unit_id])
+            await uow.commit()
+        return n
+
+    async def pick():
+        return await choice_picks.pick_once(rt, link.token, pick_key="0", product_id="books-usd", amount=1000)
+
+    results = await asyncio.gather(cancel(), pick(), return_exceptions=True)
+    picked = not isinstance(results[1], BaseException)
+    cancelled = results[0] == 1
+    assert picked != cancelled, results
+    await ledger_ok(rt)

@@ -44,6 +44,7 @@ MAX_PRODUCTS = 100
 class LinkStatus:
     ACTIVE = "active"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 def choosable(p: Product, *, currency: str, country: str | None) -> bool:
@@ -231,3 +232,36 @@ async def for_order(
 async def by_unit(uow: UnitOfWork, unit_id: str) -> LinkView | None:
     row = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.unit_id == unit_id))).first()
     return None if row is None else await view(uow, row)
+
+
+async def cancel(uow: UnitOfWork, unit_id: str) -> bool | None:
+    """Cancel the link of an order unit if it was never picked (a step of the order's cancel):
+    its value goes back to the operator's issuance account (`choice_cancel`) and its page
+    answers 410. None when the unit has no link (not a choice unit); False when the link was
+    picked from, or is no longer active. The link's row is locked first, as a pick locks it, so
+    a pick and a cancel never both pass."""
+    row = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.unit_id == unit_id).with_for_update())).first()
+    if row is None:
+        return None
+    balance = await uow.conn.scalar(sa.select(LedgerAccount.balance).where(LedgerAccount.id == row.ledger_account_id))
+    if row.status != LinkStatus.ACTIVE or int(balance or 0) != int(row.initial_balance):
+        return False
+    await uow.conn.execute(
+        sa.update(ChoiceLink).where(ChoiceLink.id == row.id).values(status=LinkStatus.CANCELLED, expired_at=uow.now)
+    )
+    op = await accounts.operator_account(uow)
+    issuance = await ledger_accounts.system_account(
+        uow, account_id=op.id, kind=AccountKind.ISSUANCE, currency=row.currency
+    )
+    await transfers.post(
+        uow,
+        account_id=row.account_id,
+        kind=TransferKind.CHOICE_CANCEL,
+        currency=row.currency,
+        amount=int(row.initial_balance),
+        debit=Leg(row.ledger_account_id, guarded=True),
+        credit=Leg(issuance, guarded=False),
+        reference=row.id,
+        reason="order cancelled",
+    )
+    return True

@@ -37,17 +37,19 @@ from giftwell.store.uow import UnitOfWork
 MAX_TOKEN_LENGTH = reward.MAX_TOKEN_LENGTH
 
 
-async def _row(uow: UnitOfWork, token: str) -> Any:
+async def _row(uow: UnitOfWork, token: str, *, lock: bool = False) -> Any:
     """The link behind a token: `NotFound` for a token nobody issued, `RewardGone` for an expired
-    one (expired by the sweep, or due and not reached yet)."""
+    or cancelled one (expired by the sweep, or due and not reached yet). `lock`: its row locked
+    (a pick: the sweep's expiry and an order's cancel lock it too, so they never cross a pick)."""
     if not isinstance(token, str) or not 20 <= len(token) <= MAX_TOKEN_LENGTH:
         raise NotFound("no such reward link", param="token")
     digests = uow.rt.keys.link_hashes(token)
-    row = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.token_hash.in_(digests)))).first()
+    q = sa.select(ChoiceLink).where(ChoiceLink.token_hash.in_(digests))
+    row = (await uow.conn.execute(q.with_for_update() if lock else q)).first()
     if row is None:
         raise NotFound("no such reward link", param="token")
     if row.status != LinkStatus.ACTIVE or row.expires_at <= uow.now:
-        raise RewardGone("this reward link has expired", param="token", status=LinkStatus.EXPIRED)
+        raise RewardGone("this reward link can no longer be used", param="token", status=row.status)
     return row
 
 
@@ -102,7 +104,7 @@ async def pick(uow: UnitOfWork, token: str, *, pick_key: str, product_id: str, a
     """Spend `amount` of the link on a card of `product_id` (a step). The same `pick_key` again
     answers the first pick; a product the link does not offer, an amount the product does not
     sell or more than is left is refused, naming the field."""
-    row = await _row(uow, token)
+    row = await _row(uow, token, lock=True)
     if not isinstance(pick_key, str) or not 1 <= len(pick_key) <= 40:
         raise ValidationFailed("pick_key must be 1 to 40 characters", param="pick_key")
     done = (

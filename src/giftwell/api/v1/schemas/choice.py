@@ -26,7 +26,7 @@ class ChoiceLinkOut(BaseModel):
     country: str | None
     initial_balance: int = Field(description="The value the order gave, in minor units.")
     unspent_balance: int = Field(description="What is left to pick (0 once expired: the rest became breakage).")
-    status: str = Field(description="active or expired.")
+    status: str = Field(description="active, expired (the rest became breakage) or cancelled (with its order).")
     products: list[str] = Field(description="The products the recipient may pick from.")
     expires_at: datetime
     created_at: datetime
