@@ -308,3 +308,44 @@ async def test_a_pick_and_a_cancel_at_once_never_both_pass(rt, buyer):
     cancelled = results[0] == 1
     assert picked != cancelled, results
     await ledger_ok(rt)
+
+
+async def test_giftwell_ledger_verify_passes_after_links_picks_expiry_and_cancel(
+    rt, buyer, clock, tmp_path, monkeypatch
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from giftwell.cli.main import app
+    from giftwell.services.orders import cancelling
+    from tests.conftest import TEST_SECRET
+
+    ends = rt.clock() + timedelta(days=1)
+    order = await place(
+        rt, buyer, [ItemRequest("", 4000, quantity=3, choice=ChoiceRequest(["books-usd", "music-usd"], ends))]
+    )
+    a, b, c = await links(rt, buyer, order.id)
+    await choice_picks.pick_once(rt, a.token, pick_key="0", product_id="books-usd", amount=2500)
+    await choice_picks.pick_once(rt, a.token, pick_key="1", product_id="music-usd", amount=1500)
+    await choice_picks.pick_once(rt, b.token, pick_key="0", product_id="music-usd", amount=1000)
+    async with rt.uow() as uow:
+        await cancelling.cancel(uow, account_id=buyer.account_id, order_id=order.id, unit_ids=[c.unit_id])
+        await uow.commit()
+    clock.advance(days=2)
+    # a (spent: nothing to break) and b (3000 left: breakage); c was cancelled.
+    assert (await sweep.sweep_once(rt)).links_expired == 2
+    workdir = tmp_path / "cli"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    env = {
+        "GIFTWELL_DATABASE_URL": rt.settings.resolved_database_url,
+        "GIFTWELL_DATA_DIR": str(tmp_path / "var"),
+        "GIFTWELL_SECRET_KEY": TEST_SECRET,
+        "GIFTWELL_LOG_LEVEL": "warning",
+    }
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["ledger", "verify", "--json"], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["problems"] == []
