@@ -131,3 +131,18 @@ async def test_refused_choice_items_and_other_tenants(make_app):
     expect_error(r, 404, "not_found", "order")
     r = await api.client.get(f"/v1/orders/{order['id']}/links?cursor=abc", headers=api.headers)
     expect_error(r, 422, "validation_error", "cursor")
+
+
+async def test_the_dashboard_shows_a_choice_order(rt, app_client):
+    from tests.functional.web.test_dashboard_pages import _as
+
+    t = await factories.buyer(rt, funds=100_000)
+    owner = await factories.user(rt, t.account_id, role="owner")
+    api = Api(app_client, t)
+    body = {"reference": "dash-choice", "items": [{"amount": 2000, "quantity": 2, "country": "US"}]}
+    order = await api.ok("POST", "/v1/orders", body)
+    http = await _as(app_client, owner)
+    page = await http.get(f"/dashboard/orders/{order['id']}")
+    assert page.status_code == 200, page.text
+    assert "Choice of acme-usd" in page.text
+    assert "None" not in page.text

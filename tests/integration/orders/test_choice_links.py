@@ -213,7 +213,7 @@ async def test_choice_items_refused_naming_the_field(rt, buyer):
         (ItemRequest("", 2000, choice=ChoiceRequest(["nope"])), "items[0].choice.products[0]"),
         (ItemRequest("", 2000, choice=ChoiceRequest(["books-usd", "gone-usd"])), "items[0].choice.products[1]"),
         (ItemRequest("", 2000, choice=ChoiceRequest(["books-usd", "euro-eur"])), "items[0].choice.products[1]"),
-        (ItemRequest("", 2000), "items[0].country"),
+        (ItemRequest("", 2000), "items[0].product"),
         (ItemRequest("", 2000, country="gb"), "items[0].country"),
         (ItemRequest("", 0, country="US"), "items[0].amount"),
         (ItemRequest("", 2000, country="US", design="x"), "items[0].design"),

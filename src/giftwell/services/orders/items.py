@@ -155,7 +155,9 @@ async def check_choice(uow: UnitOfWork, i: int, item: ItemRequest, currency: str
         cur = currency
     else:
         raise ValidationFailed(
-            "a choice item needs a country, a currency or a list of products", param=f"{p}.country", rule="required"
+            "give a product, or for a choice item a country, a currency or a list of products",
+            param=f"{p}.product",
+            rule="required",
         )
     if cur is None:
         first = spec.products[0] if spec.products else ""
