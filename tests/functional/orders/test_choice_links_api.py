@@ -50,6 +50,10 @@ async def test_a_choice_order_its_links_its_email_and_picks_on_the_page(make_app
         assert link["open_count"] == 0
         assert link["picks"] == []
         assert page["has_more"] is False
+        # The order's cards list shows the unit as its link, with the link's balances.
+        (unit,) = (await api.ok("GET", f"/v1/orders/{order['id']}/cards"))["data"]
+        assert (unit["id"], unit["card_id"], unit["code"]) == (link["order_card"], None, None)
+        assert (unit["initial_balance"], unit["current_balance"], unit["link"]) == (6000, 6000, link["link"])
 
         assert await work(app) == 1
         (msg,) = smtp.messages
@@ -99,6 +103,8 @@ async def test_a_choice_order_its_links_its_email_and_picks_on_the_page(make_app
 
         (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
         assert link["unspent_balance"] == 0
+        (unit,) = (await api.ok("GET", f"/v1/orders/{order['id']}/cards"))["data"]
+        assert (unit["initial_balance"], unit["current_balance"]) == (6000, 0)
         assert [(p["product"], p["amount"]) for p in link["picks"]] == [("books-usd", 2500), ("music-usd", 3500)]
         assert link["open_count"] == 3
         assert link["first_opened_at"] is not None

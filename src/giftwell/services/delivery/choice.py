@@ -229,9 +229,12 @@ async def for_order(
     return [await view(uow, r) for r in rows]
 
 
-async def by_unit(uow: UnitOfWork, unit_id: str) -> LinkView | None:
-    row = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.unit_id == unit_id))).first()
-    return None if row is None else await view(uow, row)
+async def for_units(uow: UnitOfWork, unit_ids: list[str]) -> dict[str, LinkView]:
+    """The links of these order units (those that are choice units), by unit id."""
+    if not unit_ids:
+        return {}
+    rows = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.unit_id.in_(unit_ids)))).all()
+    return {r.unit_id: await view(uow, r) for r in rows}
 
 
 async def cancel(uow: UnitOfWork, unit_id: str) -> bool | None:
