@@ -349,3 +349,18 @@ async def test_giftwell_ledger_verify_passes_after_links_picks_expiry_and_cancel
     )
     assert result.exit_code == 0, result.stdout
     assert json.loads(result.stdout)["problems"] == []
+
+
+async def test_a_link_worth_less_than_every_products_smallest_card_is_refused(rt, buyer):
+    # books-usd sells 10, 25 or 50; music-usd 5 to 500: 4.99 could buy nothing.
+    with pytest.raises(ValidationFailed) as exc:
+        await place(rt, buyer, [ItemRequest("", 499, choice=ChoiceRequest(["books-usd", "music-usd"]))])
+    assert (exc.value.param, exc.value.fields["rule"], exc.value.fields["min"]) == (
+        "items[0].amount",
+        "below_minimum",
+        500,
+    )
+    with pytest.raises(ValidationFailed):
+        await place(rt, buyer, [ItemRequest("", 999, choice=ChoiceRequest(["books-usd"]))])
+    order = await place(rt, buyer, [ItemRequest("", 500, choice=ChoiceRequest(["books-usd", "music-usd"]))])
+    assert len(await links(rt, buyer, order.id)) == 1

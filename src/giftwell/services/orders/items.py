@@ -176,6 +176,15 @@ async def check_choice(uow: UnitOfWork, i: int, item: ItemRequest, currency: str
     )
     if isinstance(item.amount, bool) or not isinstance(item.amount, int) or not 0 < item.amount <= MAX_AMOUNT:
         raise ValidationFailed(f"amount must be 1 to {MAX_AMOUNT} minor units", param=f"{p}.amount")
+    # A link worth less than every product's smallest card could never be spent.
+    smallest = min([_smallest(await catalog.get(uow, name)) for name in names])
+    if item.amount < smallest:
+        raise ValidationFailed(
+            f"amount is less than the smallest card any of its products sells ({smallest})",
+            param=f"{p}.amount",
+            rule="below_minimum",
+            min=smallest,
+        )
     if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity < 1:
         raise ValidationFailed("quantity must be at least 1", param=f"{p}.quantity")
     if spec.expires_at is not None and (spec.expires_at.tzinfo is None or spec.expires_at <= uow.now):
@@ -195,6 +204,11 @@ async def check_choice(uow: UnitOfWork, i: int, item: ItemRequest, currency: str
     stored = {"products": names, "expires_at": spec.expires_at.isoformat() if spec.expires_at else None}
     metadata = check_metadata(item.metadata, param=f"{p}.metadata")
     return Checked(item, None, cur, item.amount, {}, recipient, sender, sent, metadata, None, stored)
+
+
+def _smallest(product: Product) -> int:
+    d = product.denominations
+    return min(d.values) if d.values else int(d.min or 0)
 
 
 def check_one_country(items: list[ItemRequest]) -> None:

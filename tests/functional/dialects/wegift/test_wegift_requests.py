@@ -113,6 +113,10 @@ async def test_refused_orders_write_nothing(rt, app_client):
     refused(
         await post(body(buyer, items=[{"country": "gb", "face_value": 5}])), 422, "validation_error", "items[0].country"
     )
+    # Less than the smallest card of the products offered (books-gb sells 5, 10, 25): nothing to pick.
+    small = body(buyer, items=[{"country": "GB", "face_value": 4}], products=["books-gb"])
+    data = refused(await post(small), 422, "validation_error", "items[0].face_value")
+    assert "smallest" in data["message"]
     refused(
         await post(body(buyer, items=[{"country": "GB", "face_value": 5, "delivery-email": "a@b.c"}])),
         422,
