@@ -65,14 +65,18 @@ async def _products(request: Request, link: LinkView) -> list[dict[str, Any]]:
 async def page(request: Request, link: LinkView, *, error: str | None = None, status: int = 200) -> Response:
     rt = get_runtime(request)
     loc = messages.locale_of(rt.settings.default_locale)
+    shown = await _products(request, link)
+    names = {p["id"]: p["name"] for p in shown}
     context = {
         "link": link,
         "token": link.token,
         "left_text": messages.money(link.unspent_balance, link.currency, loc),
         "value_text": messages.money(link.initial_balance, link.currency, loc),
         "expires_text": messages.day(link.expires_at, loc),
-        "products": await _products(request, link),
-        "picks": [(pk, messages.money(pk.amount, link.currency, loc)) for pk in link.picks],
+        "products": shown,
+        "picks": [
+            (names.get(pk.product, pk.product), messages.money(pk.amount, link.currency, loc)) for pk in link.picks
+        ],
         "pick_key": str(len(link.picks)),
         "error": error,
         "csrf_purpose": f"pick:{link.token}",

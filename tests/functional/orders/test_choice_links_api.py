@@ -100,6 +100,8 @@ async def test_a_choice_order_its_links_its_email_and_picks_on_the_page(make_app
             assert rest.status_code == 303
             done = await browser.get(path)
             assert "You have chosen all your gift cards" in done.text
+            assert "Books: $25.00" in done.text
+            assert "Music: $35.00" in done.text
 
         (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
         assert link["unspent_balance"] == 0
