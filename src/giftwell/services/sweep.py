@@ -7,6 +7,7 @@ runs it once by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from giftwell.services.access import idempotency, ratelimit, signing_keys
@@ -25,29 +26,26 @@ class SweepResult:
     token_ids_purged: int = 0
 
 
+Step = Callable[..., Awaitable[int]]
+
+
+async def _drain(rt: Runtime, step: Step, batch: int) -> int:
+    """Run `step` batch after batch, each its own transaction, until a batch is short."""
+    total = 0
+    while True:
+        async with rt.uow() as uow:
+            n = await step(uow, limit=batch)
+            await uow.commit()
+        total += n
+        if n < batch:
+            return total
+
+
 async def sweep_once(rt: Runtime, *, batch: int = 200) -> SweepResult:
     result = SweepResult()
-    while True:
-        async with rt.uow() as uow:
-            n = await expiry.expire_due(uow, limit=batch)
-            await uow.commit()
-        result.cards_expired += n
-        if n < batch:
-            break
-    while True:
-        async with rt.uow() as uow:
-            n = await choice_picks.expire_due(uow, limit=batch)
-            await uow.commit()
-        result.links_expired += n
-        if n < batch:
-            break
-    while True:
-        async with rt.uow() as uow:
-            n = await expiry.expire_holds(uow, limit=batch)
-            await uow.commit()
-        result.holds_expired += n
-        if n < batch:
-            break
+    result.cards_expired = await _drain(rt, expiry.expire_due, batch)
+    result.links_expired = await _drain(rt, choice_picks.expire_due, batch)
+    result.holds_expired = await _drain(rt, expiry.expire_holds, batch)
     async with rt.uow() as uow:
         result.keys_purged = await idempotency.purge(uow)
         result.token_ids_purged = await signing_keys.purge_used_token_ids(uow)

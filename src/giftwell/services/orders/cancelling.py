@@ -117,14 +117,7 @@ async def _link(uow: UnitOfWork, u: Any, unit_ids: list[str] | None) -> bool | N
     if done is False and unit_ids is not None:
         raise InvalidState("this reward link has been used and cannot be cancelled", param="cards", card=u.id)
     if done:
-        res = await uow.conn.execute(
-            sa.update(OrderCard)
-            .where(OrderCard.id == u.id, OrderCard.status == UnitStatus.ISSUED.value)
-            .values(status=UnitStatus.CANCELLED.value, updated_at=uow.now)
-            .returning(OrderCard.id)
-        )
-        if res.first() is None:  # pragma: no cover - the unit row is locked by this transaction
-            raise InvalidState("order card changed concurrently", param="cards")
+        await _mark_cancelled(uow, u.id)
     return done
 
 
@@ -189,15 +182,19 @@ async def _disable(uow: UnitOfWork, u: Any) -> bool:
         subject_id=u.card_id,
         data={"card": u.card_id, "status": CardStatus.DISABLED.value, "reason": "order cancelled"},
     )
+    await _mark_cancelled(uow, u.id)
+    return True
+
+
+async def _mark_cancelled(uow: UnitOfWork, unit_id: str) -> None:
     res = await uow.conn.execute(
         sa.update(OrderCard)
-        .where(OrderCard.id == u.id, OrderCard.status == UnitStatus.ISSUED.value)
+        .where(OrderCard.id == unit_id, OrderCard.status == UnitStatus.ISSUED.value)
         .values(status=UnitStatus.CANCELLED.value, updated_at=uow.now)
         .returning(OrderCard.id)
     )
     if res.first() is None:  # pragma: no cover - the unit row is locked by this transaction
         raise InvalidState("order card changed concurrently", param="cards")
-    return True
 
 
 async def _refund(uow: UnitOfWork, order: Any, amount: int, units: list[tuple[str, int]]) -> None:
