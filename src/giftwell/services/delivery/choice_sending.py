@@ -13,21 +13,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from giftwell.domain.delivery import Channel, DeliveryStatus, initial_status
+from giftwell.domain.delivery import Channel, DeliveryStatus, Notification, check_notification
 from giftwell.domain.errors import NotFound
-from giftwell.domain.ids import new_id
-from giftwell.services import events
-from giftwell.services.delivery import choice, messages
-from giftwell.services.queue import jobs
+from giftwell.services.delivery import choice, deliveries, messages
 from giftwell.store.models import Account, ChoiceLink, Delivery
 from giftwell.store.uow import UnitOfWork
-
-SEND_JOB = "delivery.send"
 
 
 async def for_order_link(uow: UnitOfWork, *, order: Any, unit_id: str, item: Any) -> str | None:
     """The link's delivery when its item asked for one (email to the item's recipient), in the
-    caller's transaction; None when it did not."""
+    caller's transaction (`deliveries.record`); None when it did not."""
     spec = item.delivery or {}
     if spec.get("channel") != Channel.EMAIL.value:
         return None
@@ -35,56 +30,28 @@ async def for_order_link(uow: UnitOfWork, *, order: Any, unit_id: str, item: Any
     assert link_id is not None
     recipient = item.recipient or {}
     at = spec.get("scheduled_at")
-    due = datetime.fromisoformat(at) if isinstance(at, str) else uow.now
-    status = initial_status(due if isinstance(at, str) else None, uow.now)
-    delivery_id = new_id("dlv")
-    job_id = await jobs.enqueue(
+    n = Notification(
+        channel=Channel.EMAIL,
+        to=str(recipient.get("email") or ""),
+        recipient_name=recipient.get("name"),
+        sender_name=(item.sender or {}).get("name"),
+        message=item.message,
+        image_url=spec.get("image_url"),
+        # A time already past (a background batch running late) is sent at once.
+        scheduled_at=datetime.fromisoformat(at)
+        if isinstance(at, str) and datetime.fromisoformat(at) > uow.now
+        else None,
+        locale=spec.get("locale"),
+    )
+    return await deliveries.record(
         uow,
-        SEND_JOB,
-        {"delivery_id": delivery_id},
-        run_at=due,
-        dedupe_key=f"{SEND_JOB}:{delivery_id}",
-        account_id=order.account_id,
+        n=check_notification(n, now=uow.now, param="delivery"),
+        requested_by=order.account_id,
+        card_account_id=order.account_id,
+        subject=("choice_link", str(link_id)),
+        order_id=order.id,
+        source="order",
     )
-    await uow.conn.execute(
-        sa.insert(Delivery).values(
-            id=delivery_id,
-            account_id=order.account_id,
-            card_account_id=order.account_id,
-            card_id=None,
-            choice_link_id=link_id,
-            order_id=order.id,
-            source="order",
-            channel=Channel.EMAIL.value,
-            to=str(recipient.get("email") or ""),
-            recipient_name=recipient.get("name"),
-            sender_name=(item.sender or {}).get("name"),
-            message=item.message,
-            image_url=spec.get("image_url"),
-            locale=spec.get("locale"),
-            status=status.value,
-            attempts=0,
-            job_id=job_id,
-            scheduled_at=due,
-            created_at=uow.now,
-            updated_at=uow.now,
-        )
-    )
-    await events.record(
-        uow,
-        account_id=order.account_id,
-        type=f"delivery.{status.value}",
-        subject_id=delivery_id,
-        data={
-            "delivery": delivery_id,
-            "choice_link": link_id,
-            "order": order.id,
-            "channel": Channel.EMAIL.value,
-            "status": status.value,
-            "scheduled_at": due.isoformat(),
-        },
-    )
-    return delivery_id
 
 
 async def email(uow: UnitOfWork, d: Any) -> EmailMessage:
