@@ -154,3 +154,36 @@ async def test_the_dashboard_shows_a_choice_order(rt, app_client):
     assert page.status_code == 200, page.text
     assert "Choice of acme-usd" in page.text
     assert "None" not in page.text
+
+
+async def test_an_expired_or_unknown_link_shows_nothing(make_app, clock):
+    from datetime import timedelta
+
+    app = make_app(public_url="http://testserver")
+    rt, api = await setup(app)
+    ends = (clock.now + timedelta(hours=1)).isoformat()
+    body = {"reference": "soon", "items": [{"amount": 2500, "choice": {"products": ["books-usd"], "expires_at": ends}}]}
+    order = await api.ok("POST", "/v1/orders", body)
+    (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
+    path = link["link"].replace("http://testserver", "")
+    async with http(app) as browser:
+        shown = await browser.get(path)
+        csrf = CSRF.search(shown.text).group(1)
+        clock.advance(hours=2)
+        assert (await browser.get(path)).status_code == 410
+        late = await browser.post(
+            f"{path}/pick", data={"csrf": csrf, "pick_key": "0", "product": "books-usd", "amount": "25"}
+        )
+        assert late.status_code == 410
+        assert (await browser.get("/r/" + "x" * 43)).status_code == 404
+    # Past the date and before the sweep: nothing spent; the sweep then makes it breakage.
+    (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
+    assert (link["status"], link["unspent_balance"]) == ("active", 2500)
+    from giftwell.services import sweep
+
+    await sweep.sweep_once(rt)
+    (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
+    assert (link["status"], link["unspent_balance"]) == ("expired", 0)
+    expired = [d for t, d in await events(rt, "reward.expired")]
+    assert expired[0]["breakage"] == 2500
+    await assert_ledger_ok(rt)
