@@ -182,36 +182,62 @@ class LinkView:
 
 
 async def view(uow: UnitOfWork, r: Any) -> LinkView:
-    balance = await uow.conn.scalar(sa.select(LedgerAccount.balance).where(LedgerAccount.id == r.ledger_account_id))
-    picks = (
-        await uow.conn.execute(
-            sa.select(ChoicePick).where(ChoicePick.link_id == r.id).order_by(ChoicePick.created_at, ChoicePick.id)
-        )
-    ).all()
-    token = uow.rt.keys.link_token_matching(r.unit_id, r.token_hash) or uow.rt.keys.link_token(r.unit_id)
-    return LinkView(
-        id=r.id,
-        account_id=r.account_id,
-        order_id=r.order_id,
-        item_id=r.item_id,
-        unit_id=r.unit_id,
-        currency=r.currency,
-        country=r.country,
-        initial_balance=int(r.initial_balance),
-        unspent_balance=int(balance or 0),
-        status=r.status,
-        products=list(r.products or []),
-        expires_at=r.expires_at,
-        created_at=r.created_at,
-        first_opened_at=r.first_opened_at,
-        last_opened_at=r.last_opened_at,
-        open_count=int(r.open_count),
-        picks=[PickView(p.id, p.product_id, int(p.amount), p.card_id, p.created_at) for p in picks],
-        token=token,
-        url=f"{uow.rt.settings.base_url}/r/{token}",
-        test=bool(r.test),
-        position=int(r.position),
+    return (await views(uow, [r]))[0]
+
+
+async def views(uow: UnitOfWork, rows: list[Any]) -> list[LinkView]:
+    """Links as the buyer and the recipient see them: two queries for any number of rows (their
+    balances, their picks)."""
+    if not rows:
+        return []
+    balances = dict(
+        (
+            await uow.conn.execute(
+                sa.select(LedgerAccount.id, LedgerAccount.balance).where(
+                    LedgerAccount.id.in_([r.ledger_account_id for r in rows])
+                )
+            )
+        ).all()
     )
+    picked: dict[str, list[PickView]] = {}
+    for p in (
+        await uow.conn.execute(
+            sa.select(ChoicePick)
+            .where(ChoicePick.link_id.in_([r.id for r in rows]))
+            .order_by(ChoicePick.created_at, ChoicePick.id)
+        )
+    ).all():
+        picked.setdefault(p.link_id, []).append(PickView(p.id, p.product_id, int(p.amount), p.card_id, p.created_at))
+    keys = uow.rt.keys
+    out = []
+    for r in rows:
+        token = keys.link_token_matching(r.unit_id, r.token_hash) or keys.link_token(r.unit_id)
+        out.append(
+            LinkView(
+                id=r.id,
+                account_id=r.account_id,
+                order_id=r.order_id,
+                item_id=r.item_id,
+                unit_id=r.unit_id,
+                currency=r.currency,
+                country=r.country,
+                initial_balance=int(r.initial_balance),
+                unspent_balance=int(balances.get(r.ledger_account_id) or 0),
+                status=r.status,
+                products=list(r.products or []),
+                expires_at=r.expires_at,
+                created_at=r.created_at,
+                first_opened_at=r.first_opened_at,
+                last_opened_at=r.last_opened_at,
+                open_count=int(r.open_count),
+                picks=picked.get(r.id, []),
+                token=token,
+                url=f"{uow.rt.settings.base_url}/r/{token}",
+                test=bool(r.test),
+                position=int(r.position),
+            )
+        )
+    return out
 
 
 async def for_order(
@@ -226,7 +252,7 @@ async def for_order(
     if after is not None:
         q = q.where(ChoiceLink.position > after)
     rows = (await uow.conn.execute(q.order_by(ChoiceLink.position).limit(limit))).all()
-    return [await view(uow, r) for r in rows]
+    return await views(uow, list(rows))
 
 
 async def for_units(uow: UnitOfWork, unit_ids: list[str]) -> dict[str, LinkView]:
@@ -234,7 +260,7 @@ async def for_units(uow: UnitOfWork, unit_ids: list[str]) -> dict[str, LinkView]
     if not unit_ids:
         return {}
     rows = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.unit_id.in_(unit_ids)))).all()
-    return {r.unit_id: await view(uow, r) for r in rows}
+    return {v.unit_id: v for v in await views(uow, list(rows))}
 
 
 async def cancel(uow: UnitOfWork, unit_id: str) -> bool | None:

@@ -95,11 +95,16 @@ class LinkDelivery:
     sent_at: datetime | None
 
 
-async def for_link(uow: UnitOfWork, link_id: str) -> list[LinkDelivery]:
+async def for_links(uow: UnitOfWork, link_ids: list[str]) -> dict[str, list[LinkDelivery]]:
+    """The deliveries of these links, oldest first, by link id (one query)."""
+    out: dict[str, list[LinkDelivery]] = {}
+    if not link_ids:
+        return out
     rows = await uow.conn.execute(
-        sa.select(Delivery).where(Delivery.choice_link_id == link_id).order_by(Delivery.created_at, Delivery.id)
+        sa.select(Delivery).where(Delivery.choice_link_id.in_(link_ids)).order_by(Delivery.created_at, Delivery.id)
     )
-    return [
-        LinkDelivery(r.id, r.to_address, DeliveryStatus(r.status), int(r.attempts), r.created_at, r.sent_at)
-        for r in rows.all()
-    ]
+    for r in rows.all():
+        out.setdefault(r.choice_link_id, []).append(
+            LinkDelivery(r.id, r.to_address, DeliveryStatus(r.status), int(r.attempts), r.created_at, r.sent_at)
+        )
+    return out

@@ -46,10 +46,9 @@ async def _bundle(uow: UnitOfWork, account_id: str, order_id: str) -> LinkOrder:
     order = await order_views.get_order(uow, account_id=account_id, order_id=order_id)
     found = await choice.for_order(uow, account_id=account_id, order_id=order_id, limit=10_000)
     by_item: dict[str, list[LinkView]] = {}
-    sent: dict[str, list[LinkDelivery]] = {}
     for link in found:
         by_item.setdefault(link.item_id, []).append(link)
-        sent[link.id] = await choice_sending.for_link(uow, link.id)
+    sent = await choice_sending.for_links(uow, [link.id for link in found])
     name = (await accounts.get_account(uow, account_id)).name
     receipt = await receipts.first_charge(uow, account_id=account_id, order_id=order_id)
     return LinkOrder(order, account_id, name, receipt, by_item, sent)
