@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from giftwell import __version__, web
 from giftwell.api import routes as native_api
-from giftwell.dialects import sanctum, wix, wizzgift, wpay
+from giftwell.dialects import sanctum, wegift, wix, wizzgift, wpay
 from giftwell.dialects.wizzgift import webhook as wizzgift_webhook
 from giftwell.domain.webhooks import Format
 from giftwell.http import ops
@@ -109,5 +109,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, background: bool =
     app.mount(wizzgift.MOUNT, wizzgift.create_app(rt))
     app.mount(wpay.MOUNT, wpay.create_app(rt))
     app.mount(wix.MOUNT, wix.create_app(rt))
+    app.mount(wegift.MOUNT, wegift.create_app(rt))
 
     return app

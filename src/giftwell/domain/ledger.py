@@ -36,11 +36,18 @@ class AccountKind(enum.StrEnum):
     CREDIT_LINE = "credit_line"
     # The operator's side of every credit limit granted: minus the sum of all limits.
     CREDIT = "credit"
+    # A choice reward link's value, not yet picked (one account per link, like a card's).
+    CHOICE_LINK = "choice_link"
 
     @property
     def guarded(self) -> bool:
         """Guarded accounts keep a running balance that may never go below zero."""
-        return self in (AccountKind.CARD, AccountKind.FUNDING, AccountKind.CREDIT_LINE)
+        return self in (AccountKind.CARD, AccountKind.FUNDING, AccountKind.CREDIT_LINE, AccountKind.CHOICE_LINK)
+
+
+# Kinds with one ledger account per thing (a card, a link) rather than one per account and
+# currency: the partial unique index on ledger_accounts leaves them out.
+PER_OBJECT_KINDS_SQL = "kind NOT IN ('card', 'choice_link')"
 
 
 class TransferKind(enum.StrEnum):
@@ -57,6 +64,13 @@ class TransferKind(enum.StrEnum):
     CREDIT_LIMIT = "credit_limit"
     # A payment received against a credit line, restoring what the buyer may draw.
     SETTLE = "settle"
+    # A choice reward link valued (the operator's issuance account opposite) when its order
+    # unit is fulfilled, and a recipient's pick paid from it back to that account (the card
+    # itself is valued from its issuer's issuance account, as every card).
+    CHOICE_FUND = "choice_fund"
+    CHOICE_PICK = "choice_pick"
+    # A choice link never picked, cancelled with its order: its value back to issuance.
+    CHOICE_CANCEL = "choice_cancel"
 
 
 class TransferStatus(enum.StrEnum):

@@ -7,6 +7,7 @@ writes it), so no amount ever passes through a float on its way out. Times are w
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from starlette.responses import Response
 
 from giftwell.domain.money import decimal_text
 
-__all__ = ["decimal_text", "dumps", "json_response"]
+__all__ = ["decimal_text", "dumps", "json_response", "read_object"]
 
 
 def _shortest(value: Any) -> Any:
@@ -40,3 +41,19 @@ def json_response(
     return Response(
         dumps(body, keep_scale=keep_scale), status_code=status, media_type="application/json", headers=headers
     )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, every number an exact `Decimal` (never a float).
+    `ValueError` with the words a client should see when it is not valid JSON or not an object."""
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise ValueError("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ValueError("The request body must be a JSON object.")
+    return data

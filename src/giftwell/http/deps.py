@@ -48,11 +48,16 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-async def authenticate(request: Request, *, allow_bare: bool = False) -> Principal:
+async def authenticate(request: Request, *, allow_bare: bool = False, header: str | None = None) -> Principal:
     """The caller, after counting the request against its address's and its token's limits
-    (in one call to the counter store, before the token is even looked up)."""
+    (in one call to the counter store, before the token is even looked up). `header`: the token
+    is that header's whole value (a vendor's `X-API-Key`) rather than a bearer token; `allow_bare`:
+    `Authorization: <token>` without `Bearer ` is accepted too."""
     rt = get_runtime(request)
-    token = _bearer(request, allow_bare=allow_bare)
+    if header is None:
+        token = _bearer(request, allow_bare=allow_bare)
+    else:
+        token = request.headers.get(header, "").strip() or None
     # A prefix of the token's keyed hash names it in the counters without revealing it.
     token_key = rt.keys.token_hash(token)[:32] if token is not None else None
     ip = client_ip(request)
@@ -82,7 +87,13 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     return dep
 
 
-Authenticated = Annotated[Principal, Depends(authenticate)]
+async def _caller(request: Request) -> Principal:
+    # Not `Depends(authenticate)`: FastAPI would read its keyword parameters from the query
+    # string, letting a caller choose which header holds the token.
+    return await authenticate(request)
+
+
+Authenticated = Annotated[Principal, Depends(_caller)]
 CardsRead = Annotated[Principal, Depends(require("cards:read"))]
 CardsWrite = Annotated[Principal, Depends(require("cards:write"))]
 CardsRedeem = Annotated[Principal, Depends(require("cards:redeem"))]

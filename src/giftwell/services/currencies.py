@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from babel.numbers import get_territory_currencies
 from iso4217 import Currency as IsoCurrency
 
 from giftwell.domain.errors import ValidationFailed
@@ -40,3 +41,16 @@ def by_exponent() -> dict[int, tuple[str, ...]]:
         if found is not None:
             groups.setdefault(found.exponent, []).append(found.code)
     return {e: tuple(sorted(codes)) for e, codes in sorted(groups.items())}
+
+
+def country_currency(country: object, *, param: str = "country") -> Currency:
+    """The currency a country uses today (CLDR's territory data, through Babel): GB is GBP, CA is
+    CAD. A code that is not two capital letters, or a territory with no tender, is refused."""
+    if not isinstance(country, str) or len(country) != 2 or not country.isalpha() or not country.isupper():
+        raise ValidationFailed(
+            "country must be an ISO 3166-1 alpha-2 code of two capital letters, like GB", param=param
+        )
+    found = [c for c in get_territory_currencies(country) if _lookup(c) is not None]
+    if not found:
+        raise ValidationFailed(f"unknown country or one without a currency: {country!r}", param=param)
+    return currency(found[0], param=param)

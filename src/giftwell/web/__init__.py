@@ -70,6 +70,7 @@ def install(app: FastAPI) -> None:
         audit,
         cards,
         catalog,
+        choice,
         dashboard,
         developers,
         home,
@@ -96,5 +97,7 @@ def install(app: FastAPI) -> None:
     app.include_router(developers.router)
     app.include_router(signing.router)
     app.include_router(team.router)
+    # Before `reward`: its `/r/{token}` answers a choice link's token, and hands any other over.
+    app.include_router(choice.router)
     app.include_router(reward.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

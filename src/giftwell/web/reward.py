@@ -44,14 +44,14 @@ def _csrf(request: Request, binding: str, purpose: str) -> str:
     return get_runtime(request).keys.csrf_token(f"public:{purpose}:{binding}")
 
 
-def _csrf_ok(request: Request, form: Any, purpose: str) -> bool:
+def csrf_ok(request: Request, form: Any, purpose: str) -> bool:
     binding = request.cookies.get(PUBLIC_COOKIE)
     if not binding:
         return False
     return ws.same_origin(request) and ws.csrf_ok(_csrf(request, binding, purpose), form.get("csrf"))
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     binding, new = _binding(request)
     purpose = context.pop("csrf_purpose", None)
     if purpose is not None:
@@ -75,7 +75,7 @@ def _gone(request: Request) -> Response:
     return error_page(request, "This gift card is not available", "This gift card can no longer be used.", 410)
 
 
-def _missing(request: Request) -> Response:
+def missing(request: Request) -> Response:
     return error_page(request, "Link not found", "This gift card link is not valid. Check the link you received.", 404)
 
 
@@ -102,9 +102,9 @@ async def reward_page(request: Request, token: str) -> Response:
     except RewardGone:
         return _gone(request)
     except NotFound:
-        return _missing(request)
+        return missing(request)
     p = await _presentation(request, link)
-    return _page(request, "reward.html", {"p": p, "token": token, "revealed": None, "csrf_purpose": f"reveal:{token}"})
+    return render(request, "reward.html", {"p": p, "token": token, "revealed": None, "csrf_purpose": f"reveal:{token}"})
 
 
 @router.post("/r/{token}/reveal")
@@ -112,7 +112,7 @@ async def reveal(request: Request, token: str) -> Response:
     if (limited := await ip_limited(request)) is not None:
         return too_many(request, limited)
     form = await request.form()
-    if not _csrf_ok(request, form, f"reveal:{token}"):
+    if not csrf_ok(request, form, f"reveal:{token}"):
         return forbidden(request)
     rt = get_runtime(request)
     try:
@@ -120,16 +120,16 @@ async def reveal(request: Request, token: str) -> Response:
     except RewardGone:
         return _gone(request)
     except NotFound:
-        return _missing(request)
+        return missing(request)
     p = await _presentation(request, shown.link)
     qr = Markup(segno.make(shown.code, error="m").svg_inline(scale=5, border=2, title="QR code of the card's code"))  # noqa: S704 - segno's own SVG of our code
     revealed = {"code": shown.code, "pin": shown.pin, "qr": qr}
-    return _page(request, "reward.html", {"p": p, "token": token, "revealed": revealed, "csrf_purpose": None})
+    return render(request, "reward.html", {"p": p, "token": token, "revealed": revealed, "csrf_purpose": None})
 
 
 @router.get("/balance")
 async def balance_form(request: Request) -> Response:
-    return _page(request, "balance.html", {"result": None, "error": None, "csrf_purpose": "balance"})
+    return render(request, "balance.html", {"result": None, "error": None, "csrf_purpose": "balance"})
 
 
 @router.post("/balance")
@@ -137,7 +137,7 @@ async def balance_check(request: Request) -> Response:
     if (limited := await ip_limited(request)) is not None:
         return too_many(request, limited)
     form = await request.form()
-    if not _csrf_ok(request, form, "balance"):
+    if not csrf_ok(request, form, "balance"):
         return forbidden(request)
     rt = get_runtime(request)
     code = str(form.get("code") or "")[:100]
@@ -155,5 +155,5 @@ async def balance_check(request: Request) -> Response:
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
     except (CodeNotFound, ValidationFailed):
-        return _page(request, "balance.html", {"result": None, "error": NOT_FOUND, "csrf_purpose": "balance"}, 404)
-    return _page(request, "balance.html", {"result": p, "error": None, "csrf_purpose": "balance"})
+        return render(request, "balance.html", {"result": None, "error": NOT_FOUND, "csrf_purpose": "balance"}, 404)
+    return render(request, "balance.html", {"result": p, "error": None, "csrf_purpose": "balance"})

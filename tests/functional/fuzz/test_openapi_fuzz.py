@@ -149,6 +149,8 @@ def test_wpay_dialect(wpay_schema, credentials):
         response = case.call(headers=client.bearer(datetime.now(UTC)))
         seen.append(response.status_code)
         assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:500])
+        if ".." in str(case.path_parameters):
+            return  # dot segments the client resolves may lead out of the mount: not Wpay's URL then
         if response.status_code >= 400:
             body = response.json()
             assert set(body) == {"errorCode", "errorMessage", "correlationId", "field", "details"}, body

@@ -63,8 +63,13 @@ def test_kinds_without_a_system_side_are_not_card_postings(kind):
         card_posting(kind)
 
 
-def test_only_card_and_funding_source_accounts_are_guarded():
-    assert {k for k in AccountKind if k.guarded} == {AccountKind.CARD, AccountKind.FUNDING, AccountKind.CREDIT_LINE}
+def test_only_card_choice_link_and_funding_source_accounts_are_guarded():
+    assert {k for k in AccountKind if k.guarded} == {
+        AccountKind.CARD,
+        AccountKind.CHOICE_LINK,
+        AccountKind.FUNDING,
+        AccountKind.CREDIT_LINE,
+    }
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, False, 1.0, "5", None])

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from giftwell.api.deps import TxDep
+from giftwell.api.v1.schemas.choice import ChoiceLinkOut
 from giftwell.api.v1.schemas.common import Page, UtcDatetime
 from giftwell.api.v1.schemas.orders import CancelIn, CancelOut, OrderCardOut, OrderIn, OrderOut
+from giftwell.domain.errors import ValidationFailed
 from giftwell.domain.orders import OrderStatus
 from giftwell.http.deps import OrdersRead, OrdersWrite, RuntimeDep
 from giftwell.http.query import bracketed
 from giftwell.http.tx import json_response
+from giftwell.services.delivery import choice
 from giftwell.services.orders import cancelling, order_cards, placing
 from giftwell.services.orders import views as order_views
 from giftwell.services.orders.views import OrderView
@@ -130,6 +133,39 @@ async def list_order_cards(
         lambda uow: order_cards.list_cards(uow, account_id=p.account_id, order_id=order_id, limit=limit, cursor=cursor),
         lambda page: Page.of(page, OrderCardOut.of),
     )
+
+
+@router.get("/{order_id}/links", response_model=Page[ChoiceLinkOut], summary="List an order's choice reward links")
+async def list_order_links(
+    order_id: str,
+    p: OrdersRead,
+    rt: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """The choice reward links of the order's choice items, in the order's own order, a page at a
+    time: the link, its initial and unspent balance, its status and expiry, its first and last
+    opening, and each pick (product, amount, card). Cards of product items are
+    `GET /v1/orders/{id}/cards`."""
+    after = _position_cursor(cursor)
+    async with rt.reader() as uow:
+        found = await choice.for_order(uow, account_id=p.account_id, order_id=order_id, limit=limit + 1, after=after)
+    more = len(found) > limit
+    shown = found[:limit]
+    nxt = str(_position(shown[-1])) if more and shown else None
+    return json_response(Page(data=[ChoiceLinkOut.of(v) for v in shown], has_more=more, next_cursor=nxt))
+
+
+def _position_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or len(cursor) > 12:
+        raise ValidationFailed("cursor is not one this list gave", param="cursor")
+    return int(cursor)
+
+
+def _position(v: choice.LinkView) -> int:
+    return v.position
 
 
 @router.post("/{order_id}/cancel", response_model=CancelOut, summary="Cancel an order, or some of its cards")

@@ -50,7 +50,9 @@ def order_body(order: OrderView, instructions: dict[str, str]) -> dict[str, Any]
         "status": order.status.value,
         "orderedQuantity": order.card_count,
         "redeemInfos": [
-            redeem_info(card, instructions.get(item.product, "")) for item in order.items or [] for card in item.cards
+            redeem_info(card, instructions.get(item.product or "", ""))
+            for item in order.items or []
+            for card in item.cards
         ],
     }
 

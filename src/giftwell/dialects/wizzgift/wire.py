@@ -10,12 +10,12 @@ field object with its value).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from giftwell.domain.errors import ValidationFailed
+from giftwell.http.decimal_json import read_object
 from giftwell.services.orders.by_reference import ReferencedOrder
 
 ORDER_FIELDS = ("amount", "referenceId", "quantity", "productId", "requiredInfoFromUser")
@@ -33,19 +33,12 @@ class BadRequest(Exception):
     """Malformed, or missing a required parameter: the seed's 400 invalid_request."""
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, numbers as exact decimals; anything else is a 400."""
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return data
+        return read_object(raw)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:

@@ -171,6 +171,9 @@ def _cond(uow: UnitOfWork, account_id: str, c: q.Cond) -> sa.ColumnElement[bool]
         return on_card
     deliveries = sa.select(Delivery.card_id).where(
         Delivery.card_account_id == account_id,
+        # A choice link's delivery carries no card: a NULL here would make a `not` of this
+        # condition (NOT IN) match nothing at all.
+        Delivery.card_id.is_not(None),
         _compare(other, c.op, c.value) if c.op != q.EXISTS else other.is_not(None),
     )
     if f.kind is q.Kind.EMAIL:

@@ -56,7 +56,8 @@ async def _batch(uow: UnitOfWork, after: str, size: int) -> tuple[str, int] | No
         .where(Delivery.card_id.in_(ids), Delivery.channel == Channel.EMAIL.value)
         .order_by(Delivery.created_at, Delivery.id)
     ):
-        sent.setdefault(d[0], []).extend(d[1:])
+        if d[0] is not None:  # (the `in_` above already leaves out a choice link's deliveries)
+            sent.setdefault(d[0], []).extend(d[1:])
     await uow.conn.execute(sa.delete(CardSearch).where(CardSearch.card_id.in_(ids)))
     await uow.conn.execute(sa.delete(CardMetadata).where(CardMetadata.card_id.in_(ids)))
     search, meta = [], []

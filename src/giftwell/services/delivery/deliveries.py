@@ -137,6 +137,32 @@ async def request(
     _sendable(card, uow.now)
     await reward.ensure_link(uow, card_id=card.id, account_id=requested_by, token=link_token, locale=n.locale)
     await _take_slot(uow, card.id, refuse=throttle)
+    delivery_id = await record(
+        uow,
+        n=n,
+        requested_by=requested_by,
+        card_account_id=card.account_id,
+        subject=("card", card.id),
+        order_id=order_id,
+        source=source,
+    )
+    return await get(uow, delivery_id)
+
+
+async def record(
+    uow: UnitOfWork,
+    *,
+    n: Notification,
+    requested_by: str,
+    card_account_id: str,
+    subject: tuple[str, str],
+    order_id: str | None,
+    source: str,
+) -> str:
+    """The delivery row of a checked notification and its send job, with its `delivery.*` event,
+    in the caller's transaction. `subject` is what it carries: `("card", id)`, or
+    `("choice_link", id)` for a choice reward link (`choice_sending`)."""
+    kind, subject_id = subject
     delivery_id = new_id("dlv")
     due = n.scheduled_at or uow.now
     status = initial_status(n.scheduled_at, uow.now)
@@ -152,8 +178,9 @@ async def request(
         sa.insert(Delivery).values(
             id=delivery_id,
             account_id=requested_by,
-            card_account_id=card.account_id,
-            card_id=card.id,
+            card_account_id=card_account_id,
+            card_id=subject_id if kind == "card" else None,
+            choice_link_id=subject_id if kind == "choice_link" else None,
             order_id=order_id,
             source=source,
             channel=n.channel.value,
@@ -171,9 +198,10 @@ async def request(
             updated_at=uow.now,
         )
     )
-    if n.channel is Channel.EMAIL:
+    if n.channel is Channel.EMAIL and kind == "card":
+        # The card's search text gains the addresses and names it was sent to (the card query).
         terms = (n.to, n.recipient_name, n.sender_name)
-        await text.add(uow, account_id=card.account_id, card_id=card.id, terms=terms)
+        await text.add(uow, account_id=card_account_id, card_id=subject_id, terms=terms)
     await events.record(
         uow,
         account_id=requested_by,
@@ -181,14 +209,14 @@ async def request(
         subject_id=delivery_id,
         data={
             "delivery": delivery_id,
-            "card": card.id,
+            kind: subject_id,
             "order": order_id,
             "channel": n.channel.value,
             "status": status.value,
             "scheduled_at": due.isoformat(),
         },
     )
-    return await get(uow, delivery_id)
+    return delivery_id
 
 
 async def get(uow: UnitOfWork, delivery_id: str) -> DeliveryView:

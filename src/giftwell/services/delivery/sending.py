@@ -29,7 +29,7 @@ from giftwell.domain.errors import NotFound
 from giftwell.domain.jobs import PermanentFailure, RetryLater
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
-from giftwell.services.delivery import messages, reward
+from giftwell.services.delivery import choice_sending, messages, reward
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Delivery
 from giftwell.store.uow import UnitOfWork
@@ -91,6 +91,8 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
         return DeliveryStatus(d.status)  # already sent or failed: a job run twice does nothing
     if d.scheduled_at > uow.now:
         raise RetryLater((d.scheduled_at - uow.now).total_seconds(), "not due yet")
+    if d.card_id is None:
+        return await _prepare_link(uow, d)
     try:
         card = await cards.get(uow, account_id=d.card_account_id, card_id=d.card_id)
         token = await reward.token_of(uow, d.card_id)
@@ -116,18 +118,7 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
         code, pin = await cards.reveal_code(uow, account_id=d.card_account_id, card_id=d.card_id)
         secret = messages.Secret(code, pin)
     channel = Channel(d.channel)
-    res = await uow.conn.execute(
-        sa.update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status.in_(OPEN_STATUSES))
-        .values(
-            status=DeliveryStatus.QUEUED.value,
-            attempts=Delivery.attempts + 1,
-            last_attempt_at=uow.now,
-            updated_at=uow.now,
-        )
-        .returning(Delivery.attempts)
-    )
-    n = int(res.scalar_one())
+    n = await _count_attempt(uow, delivery_id)
     s = uow.rt.settings
     if channel is Channel.EMAIL:
         mail = messages.email(
@@ -141,6 +132,32 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
         )
         return _Prepared(d.id, channel, d.to_address, n, mail, None)
     return _Prepared(d.id, channel, d.to_address, n, None, messages.sms(p, link=link, secret=secret))
+
+
+async def _prepare_link(uow: UnitOfWork, d: Any) -> _Prepared | DeliveryStatus:
+    """A choice reward link's message (`choice_sending.email`); an expired link is not sent."""
+    try:
+        mail = await choice_sending.email(uow, d)
+    except NotFound:
+        await _fail(uow, d.id, "the link no longer exists")
+        return DeliveryStatus.FAILED
+    n = await _count_attempt(uow, d.id)
+    return _Prepared(d.id, Channel.EMAIL, d.to_address, n, mail, None)
+
+
+async def _count_attempt(uow: UnitOfWork, delivery_id: str) -> int:
+    res = await uow.conn.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status.in_(OPEN_STATUSES))
+        .values(
+            status=DeliveryStatus.QUEUED.value,
+            attempts=Delivery.attempts + 1,
+            last_attempt_at=uow.now,
+            updated_at=uow.now,
+        )
+        .returning(Delivery.attempts)
+    )
+    return int(res.scalar_one())
 
 
 async def _finish(uow: UnitOfWork, delivery_id: str, status: DeliveryStatus, **values: Any) -> None:

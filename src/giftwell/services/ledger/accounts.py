@@ -10,9 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from giftwell.domain.ids import new_id
-from giftwell.domain.ledger import (
-    AccountKind,
-)
+from giftwell.domain.ledger import PER_OBJECT_KINDS_SQL, AccountKind
 from giftwell.store.models import LedgerAccount
 from giftwell.store.uow import UnitOfWork
 
@@ -69,7 +67,7 @@ async def _singleton(uow: UnitOfWork, *, account_id: str, kind: AccountKind, cur
     ins = (pg_insert if uow.dialect == "postgresql" else sqlite_insert)(LedgerAccount).values(**values)
     await uow.conn.execute(
         ins.on_conflict_do_nothing(
-            index_elements=["account_id", "kind", "currency"], index_where=sa.text("kind NOT IN ('card')")
+            index_elements=["account_id", "kind", "currency"], index_where=sa.text(PER_OBJECT_KINDS_SQL)
         )
     )
     la_id = (

@@ -112,7 +112,7 @@ async def instructions_of(uow: UnitOfWork, order: OrderView) -> dict[str, str]:
     """Each of the order's products' redemption instructions, by product id."""
     out: dict[str, str] = {}
     for item in order.items or []:
-        if item.product not in out:
+        if item.product is not None and item.product not in out:
             out[item.product] = (await products.get(uow, item.product)).redemption_instructions
     return out
 

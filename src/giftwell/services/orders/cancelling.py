@@ -14,6 +14,7 @@ from giftwell.domain.funding import ReceiptKind
 from giftwell.domain.ledger import AccountKind, TransferKind, card_posting
 from giftwell.domain.orders import OrderStatus, UnitStatus
 from giftwell.services import events
+from giftwell.services.delivery import choice
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg
@@ -59,6 +60,14 @@ async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: l
     refunded: list[tuple[str, int]] = []
     n = 0
     for u in units:
+        if u.status == UnitStatus.ISSUED.value and u.card_id is None:
+            done = await _link(uow, u, unit_ids)
+            if done:
+                n += 1
+                refund += 0 if order.test else int(u.price)
+                refunded.append((u.item_id, int(u.price)))
+            if done is not None:
+                continue
         if u.status == UnitStatus.ORDERED.value or (u.status == UnitStatus.ISSUED.value and u.card_id is None):
             # Bought from an upstream supplier (or being bought): the card lives in its ledger,
             # which only it can cancel. The whole order's cancel leaves these cards alone.
@@ -98,6 +107,18 @@ async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: l
         data={"order": order_id, "cards": n, "refund": refund},
     )
     return n
+
+
+async def _link(uow: UnitOfWork, u: Any, unit_ids: list[str] | None) -> bool | None:
+    """A choice unit: its link cancelled if never picked (True, the unit cancelled with it); a
+    link picked from is left alone by the whole order's cancel (False) and refused when named.
+    None: not a choice unit (an upstream supplier's card)."""
+    done = await choice.cancel(uow, u.id)
+    if done is False and unit_ids is not None:
+        raise InvalidState("this reward link has been used and cannot be cancelled", param="cards", card=u.id)
+    if done:
+        await _mark_cancelled(uow, u.id)
+    return done
 
 
 async def _drop(uow: UnitOfWork, unit_id: str) -> int:
@@ -163,15 +184,19 @@ async def _disable(uow: UnitOfWork, u: Any) -> bool:
         subject_id=u.card_id,
         data={"card": u.card_id, "status": CardStatus.DISABLED.value, "reason": "order cancelled"},
     )
+    await _mark_cancelled(uow, u.id)
+    return True
+
+
+async def _mark_cancelled(uow: UnitOfWork, unit_id: str) -> None:
     res = await uow.conn.execute(
         sa.update(OrderCard)
-        .where(OrderCard.id == u.id, OrderCard.status == UnitStatus.ISSUED.value)
+        .where(OrderCard.id == unit_id, OrderCard.status == UnitStatus.ISSUED.value)
         .values(status=UnitStatus.CANCELLED.value, updated_at=uow.now)
         .returning(OrderCard.id)
     )
     if res.first() is None:  # pragma: no cover - the unit row is locked by this transaction
         raise InvalidState("order card changed concurrently", param="cards")
-    return True
 
 
 async def _refund(uow: UnitOfWork, order: Any, amount: int, units: list[tuple[str, int]]) -> None:

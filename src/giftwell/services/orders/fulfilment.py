@@ -27,7 +27,7 @@ from giftwell.domain.orders import OrderStatus, UnitStatus, final_status
 from giftwell.services import events
 from giftwell.services.catalog import products, suppliers
 from giftwell.services.catalog.suppliers import AWAITING, SupplyFailed, SupplyRequest
-from giftwell.services.delivery import deliveries
+from giftwell.services.delivery import choice, choice_sending, deliveries
 from giftwell.services.ledger import settle, transfers
 from giftwell.services.orders import billing
 from giftwell.services.runtime import Runtime
@@ -74,6 +74,7 @@ class _Unit:
     issuer_account_id: str
     price: int
     index: int
+    position: int
 
 
 async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
@@ -83,14 +84,29 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
     if order is None or order.status not in OPEN:
         return 0
     q = (
-        sa.select(OrderCard.id, OrderCard.item_id, OrderCard.supply_key, OrderCard.issuer_account_id, OrderCard.price)
+        sa.select(
+            OrderCard.id,
+            OrderCard.item_id,
+            OrderCard.supply_key,
+            OrderCard.issuer_account_id,
+            OrderCard.price,
+            OrderCard.position,
+        )
         .where(OrderCard.order_id == order_id, OrderCard.status == UnitStatus.PENDING.value)
         .order_by(OrderCard.position)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     units = [
-        _Unit(r.id, r.item_id, r.supply_key, r.issuer_account_id, int(r.price), int(r.supply_key.rsplit(":", 1)[1]))
+        _Unit(
+            r.id,
+            r.item_id,
+            r.supply_key,
+            r.issuer_account_id,
+            int(r.price),
+            int(r.supply_key.rsplit(":", 1)[1]),
+            int(r.position),
+        )
         for r in (await uow.conn.execute(q)).all()
     ]
     if not units:
@@ -107,9 +123,16 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             await _settle(uow, u.id, UnitStatus.FAILED, error="funds reservation expired")
         return len(units)
     items = await _items(uow, {u.item_id for u in units})
-    issued: list[tuple[_Unit, str]] = []
+    issued: list[_Unit] = []
     for u in units:
         item, product = items[u.item_id]
+        if product is None:
+            # A choice item: the unit is a reward link holding its value, not a card.
+            await choice.issue(uow, order=order, unit_id=u.id, item=item, position=u.position)
+            await _settle(uow, u.id, UnitStatus.ISSUED)
+            await choice_sending.for_order_link(uow, order=order, unit_id=u.id, item=item)
+            issued.append(u)
+            continue
         try:
             supplied = await suppliers.get(product.supplier).issue(uow, _request(uow, u, item, product, order))
         except SupplyFailed as exc:
@@ -123,8 +146,8 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
         # Its reward link, and its delivery when the item asked for one, in this same batch: a
         # card that commits is always sent; a batch rolled back sends nothing.
         await deliveries.for_order_card(uow, order=order, unit_id=u.id, card_id=supplied.card_id, item=item)
-        issued.append((u, supplied.card_id))
-    await _charge(uow, order, [(u.id, u.item_id, u.price) for u, _ in issued])
+        issued.append(u)
+    await _charge(uow, order, [(u.id, u.item_id, u.price) for u in issued])
     return len(units)
 
 
@@ -172,11 +195,14 @@ async def _hold_open(uow: UnitOfWork, order: Any) -> bool:
     return t.status is TransferStatus.PENDING and (t.expires_at is None or t.expires_at > uow.now)
 
 
-async def _items(uow: UnitOfWork, item_ids: set[str]) -> dict[str, tuple[Any, Product]]:
+async def _items(uow: UnitOfWork, item_ids: set[str]) -> dict[str, tuple[Any, Product | None]]:
     rows = (await uow.conn.execute(sa.select(OrderItem).where(OrderItem.id.in_(item_ids)))).all()
     found: dict[str, Product] = {}
-    out: dict[str, tuple[Any, Product]] = {}
+    out: dict[str, tuple[Any, Product | None]] = {}
     for r in rows:
+        if r.product_id is None:
+            out[r.id] = (r, None)
+            continue
         if r.product_id not in found:
             found[r.product_id] = await products.get(uow, r.product_id)
         out[r.id] = (r, found[r.product_id])

@@ -20,6 +20,7 @@ from giftwell.domain.errors import NotFound
 from giftwell.domain.orders import UnitStatus
 from giftwell.services import events
 from giftwell.services.cards import reads as cards
+from giftwell.services.delivery import choice
 from giftwell.services.orders.views import SUPPLIED_COLUMNS, buyer_status, supplied_secrets
 from giftwell.services.pagination import Kind, Page, Sort, paginate
 from giftwell.store.models import Card, Delivery, LedgerAccount, Order, OrderCard, RewardLink, SuppliedCard
@@ -167,8 +168,13 @@ async def list_cards(
             subject_id=order_id,
             data={"order": order_id, "cards": len(issued)},
         )
+    # Choice units: a reward link holding a value, not a card; shown with the link's balances.
+    links = await choice.for_units(uow, [r.id for r in rows if r.card_id is None and r.supplied is None])
     out = []
     for r in rows:
+        if r.id in links:
+            out.append(_link_row(r, links[r.id], buyer_status(r.status), shown=reveal))
+            continue
         code, pin = secrets.get(r.id, (None, None))
         shown = r.id in secrets
         # Under the secret that made the link (a key rotation keeps links sent out working).
@@ -198,3 +204,26 @@ async def list_cards(
             )
         )
     return Page(out, page.has_more, page.next_cursor)
+
+
+def _link_row(r: Any, link: choice.LinkView, status: str, *, shown: bool) -> OrderCardView:
+    return OrderCardView(
+        id=r.id,
+        item_id=r.item_id,
+        status=status,
+        card_id=None,
+        card_status=link.status,
+        currency=link.currency,
+        initial_balance=link.initial_balance,
+        current_balance=link.unspent_balance,
+        code=None,
+        pin=None,
+        serial=None,
+        link=link.url if shown else None,
+        expires_at=link.expires_at,
+        first_opened_at=link.first_opened_at,
+        last_opened_at=link.last_opened_at,
+        open_count=link.open_count,
+        delivery=None,
+        error=r.error,
+    )

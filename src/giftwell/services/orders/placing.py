@@ -11,16 +11,13 @@ moves exactly by the price of the cards issued, at every commit. See docs/orders
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from giftwell.domain.catalog import Product, add_months, check_fields
-from giftwell.domain.contacts import check_email, check_phone
-from giftwell.domain.delivery import Channel as DeliveryChannel
-from giftwell.domain.delivery import Notification, check_notification
+from giftwell.domain.catalog import add_months, check_fields
 from giftwell.domain.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
 from giftwell.domain.expiry_policy import check_lifetime
 from giftwell.domain.funding import SourceKind
@@ -31,7 +28,6 @@ from giftwell.domain.orders import (
     MAX_CARDS_PER_ORDER,
     MAX_ITEMS_PER_ORDER,
     MAX_MESSAGE,
-    Channel,
     Mode,
     OrderStatus,
     UnitStatus,
@@ -47,31 +43,12 @@ from giftwell.services.ledger import transfers
 from giftwell.services.ledger.transfers import Leg, LegRefused
 from giftwell.services.orders import fulfilment
 from giftwell.services.orders import views as order_views
+from giftwell.services.orders.items import Checked as _Checked
+from giftwell.services.orders.items import ChoiceRequest, ItemRequest, check_choice, check_one_country, delivery, party
 from giftwell.services.orders.views import OrderView
 from giftwell.services.queue import jobs
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRequest:
-    product: str
-    amount: int
-    quantity: int = 1
-    country: str | None = None
-    recipient: dict[str, str | None] = field(default_factory=dict)
-    sender: dict[str, str | None] = field(default_factory=dict)
-    message: str | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
-    delivery: dict[str, Any] | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    # One of the product's designs, by id: the card's picture in its messages and page.
-    design: str | None = None
-    # A vendor dialect's own fields for this item, kept as given (JSON) and shown back by it.
-    vendor_data: dict[str, Any] | None = None
-    # The currency the caller expects the product to be in (a vendor's item names one): another
-    # is refused rather than a card of another currency made.
-    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,78 +65,11 @@ class OrderRequest:
     fingerprint: str | None = None
     # The funding source to pay from (`fs_...`); None: the account's default for the currency.
     funding_source: str | None = None
+    # Every item must name the same country (WeGift's rule); refused naming the items that differ.
+    one_country: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    req: ItemRequest
-    product: Product
-    price: int
-    fields: dict[str, str]
-    recipient: dict[str, str | None]
-    sender: dict[str, str | None]
-    delivery: dict[str, Any] | None
-    metadata: dict[str, str]
-    design: str | None = None
-
-
-def _party(raw: dict[str, str | None], param: str, *, phone: bool) -> dict[str, str | None]:
-    out: dict[str, str | None] = {"name": (raw.get("name") or "").strip() or None}
-    email = (raw.get("email") or "").strip() or None
-    out["email"] = check_email(email, param=f"{param}.email") if email is not None else None
-    if phone:
-        number = (raw.get("phone") or "").strip() or None
-        if number is not None:
-            number = check_phone(number, param=f"{param}.phone")
-        out["phone"] = number
-    return out
-
-
-def _delivery(
-    raw: dict[str, Any] | None, recipient: dict[str, str | None], p: str, now: datetime
-) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    try:
-        channel = Channel(raw.get("channel", "none"))
-    except ValueError:
-        raise ValidationFailed("delivery.channel must be email, sms or none", param=f"{p}.delivery.channel") from None
-    if channel is Channel.EMAIL and not recipient.get("email"):
-        raise ValidationFailed("email delivery needs recipient.email", param=f"{p}.recipient.email", rule="required")
-    if channel is Channel.SMS and not recipient.get("phone"):
-        raise ValidationFailed("sms delivery needs recipient.phone", param=f"{p}.recipient.phone", rule="required")
-    at = raw.get("scheduled_at")
-    if at is not None:
-        if not isinstance(at, datetime) or at.tzinfo is None:
-            raise ValidationFailed("scheduled_at needs a timezone", param=f"{p}.delivery.scheduled_at")
-        if at <= now:
-            raise ValidationFailed("scheduled_at must be in the future", param=f"{p}.delivery.scheduled_at")
-    out: dict[str, Any] = {"channel": channel.value, "scheduled_at": at.isoformat() if at else None}
-    if channel is Channel.NONE:
-        return out
-    # The rules the delivery itself will apply, checked now: a card must never fail to be sent
-    # (or a background batch abort) for a field the order could have refused.
-    field = "email" if channel is Channel.EMAIL else "phone"
-    try:
-        n = check_notification(
-            Notification(
-                channel=DeliveryChannel(channel.value),
-                to=str(recipient.get(field) or ""),
-                image_url=raw.get("image_url"),
-                scheduled_at=at,
-                locale=raw.get("locale"),
-            ),
-            now=now,
-            param=f"{p}.delivery",
-        )
-    except ValidationFailed as exc:
-        if exc.param == f"{p}.delivery.to":
-            raise ValidationFailed(
-                exc.message.replace("to ", f"recipient.{field} ", 1), param=f"{p}.recipient.{field}"
-            ) from None
-        raise
-    out.update(image_url=n.image_url, locale=n.locale)
-    return out
+__all__ = ["ChoiceRequest", "ItemRequest", "OrderRequest", "check_order", "place", "place_order"]
 
 
 async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str | None) -> _Checked:
@@ -189,15 +99,15 @@ async def _check_item(uow: UnitOfWork, i: int, item: ItemRequest, currency: str 
     if item.message is not None and len(item.message) > MAX_MESSAGE:
         raise ValidationFailed(f"message is longer than {MAX_MESSAGE} characters", param=f"{p}.message")
     fields = check_fields(product.required_fields, item.fields, param=f"{p}.fields")
-    recipient = _party(item.recipient, f"{p}.recipient", phone=True)
-    sender = _party(item.sender, f"{p}.sender", phone=False)
-    delivery = _delivery(item.delivery, recipient, p, uow.now)
-    if delivery is not None:
-        product.check_delivery(delivery["channel"], param=f"{p}.delivery.channel")
+    recipient = party(item.recipient, f"{p}.recipient", phone=True)
+    sender = party(item.sender, f"{p}.sender", phone=False)
+    sent = delivery(item.delivery, recipient, p, uow.now)
+    if sent is not None:
+        product.check_delivery(sent["channel"], param=f"{p}.delivery.channel")
     metadata = check_metadata(item.metadata, param=f"{p}.metadata")
     design = product.design(item.design, param=f"{p}.design").id if item.design is not None else None
     price = product.price.price(item.amount)
-    return _Checked(item, product, price, fields, recipient, sender, delivery, metadata, design)
+    return _Checked(item, product, product.currency, price, fields, recipient, sender, sent, metadata, design)
 
 
 async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
@@ -209,9 +119,12 @@ async def check_order(uow: UnitOfWork, req: OrderRequest) -> list[_Checked]:
     if len(req.items) > MAX_ITEMS_PER_ORDER:
         raise ValidationFailed(f"an order has at most {MAX_ITEMS_PER_ORDER} items", param="items")
     check_metadata(req.metadata)
+    if req.one_country:
+        check_one_country(req.items)
     checked: list[_Checked] = []
     for i, item in enumerate(req.items):
-        checked.append(await _check_item(uow, i, item, checked[0].product.currency if checked else None))
+        check = check_choice if item.is_choice else _check_item
+        checked.append(await check(uow, i, item, checked[0].currency if checked else None))
     cards = sum(c.req.quantity for c in checked)
     if cards > MAX_CARDS_PER_ORDER:
         raise ValidationFailed(f"an order makes at most {MAX_CARDS_PER_ORDER} cards ({cards} asked)", param="items")
@@ -240,7 +153,7 @@ async def place(uow: UnitOfWork, *, account_id: str, req: OrderRequest) -> str:
     )
     if taken.first() is not None:
         raise Conflict("an order with this reference already exists", param="reference")
-    currency = checked[0].product.currency
+    currency = checked[0].currency
     cards = sum(c.req.quantity for c in checked)
     total_face = sum(c.req.amount * c.req.quantity for c in checked)
     total_price = sum(c.price * c.req.quantity for c in checked)
@@ -343,7 +256,7 @@ async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked
     operator: str | None = None
     keys = uow.rt.keys
     for pos, c in enumerate(checked):
-        issuer = c.product.issuer_account_id
+        issuer = c.product.issuer_account_id if c.product is not None else None
         if issuer is None:
             if operator is None:
                 operator = (await accounts.operator_account(uow)).id
@@ -354,7 +267,7 @@ async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked
                 id=item_id,
                 order_id=order_id,
                 position=pos,
-                product_id=c.product.id,
+                product_id=c.product.id if c.product is not None else None,
                 amount=c.req.amount,
                 quantity=c.req.quantity,
                 price=c.price,
@@ -367,6 +280,7 @@ async def _record_units(uow: UnitOfWork, account_id: str, order_id: str, checked
                 metadata_=c.metadata,
                 design_id=c.design,
                 vendor_data=c.req.vendor_data,
+                choice=c.choice,
             )
         )
         await order_views.index_metadata(

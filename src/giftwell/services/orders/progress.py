@@ -5,6 +5,7 @@ business (and it records each showing)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,11 +18,12 @@ from giftwell.store.uow import UnitOfWork
 @dataclass(frozen=True, slots=True)
 class ItemProgress:
     id: str
-    product: str
+    product: str | None  # None for a choice item
     amount: int
     quantity: int
     price: int
     counts: dict[str, int]  # unit status -> cards
+    choice: dict[str, Any] | None = None  # a choice item's products
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,9 @@ async def progress(uow: UnitOfWork, *, account_id: str, order_id: str) -> Progre
     return Progress(
         order,
         [
-            ItemProgress(i.id, i.product_id, int(i.amount), int(i.quantity), int(i.price), counts.get(i.id, {}))
+            ItemProgress(
+                i.id, i.product_id, int(i.amount), int(i.quantity), int(i.price), counts.get(i.id, {}), i.choice
+            )
             for i in items
         ],
     )

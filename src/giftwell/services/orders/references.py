@@ -52,7 +52,9 @@ async def _show(uow: UnitOfWork, account_id: str, order_id: str) -> OrderView:
     return await order_views.reveal_order(uow, account_id=account_id, order_id=order_id, withhold_delivered=True)
 
 
-async def _submit_once(rt: Runtime, account_id: str, req: OrderRequest, show_codes: bool) -> Submitted:
+async def _submit_once(
+    rt: Runtime, account_id: str, req: OrderRequest, show_codes: bool, any_body: bool = False
+) -> Submitted:
     async def shown(uow: UnitOfWork, order_id: str) -> OrderView:
         if not show_codes:
             return await order_views.summary(uow, account_id=account_id, order_id=order_id)
@@ -61,7 +63,7 @@ async def _submit_once(rt: Runtime, account_id: str, req: OrderRequest, show_cod
     async with rt.uow() as uow:
         row = await _find(uow, account_id, req.reference)
         if row is not None:
-            if req.fingerprint is None or row.request_fingerprint != req.fingerprint:
+            if not any_body and (req.fingerprint is None or row.request_fingerprint != req.fingerprint):
                 raise Conflict(
                     "an order with this reference exists, placed with another request",
                     param="reference",
@@ -75,17 +77,20 @@ async def _submit_once(rt: Runtime, account_id: str, req: OrderRequest, show_cod
     return done
 
 
-async def submit(rt: Runtime, *, account_id: str, req: OrderRequest, show_codes: bool = True) -> Submitted:
+async def submit(
+    rt: Runtime, *, account_id: str, req: OrderRequest, show_codes: bool = True, any_body: bool = False
+) -> Submitted:
     """Place `req` under its reference, or show the order placed before with the same request
     (see the module docstring). Raises what `placing.place` raises. `show_codes=False`: answer
-    the order without its items (an answer that shows no code records no showing)."""
+    the order without its items (an answer that shows no code records no showing).
+    `any_body`: a reference taken is a replay whatever the request (WeGift's idempotency key)."""
     try:
-        return await _submit_once(rt, account_id, req, show_codes)
+        return await _submit_once(rt, account_id, req, show_codes, any_body)
     except Conflict as exc:
         if exc.fields.get("rule") == DUPLICATE_REFERENCE:
             raise
         # A concurrent submit of this reference committed first: now it is there to compare with.
-        return await _submit_once(rt, account_id, req, show_codes)
+        return await _submit_once(rt, account_id, req, show_codes, any_body)
 
 
 async def show(rt: Runtime, *, account_id: str, reference: str) -> OrderView:

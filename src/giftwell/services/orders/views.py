@@ -43,7 +43,8 @@ class CardView:
 @dataclass(frozen=True, slots=True)
 class ItemView:
     id: str
-    product: str
+    # None for a choice item (`choice`: its products and the links' expiry).
+    product: str | None
     amount: int
     quantity: int
     price: int
@@ -60,6 +61,7 @@ class ItemView:
     vendor_data: dict[str, Any] | None = None
     # How many of its cards are in each unit status (pending, issued, failed, cancelled).
     counts: dict[str, int] = field(default_factory=dict)
+    choice: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +310,7 @@ def _item_views(
                 design=it.design_id,
                 vendor_data=it.vendor_data,
                 counts={u.value: int(c[u.value]) for u in UnitStatus},
+                choice=it.choice,
             )
         )
     return out

@@ -5,6 +5,7 @@ from giftwell.store.models.audit import AuditEvent
 from giftwell.store.models.base import Base
 from giftwell.store.models.cards import Card, CardMetadata, CardSearch
 from giftwell.store.models.catalog import Product
+from giftwell.store.models.choice import ChoiceLink, ChoicePick
 from giftwell.store.models.delivery import Delivery, RewardLink
 from giftwell.store.models.events import Event
 from giftwell.store.models.funding import FundingSource, Receipt
@@ -28,6 +29,8 @@ __all__ = [
     "Card",
     "CardMetadata",
     "CardSearch",
+    "ChoiceLink",
+    "ChoicePick",
     "Delivery",
     "Event",
     "FundingSource",

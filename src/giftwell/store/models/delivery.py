@@ -48,13 +48,16 @@ class Delivery(Base):
         Index("ix_deliveries_recipient", "card_account_id", "to_address"),
         Index("ix_deliveries_q_recipient_name", "card_account_id", func.lower(Column("recipient_name"))),
         Index("ix_deliveries_q_sender_name", "card_account_id", func.lower(Column("sender_name"))),
+        Index("ix_deliveries_choice_link", "choice_link_id", "created_at"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     card_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
-    card_id: Mapped[str] = mapped_column(ForeignKey("cards.id"))
+    # None for a message carrying a choice reward link (`choice_link_id`) rather than a card's.
+    card_id: Mapped[str | None] = mapped_column(ForeignKey("cards.id"))
+    choice_link_id: Mapped[str | None] = mapped_column(ForeignKey("choice_links.id"))
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
     source: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(5))

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from giftwell.domain.ledger import PER_OBJECT_KINDS_SQL
 from giftwell.store.models.base import Base
 
 
@@ -26,8 +27,8 @@ class LedgerAccount(Base):
             "kind",
             "currency",
             unique=True,
-            sqlite_where=text("kind NOT IN ('card')"),
-            postgresql_where=text("kind NOT IN ('card')"),
+            sqlite_where=text(PER_OBJECT_KINDS_SQL),
+            postgresql_where=text(PER_OBJECT_KINDS_SQL),
         ),
         # The card query's balance filters and sort, within the account.
         Index("ix_ledger_accounts_q_balance", "account_id", "kind", "balance"),

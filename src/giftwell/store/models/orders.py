@@ -56,7 +56,8 @@ class OrderItem(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
     position: Mapped[int] = mapped_column(Integer)
-    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    # None for a choice item: its units are choice reward links (`choice`), not cards.
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"))
     amount: Mapped[int]
     quantity: Mapped[int] = mapped_column(Integer)
     price: Mapped[int]
@@ -70,6 +71,9 @@ class OrderItem(Base):
     # One of the product's designs (`products.designs[].id`), shown on the card's messages and page.
     design_id: Mapped[str | None] = mapped_column(String(64))
     vendor_data: Mapped[dict[str, Any] | None]
+    # A choice item: `{"products": [...], "expires_at": iso}`, the eligible products fixed when
+    # the order was placed (see services/delivery/choice.py).
+    choice: Mapped[dict[str, Any] | None]
 
 
 class OrderMetadata(Base):

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
 from giftwell.api.v1.schemas.common import In, Str200
 from giftwell.domain.orders import Mode
 from giftwell.services.orders.order_cards import DeliveryState, OrderCardView
-from giftwell.services.orders.placing import ItemRequest, OrderRequest
+from giftwell.services.orders.placing import ChoiceRequest, ItemRequest, OrderRequest
 from giftwell.services.orders.views import ItemView, OrderView
 
 
@@ -39,11 +39,37 @@ class DeliveryIn(In):
     )
 
 
+class ChoiceIn(In):
+    products: list[Annotated[str, Field(max_length=80)]] | None = Field(
+        default=None,
+        max_length=100,
+        description="The products the recipient may pick from; absent: every product you may buy for the "
+        "item's country and currency.",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the link ends (what is left becomes breakage); absent: in a year."
+    )
+
+
 class ItemIn(In):
-    product: Annotated[str, Field(max_length=80)]
-    amount: StrictInt = Field(description="Face value of each card, in minor units.")
+    product: Annotated[str, Field(max_length=80)] | None = Field(
+        default=None, description="The product of the cards; absent for a choice item (`choice`, or `country` alone)."
+    )
+    amount: StrictInt = Field(description="Face value of each card (of each choice link), in minor units.")
     quantity: StrictInt = 1
-    country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    country: Annotated[str, Field(min_length=2, max_length=2)] | None = Field(
+        default=None,
+        description="Where the card is used (ISO 3166-1 alpha-2). Without `product`: a choice link of every "
+        "product sold there, in the country's currency.",
+    )
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = Field(
+        default=None, description="The item's currency; for a choice item, else taken from its country or products."
+    )
+    choice: ChoiceIn | None = Field(
+        default=None,
+        description="A choice reward link instead of a card: the recipient opens it, picks products and amounts "
+        "worth `amount` in all, and gets a card of each; see `GET /v1/orders/{id}/links`.",
+    )
     recipient: RecipientIn | None = None
     sender: SenderIn | None = None
     message: str | None = Field(default=None, description="Personal message, up to 500 characters.")
@@ -60,10 +86,12 @@ class ItemIn(In):
 
     def domain(self) -> ItemRequest:
         return ItemRequest(
-            product=self.product,
+            product=self.product or "",
             amount=self.amount,
             quantity=self.quantity,
             country=self.country,
+            currency=self.currency,
+            choice=ChoiceRequest(self.choice.products, self.choice.expires_at) if self.choice else None,
             recipient=self.recipient.model_dump() if self.recipient else {},
             sender=self.sender.model_dump() if self.sender else {},
             message=self.message,
@@ -94,6 +122,12 @@ class OrderIn(In):
         "default one for the order's currency.",
     )
 
+    one_country: StrictBool = Field(
+        default=False,
+        description="Refuse the order unless every item names the same country (422, `param` the first item "
+        "that differs, `differs` all of them).",
+    )
+
     def domain(self) -> OrderRequest:
         return OrderRequest(
             self.reference,
@@ -102,6 +136,7 @@ class OrderIn(In):
             self.mode,
             metadata=self.metadata or {},
             funding_source=self.funding_source,
+            one_country=self.one_country,
         )
 
 
@@ -160,7 +195,7 @@ class CountsOut(BaseModel):
 
 class OrderItemOut(BaseModel):
     id: str
-    product: str
+    product: str | None = Field(description="The cards' product; null for a choice item.")
     amount: int
     quantity: int
     price: int = Field(description="Price per card, in minor units: face value less discount plus fee.")
@@ -176,6 +211,9 @@ class OrderItemOut(BaseModel):
     )
     metadata: dict[str, str] = Field(description="The item's own metadata, as given.")
     design: str | None = Field(default=None, description="The product design the cards were ordered in.")
+    choice: dict[str, Any] | None = Field(
+        default=None, description="A choice item's products and its links' expiry (`expires_at`, null: a year)."
+    )
 
     @classmethod
     def of(cls, i: ItemView) -> OrderItemOut:
