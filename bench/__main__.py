@@ -3,6 +3,8 @@
 For each database, one `giftwell serve` process (one uvicorn worker) is measured in the same run
 against two baselines, so that a busy or slow machine moves all figures together:
 
+  0. the bare framework: a FastAPI app with one GET answering {"ok": true}, served by the same
+     server with the same worker count (bench/bare.py), the ceiling of any Python endpoint here;
   A. the trivial authenticated endpoints of the same server: GET /v1/ping (token check only)
      and GET /v1/cards/{id} (token check plus one small read);
   B. the database's own single-row UPDATE rate (pgbench for PostgreSQL; a Python sqlite3
@@ -41,9 +43,10 @@ from typing import Any
 import asyncpg
 import httpx
 from tests import pg
+from tests.pg import free_port
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
 
-from bench import liability, orders, raw, report, wrk
+from bench import bare, liability, orders, raw, report, wrk
 from giftwell.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
@@ -138,6 +141,25 @@ def measure_http(server: Server, token: str, cfg: Config, workdir: Path) -> dict
     return out
 
 
+def measure_bare(cfg: Config, workdir: Path, token: str) -> dict[str, Any]:
+    """Baseline 0: the bare FastAPI app (bench/bare.py), same server, same worker count, same run."""
+    port = free_port()
+    proc = bare.start(port, workdir / "bare.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        kw: dict[str, Any] = {"token": token, "connections": cfg.connections, "threads": cfg.threads}
+        wrk.run(url, method="GET", path="/", seconds=min(3, cfg.seconds), **kw)  # warm-up
+        r = wrk.run(url, method="GET", path="/", seconds=cfg.seconds, server_pid=proc.pid, **kw)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    report.progress(
+        f"  bare FastAPI GET: {r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
+        f"server CPU {r.server_cpu_us or 0:,.0f} us/request"
+    )
+    return r.as_dict()
+
+
 def bench_backend(backend: str, cfg: Config, workdir: Path) -> dict[str, Any]:
     report.progress(f"{backend}:")
     result: dict[str, Any] = {"loadavg_start": os.getloadavg()}
@@ -187,6 +209,7 @@ def bench_backend(backend: str, cfg: Config, workdir: Path) -> dict[str, Any]:
             _, tok = cli(env, "tokens", "create", "--account", "bench", *SCOPES, *orders.ORDER_SCOPES)
             orders.setup(env, workdir, "bench")
             wait_healthy(servers)
+            result["bare"] = measure_bare(cfg, workdir, tok["token"])
             result.update(measure_http(servers[0], tok["token"], cfg, workdir))
             result.update(
                 orders.measure(
