@@ -10,6 +10,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from giftwell.adapters import transports
+from giftwell.domain.access import Principal
+from giftwell.domain.token_cache import TokenCache
 from giftwell.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store import counters
@@ -40,6 +42,8 @@ class Runtime:
         # Set after a commit that enqueued a job due now, so an in-process worker starts it at
         # once instead of at its next poll.
         self.jobs_wakeup = asyncio.Event()
+        # Verified bearer tokens by hash, for a second or so: most requests skip the database.
+        self.token_cache: TokenCache[Principal] = TokenCache(settings.token_cache_seconds)
         self.counters = counters.build(settings.resolved_rate_limit_storage, self.engine)
         # Parsed once: the limits are read on every request.
         self.token_rate = settings.token_rate
