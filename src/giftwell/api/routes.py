@@ -43,7 +43,10 @@ docs/api.md and docs/dialects/.
 def install(app: FastAPI) -> None:
     """The native error envelope as the application's error handler, and every native router."""
     errors.install(app)
+    # FastAPI matches routes in order, one by one: the token check (/v1/ping, what clients poll)
+    # and the cards (the hot paths) first.
     for router in (
+        ping.router,
         cards.router,
         transfers.router,
         clients.router,
@@ -59,6 +62,5 @@ def install(app: FastAPI) -> None:
         reports.router,
         audit.router,
         oauth.router,
-        ping.router,
     ):
         app.include_router(router)
