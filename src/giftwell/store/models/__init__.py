@@ -3,7 +3,7 @@
 from giftwell.store.models.accounts import AccessToken, Account
 from giftwell.store.models.audit import AuditEvent
 from giftwell.store.models.base import Base
-from giftwell.store.models.cards import Card
+from giftwell.store.models.cards import BulkIssue, Card
 from giftwell.store.models.catalog import Product
 from giftwell.store.models.delivery import Delivery, RewardLink
 from giftwell.store.models.events import Event
@@ -25,6 +25,7 @@ __all__ = [
     "Account",
     "AuditEvent",
     "Base",
+    "BulkIssue",
     "Card",
     "Delivery",
     "Event",
