@@ -17,7 +17,8 @@ Then the liability report over 1,000,000 cards on PostgreSQL (bench/liability.py
 Settings (environment): BENCH_SECONDS (10 per run), BENCH_CONNECTIONS (64), BENCH_CARDS (200),
 BENCH_ORDER_CONNECTIONS (16), BENCH_ORDER_CARDS (10000, the background order),
 BENCH_BACKENDS ("sqlite,postgresql"), BENCH_PG_DURABLE (1: fsync and synchronous commit on),
-BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report).
+BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report), BENCH_BULK_CARDS (1000000: the
+cards of `giftwell cards issue-bulk` timed on PostgreSQL, bench/bulk.py; 0 skips it).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from tests import pg
 from tests.pg import free_port
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
 
-from bench import bare, liability, orders, raw, report, wrk
+from bench import bare, bulk, liability, orders, raw, report, wrk
 from giftwell.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
@@ -293,6 +294,10 @@ def main() -> int:
             sub = workdir / "liability"
             sub.mkdir()
             results["liability"] = liability.measure(sub, durable=cfg.pg_durable)
+        if "postgresql" in cfg.backends and bulk.cards():
+            sub = workdir / "bulk"
+            sub.mkdir()
+            results["bulk_issue"] = bulk.measure(sub, durable=cfg.pg_durable)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -302,8 +307,11 @@ def main() -> int:
     print(report.render(results))
     if "liability" in results:
         print("\n" + "\n".join(liability.lines(results["liability"])))
+    if "bulk_issue" in results:
+        print("\n" + "\n".join(bulk.lines(results["bulk_issue"])))
     print(f"\nresults: {out} ({results['elapsed_seconds']:.0f} s)")
     problems = report.problems(results) + (liability.problems(results["liability"]) if "liability" in results else [])
+    problems += bulk.problems(results["bulk_issue"]) if "bulk_issue" in results else []
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
     return 1 if problems else 0
