@@ -202,8 +202,9 @@ def bench_backend(backend: str, cfg: Config, workdir: Path) -> dict[str, Any]:
             raise SystemExit(f"unknown backend {backend!r} in BENCH_BACKENDS (sqlite, postgresql)")
 
         env = giftwell_env(db_url, workdir / "var", secrets.token_urlsafe(32))
-        if pg_server is not None:
-            cli(env, "db", "upgrade")
+        # Before any server starts: on SQLite a server and the CLI would otherwise both migrate the
+        # new file at once.
+        cli(env, "db", "upgrade")
         servers = start_servers(env, 1, workdir, wait=False)
         try:
             cli(env, "accounts", "create", "bench")
