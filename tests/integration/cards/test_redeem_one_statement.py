@@ -117,3 +117,37 @@ async def test_refusals_still_say_why(rt: Runtime, clock) -> None:
         await redeem(rt, t.account_id, test_card.id, 1)
     async with rt.reader() as uow:
         assert (await verify.verify(uow)).ok
+
+
+async def test_alone_commits_on_its_own_unless_webhooks_need_a_transaction(rt: Runtime) -> None:
+    """`redeem_alone` (what `POST /v1/cards/{id}/redeem` tries first without an Idempotency-Key):
+    one autocommitted statement on PostgreSQL; nothing on SQLite, on a refusal, or for an account
+    with webhook endpoints (whose deliveries must commit with the event)."""
+    t = await factories.tenant(rt)
+    card = (await factories.card(rt, t.account_id, amount=1000)).card
+    await redeem(rt, t.account_id, card.id, 1)
+    with statements(rt) as seen:
+        async with rt.reader() as uow:
+            m = await card_money.redeem_alone(uow, account_id=t.account_id, card_id=card.id, amount=9, reference=None)
+    if rt.engine.dialect.name != "postgresql":
+        assert m is None
+        return
+    assert m is not None
+    assert m.card.balance == 990
+    assert len(seen) == 1
+    async with rt.reader() as uow:
+        assert (
+            await card_money.redeem_alone(uow, account_id=t.account_id, card_id=card.id, amount=5000, reference=None)
+            is None
+        )
+    await factories.webhook_endpoint(rt, t.account_id, "https://hooks.example/a", events=["card.redeemed"])
+    async with rt.reader() as uow:
+        assert (
+            await card_money.redeem_alone(uow, account_id=t.account_id, card_id=card.id, amount=1, reference=None)
+            is None
+        )
+    m = await redeem(rt, t.account_id, card.id, 1)  # in a transaction, with its delivery
+    assert m.card.balance == 989
+    assert await count(rt, Transfer, card_id=card.id) == 4
+    async with rt.reader() as uow:
+        assert (await verify.verify(uow)).ok

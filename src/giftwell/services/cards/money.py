@@ -245,6 +245,21 @@ async def redeem(
     return m
 
 
+async def redeem_alone(
+    uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reference: str | None
+) -> Movement | None:
+    """`redeem` (captured) as one statement committing on its own, in a read-only (autocommit)
+    unit of work: no BEGIN and no COMMIT round trips. None when it cannot be done that way (SQLite,
+    any refusal, an account with webhook endpoints): then run `redeem` in a transaction."""
+    if uow.dialect != "postgresql" or amount <= 0:
+        return None
+    done = await redeem_fast.redeem(uow, account_id=account_id, card_id=card_id, amount=amount, reference=reference)
+    if done is None:
+        return None
+    await _count_redemption(done[1].currency, amount)
+    return Movement(*done)
+
+
 async def _count_redemption(currency: str, amount: int) -> None:
     metrics.redeemed(currency, amount)
 

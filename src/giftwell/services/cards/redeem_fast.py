@@ -37,6 +37,7 @@ WITH c AS (
      WHERE cards.id = :card_id AND cards.account_id = :account_id
        AND cards.status = 'active' AND NOT cards.test
        AND (cards.expires_at IS NULL OR cards.expires_at > :now)
+       {alone}
 ), upd AS (
     UPDATE ledger_accounts la
        SET balance = la.balance - :amount
@@ -71,38 +72,49 @@ SELECT c.id, c.account_id, c.ledger_account_id, c.code_last4, c.currency, c.init
   FROM c, upd
 """
 
-# Built once, typed so that asyncpg binds each parameter as the column it is compared with.
-_STATEMENT = (
-    sa.text(_SQL)
-    .bindparams(
-        sa.bindparam("sys_kind", type_=sa.String()),
-        sa.bindparam("card_id", type_=sa.String()),
-        sa.bindparam("account_id", type_=sa.String()),
-        sa.bindparam("now", type_=UtcDateTime()),
-        sa.bindparam("amount", type_=sa.BigInteger()),
-        sa.bindparam("transfer_id", type_=sa.String()),
-        sa.bindparam("reference", type_=sa.String()),
-        sa.bindparam("event_id", type_=sa.String()),
-        sa.bindparam("event_type", type_=sa.String()),
+# Run alone (autocommit), the statement must be the whole of the redemption: an account with
+# webhook endpoints needs their deliveries in the same transaction, so it is left to the other.
+_ALONE = "AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.account_id = :account_id AND w.deleted_at IS NULL)"
+
+
+def _statement(alone: bool) -> Any:
+    """Built once each, typed so that asyncpg binds each parameter as the column it is compared with."""
+    return (
+        sa.text(_SQL.replace("{alone}", _ALONE if alone else ""))
+        .bindparams(
+            sa.bindparam("sys_kind", type_=sa.String()),
+            sa.bindparam("card_id", type_=sa.String()),
+            sa.bindparam("account_id", type_=sa.String()),
+            sa.bindparam("now", type_=UtcDateTime()),
+            sa.bindparam("amount", type_=sa.BigInteger()),
+            sa.bindparam("transfer_id", type_=sa.String()),
+            sa.bindparam("reference", type_=sa.String()),
+            sa.bindparam("event_id", type_=sa.String()),
+            sa.bindparam("event_type", type_=sa.String()),
+        )
+        .columns(
+            activated_at=UtcDateTime(),
+            expires_at=UtcDateTime(),
+            created_at=UtcDateTime(),
+            updated_at=UtcDateTime(),
+            metadata=JsonType,
+        )
     )
-    .columns(
-        activated_at=UtcDateTime(),
-        expires_at=UtcDateTime(),
-        created_at=UtcDateTime(),
-        updated_at=UtcDateTime(),
-        metadata=JsonType,
-    )
-)
+
+
+_STATEMENT, _STATEMENT_ALONE = _statement(False), _statement(True)
 
 
 async def redeem(
     uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reference: str | None
 ) -> tuple[Transfer, Card] | None:
-    """The transfer and the card after it, or None when nothing changed (see the module's doc)."""
+    """The transfer and the card after it, or None when nothing changed (see the module's doc).
+    In a read-only unit of work (autocommit) the statement commits on its own, and changes nothing
+    for an account with webhook endpoints (their deliveries need a transaction)."""
     transfer_id, event_id = new_id("trf"), new_id("evt")
     row: Any = (
         await uow.conn.execute(
-            _STATEMENT,
+            _STATEMENT_ALONE if uow.read_only else _STATEMENT,
             {
                 "sys_kind": AccountKind.REDEMPTION.value,
                 "card_id": card_id,
