@@ -13,6 +13,8 @@ first redemption in a currency, creates that account. SQLite keeps the general p
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -105,6 +107,24 @@ def _statement(alone: bool) -> Any:
 _STATEMENT, _STATEMENT_ALONE = _statement(False), _statement(True)
 
 
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with `:name` parameters as asyncpg's `$n`, and the names in their order."""
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
+
+
+# Alone, the statement needs no transaction of SQLAlchemy's: it goes straight to the driver (about
+# 80 us of CPU against about 340 us through SQLAlchemy's execution and result layers), prepared
+# once per connection by asyncpg's statement cache.
+_RAW_ALONE, _RAW_NAMES = _positional(_SQL.replace("{alone}", _ALONE))
+
+
 async def redeem(
     uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reference: str | None
 ) -> tuple[Transfer, Card] | None:
@@ -112,22 +132,29 @@ async def redeem(
     In a read-only unit of work (autocommit) the statement commits on its own, and changes nothing
     for an account with webhook endpoints (their deliveries need a transaction)."""
     transfer_id, event_id = new_id("trf"), new_id("evt")
-    row: Any = (
-        await uow.conn.execute(
-            _STATEMENT_ALONE if uow.read_only else _STATEMENT,
-            {
-                "sys_kind": AccountKind.REDEMPTION.value,
-                "card_id": card_id,
-                "account_id": account_id,
-                "now": uow.now,
-                "amount": amount,
-                "transfer_id": transfer_id,
-                "reference": reference,
-                "event_id": event_id,
-                "event_type": EVENT,
-            },
-        )
-    ).first()
+    params = {
+        "sys_kind": AccountKind.REDEMPTION.value,
+        "card_id": card_id,
+        "account_id": account_id,
+        "now": uow.now,
+        "amount": amount,
+        "transfer_id": transfer_id,
+        "reference": reference,
+        "event_id": event_id,
+        "event_type": EVENT,
+    }
+    row: Any
+    if uow.read_only:  # autocommit: the statement is the whole transaction
+        driver: Any = (await uow.conn.get_raw_connection()).driver_connection
+        record = await driver.fetchrow(_RAW_ALONE, *[params[n] for n in _RAW_NAMES])
+        if record is None:
+            return None
+        row = SimpleNamespace(**record)
+        # SQLAlchemy's codec on the connection hands jsonb over as text.
+        if isinstance(row.metadata, str):
+            row.metadata = orjson.loads(row.metadata)
+    else:
+        row = (await uow.conn.execute(_STATEMENT, params)).first()
     if row is None:
         return None
     card = card_from_row(row)
