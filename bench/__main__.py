@@ -3,6 +3,8 @@
 For each database, one `giftwell serve` process (one uvicorn worker) is measured in the same run
 against two baselines, so that a busy or slow machine moves all figures together:
 
+  0. the bare framework: a FastAPI app with one GET answering {"ok": true}, served by the same
+     server with the same worker count (bench/bare.py), the ceiling of any Python endpoint here;
   A. the trivial authenticated endpoints of the same server: GET /v1/ping (token check only)
      and GET /v1/cards/{id} (token check plus one small read);
   B. the database's own single-row UPDATE rate (pgbench for PostgreSQL; a Python sqlite3
@@ -17,7 +19,8 @@ Settings (environment): BENCH_SECONDS (10 per run), BENCH_CONNECTIONS (64), BENC
 BENCH_ORDER_CONNECTIONS (16), BENCH_ORDER_CARDS (10000, the background order),
 BENCH_BACKENDS ("sqlite,postgresql"), BENCH_PG_DURABLE (1: fsync and synchronous commit on),
 BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report), BENCH_QUERY_CARDS (1000000; 0 skips
-the card query).
+the card query), BENCH_BULK_CARDS (1000000: the cards of `giftwell cards issue-bulk` timed on
+PostgreSQL, bench/bulk.py; 0 skips it).
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from typing import Any
 import asyncpg
 import httpx
 from tests import pg
+from tests.pg import free_port
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
 
-from bench import card_query, liability, orders, raw, report, wrk
+from bench import bare, bulk, card_query, liability, orders, raw, report, wrk
 from giftwell.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
@@ -140,6 +144,25 @@ def measure_http(server: Server, token: str, cfg: Config, workdir: Path) -> dict
     return out
 
 
+def measure_bare(cfg: Config, workdir: Path, token: str) -> dict[str, Any]:
+    """Baseline 0: the bare FastAPI app (bench/bare.py), same server, same worker count, same run."""
+    port = free_port()
+    proc = bare.start(port, workdir / "bare.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        kw: dict[str, Any] = {"token": token, "connections": cfg.connections, "threads": cfg.threads}
+        wrk.run(url, method="GET", path="/", seconds=min(3, cfg.seconds), **kw)  # warm-up
+        r = wrk.run(url, method="GET", path="/", seconds=cfg.seconds, server_pid=proc.pid, **kw)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    report.progress(
+        f"  bare FastAPI GET: {r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
+        f"server CPU {r.server_cpu_us or 0:,.0f} us/request"
+    )
+    return r.as_dict()
+
+
 def bench_backend(backend: str, cfg: Config, workdir: Path) -> dict[str, Any]:
     report.progress(f"{backend}:")
     result: dict[str, Any] = {"loadavg_start": os.getloadavg()}
@@ -181,14 +204,16 @@ def bench_backend(backend: str, cfg: Config, workdir: Path) -> dict[str, Any]:
             raise SystemExit(f"unknown backend {backend!r} in BENCH_BACKENDS (sqlite, postgresql)")
 
         env = giftwell_env(db_url, workdir / "var", secrets.token_urlsafe(32))
-        if pg_server is not None:
-            cli(env, "db", "upgrade")
+        # Before any server starts: on SQLite a server and the CLI would otherwise both migrate the
+        # new file at once.
+        cli(env, "db", "upgrade")
         servers = start_servers(env, 1, workdir, wait=False)
         try:
             cli(env, "accounts", "create", "bench")
             _, tok = cli(env, "tokens", "create", "--account", "bench", *SCOPES, *orders.ORDER_SCOPES)
             orders.setup(env, workdir, "bench")
             wait_healthy(servers)
+            result["bare"] = measure_bare(cfg, workdir, tok["token"])
             result.update(measure_http(servers[0], tok["token"], cfg, workdir))
             result.update(
                 orders.measure(
@@ -276,6 +301,10 @@ def main() -> int:
             sub = workdir / "card_query"
             sub.mkdir()
             results["card_query"] = card_query.measure(sub, durable=cfg.pg_durable)
+        if "postgresql" in cfg.backends and bulk.cards():
+            sub = workdir / "bulk"
+            sub.mkdir()
+            results["bulk_issue"] = bulk.measure(sub, durable=cfg.pg_durable)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -284,7 +313,7 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
     problems = report.problems(results)
-    for name, module in (("liability", liability), ("card_query", card_query)):
+    for name, module in (("liability", liability), ("card_query", card_query), ("bulk_issue", bulk)):
         if name in results:
             print("\n" + "\n".join(module.lines(results[name])))
             problems += module.problems(results[name])

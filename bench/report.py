@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 HTTP = [
+    ("bare", 'bare FastAPI GET {"ok": true} (baseline)'),
     ("ping", "GET /v1/ping (token check only)"),
     ("get_card", "GET /v1/cards/{id}"),
     ("redeem_uncontended", "redeem, uncontended"),
@@ -42,12 +43,13 @@ def _cpu_ratio(r: dict[str, Any], base: dict[str, Any] | None) -> float | None:
 def summary_lines(name: str, b: dict[str, Any]) -> list[str]:
     """One sentence per redemption figure, as absolute and as ratios to the baselines."""
     lines = []
-    ping, get, upd = b.get("ping"), b.get("get_card"), b.get("raw_update")
-    for key, label in HTTP[2:]:
+    ping, get, upd, base = b.get("ping"), b.get("get_card"), b.get("raw_update"), b.get("bare")
+    for key, label in HTTP[1:]:
         r = b.get(key)
         if not r:
             continue
         parts = [
+            f"{_ratio(r['rps'], base, 'rps')} bare FastAPI",
             f"{_ratio(r['rps'], ping, 'rps')} ping",
             f"{_ratio(r['rps'], get, 'rps')} GET card",
             f"{_ratio(r['rps'], upd, 'tps')} raw UPDATE",
@@ -57,9 +59,11 @@ def summary_lines(name: str, b: dict[str, Any]) -> list[str]:
         line = f"{name} {label}: {r['rps']:,.0f} req/s = {', '.join(parts)}; {_latency(r)}"
         cpu = _cpu_ratio(r, ping)
         if cpu is not None:
+            bare_cpu = _cpu_ratio(r, base)
             line += (
                 f"; server CPU {r['server_cpu_us']:,.0f} us/request = {cpu:.1f}x "
-                f"ping's (the server kept {r['rps'] * r['server_cpu_us'] / 1e6:.2f} cores busy)"
+                f"ping's{f', {bare_cpu:.1f}x bare' if bare_cpu else ''} "
+                f"(the server kept {r['rps'] * r['server_cpu_us'] / 1e6:.2f} cores busy)"
             )
         lines.append(line)
     return lines
@@ -133,19 +137,28 @@ def _cpu(r: dict[str, Any]) -> str:
 
 def table(results: dict[str, Any]) -> str:
     rows = _header(
-        "per second", "x ping", "x GET card", "x raw UPDATE", "p50 ms", "p99 ms", "server CPU us/req", "failures"
+        "per second",
+        "x bare",
+        "x ping",
+        "x raw UPDATE",
+        "p50 ms",
+        "p99 ms",
+        "server CPU us/req",
+        "CPU x bare",
+        "failures",
     )
     for name, b in results["backends"].items():
-        ping, get, upd = b.get("ping"), b.get("get_card"), b.get("raw_update")
+        ping, upd, base = b.get("ping"), b.get("raw_update"), b.get("bare")
         for key, label in HTTP:
             r = b.get(key)
             if not r:
                 continue
             fails = r["non_2xx"] + r["socket_errors"]
+            cpu = _cpu_ratio(r, base)
             rows.append(
-                f"| {name} | {label} | {r['rps']:,.0f} | {_ratio(r['rps'], ping, 'rps')} | "
-                f"{_ratio(r['rps'], get, 'rps')} | {_ratio(r['rps'], upd, 'tps')} | "
-                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {_cpu(r)} | {fails} |"
+                f"| {name} | {label} | {r['rps']:,.0f} | {_ratio(r['rps'], base, 'rps')} | "
+                f"{_ratio(r['rps'], ping, 'rps')} | {_ratio(r['rps'], upd, 'tps')} | "
+                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {_cpu(r)} | {f'{cpu:.1f}x' if cpu else '-'} | {fails} |"
             )
         for key, label in RAW:
             r = b.get(key)
@@ -156,8 +169,8 @@ def table(results: dict[str, Any]) -> str:
             # pgbench reports only a mean latency
             shown = label if r.get("p50_ms") is not None else f"{label} (mean {r['mean_ms']:.1f} ms)"
             rows.append(
-                f"| {name} | {shown} | {r['tps']:,.0f} | {_ratio(r['tps'], ping, 'rps')} | "
-                f"{_ratio(r['tps'], get, 'rps')} | {_ratio(r['tps'], upd, 'tps')} | {p50} | {p99} | - | - |"
+                f"| {name} | {shown} | {r['tps']:,.0f} | {_ratio(r['tps'], base, 'rps')} | "
+                f"{_ratio(r['tps'], ping, 'rps')} | {_ratio(r['tps'], upd, 'tps')} | {p50} | {p99} | - | - | - |"
             )
     return "\n".join(rows)
 

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # never a benchmark; tighten them per deployment.
     rate_limit_per_token: str = "300000/minute"  # noqa: S105 - a rate, not a secret
     rate_limit_per_ip: str = "600000/minute"
+    # How long a process trusts a token it verified without asking the database again. A token
+    # revoked in another process stops working within this time (at once in the revoking one);
+    # 0 turns the cache off (every request reads its token). See docs/security.md.
+    token_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     # Where counters live: "memory" (one process), "database" (shared by every process on the
     # same database), or a URL the `limits` library knows ("redis://host:6379"). None picks
     # memory for the embedded SQLite default and the database otherwise.

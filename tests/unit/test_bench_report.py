@@ -10,6 +10,7 @@ def http(rps, cpu=1000.0, non_2xx=0):
 def results(**overrides):
     pg = {
         "settings": {"fsync": "on"},
+        "bare": http(10000, cpu=100.0),
         "ping": http(1000),
         "get_card": http(800),
         "redeem_uncontended": http(500, cpu=2000),
@@ -31,16 +32,25 @@ def results(**overrides):
 def test_redemption_is_reported_against_every_baseline():
     lines = report.summary_lines("postgresql", results()["backends"]["postgresql"])
     assert lines[0].startswith(
-        "postgresql redeem, uncontended: 500 req/s = 0.50x ping, 0.62x GET card, 0.10x raw UPDATE; p50 10.0 ms"
+        "postgresql GET /v1/ping (token check only): 1,000 req/s = 0.10x bare FastAPI, 1.00x ping"
     )
-    assert "server CPU 2,000 us/request = 2.0x ping's" in lines[0]
-    assert "0.25x raw one-row UPDATE" in lines[1]
+    redeem, hot = lines[2], lines[3]
+    assert redeem.startswith(
+        "postgresql redeem, uncontended: 500 req/s = 0.050x bare FastAPI, 0.50x ping, 0.62x GET card, "
+        "0.10x raw UPDATE; p50 10.0 ms"
+    )
+    assert "server CPU 2,000 us/request = 2.0x ping's, 20.0x bare" in redeem
+    assert "0.25x raw one-row UPDATE" in hot
 
 
 def test_table_has_a_row_per_figure():
     table = report.table(results())
-    assert table.count("\n| postgresql |") == 6
-    assert "| postgresql | raw UPDATE, random row (mean 12.8 ms) | 5,000 | 5.00x |" in table
+    assert table.count("\n| postgresql |") == 7
+    assert '| postgresql | bare FastAPI GET {"ok": true} (baseline) | 10,000 | 1.00x |' in table
+    assert (
+        "| postgresql | redeem, uncontended | 500 | 0.050x | 0.50x | 0.10x | 10.0 | 40.0 | 2,000 | 20.0x | 0 |" in table
+    )
+    assert "| postgresql | raw UPDATE, random row (mean 12.8 ms) | 5,000 | 0.50x | 5.00x |" in table
 
 
 def test_failed_requests_broken_ledger_and_tracebacks_are_problems():

@@ -44,7 +44,10 @@ Cards API v1 at `/gift-cards/v1`. See docs/api.md and docs/dialects/.
 def install(app: FastAPI) -> None:
     """The native error envelope as the application's error handler, and every native router."""
     errors.install(app)
+    # FastAPI matches routes in order, one by one: the token check (/v1/ping, what clients poll)
+    # and the cards (the hot paths) first.
     for router in (
+        ping.router,
         card_query.router,
         cards.router,
         transfers.router,
@@ -61,6 +64,5 @@ def install(app: FastAPI) -> None:
         reports.router,
         audit.router,
         oauth.router,
-        ping.router,
     ):
         app.include_router(router)

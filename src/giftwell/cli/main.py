@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from giftwell.cli import audit, funding, jobs, keys, operations, reports, serving, suppliers, tenants
+from giftwell.cli import audit, cards, funding, jobs, keys, operations, reports, serving, suppliers, tenants
 from giftwell.services.audit import actor
 
 app = typer.Typer(help="Giftwell: gift cards on a double-entry ledger.", no_args_is_help=True, add_completion=False)
@@ -19,6 +19,7 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(operations.codes_app, name="codes")
+app.add_typer(cards.cards_app, name="cards")
 app.add_typer(operations.products_app, name="products")
 app.add_typer(suppliers.suppliers_app, name="suppliers")
 app.add_typer(funding.funding_app, name="funding")

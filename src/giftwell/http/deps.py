@@ -59,13 +59,13 @@ async def authenticate(request: Request, *, allow_bare: bool = False, header: st
     else:
         token = request.headers.get(header, "").strip() or None
     # A prefix of the token's keyed hash names it in the counters without revealing it.
-    token_key = rt.keys.token_hash(token)[:32] if token is not None else None
+    token_hash = rt.keys.token_hash(token) if token is not None else None
+    token_key = token_hash[:32] if token_hash is not None else None
     ip = client_ip(request)
     await limit(request, await ratelimit.hit_request(rt, ip=ip, token_key=token_key))
     if token is None:
         raise Unauthenticated("missing bearer token: send Authorization: Bearer <token>")
-    async with rt.reader() as uow:
-        principal = await tokens.authenticate(uow, token)
+    principal = await tokens.check_token(rt, token, token_hash=token_hash)
     # The log lines of the request name the account; the audit log also the token and address.
     logs.annotate(account_id=principal.account_id, token_id=principal.token_id, _ip=ip)
     return principal

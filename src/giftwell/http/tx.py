@@ -61,6 +61,23 @@ class Tx:
             return response
         return await self._idempotent(principal.account_id, idempotency.check_key(key), use_case, render, status)
 
+    async def run_alone_first(
+        self,
+        principal: Principal,
+        alone: Callable[[UnitOfWork], Awaitable[T | None]],
+        use_case: Callable[[UnitOfWork], Awaitable[T]],
+        render: Callable[[T], BaseModel],
+    ) -> Response:
+        """`run`, tried first as one statement committing on its own (`alone`, in autocommit: no
+        BEGIN, no COMMIT) when no `Idempotency-Key` asks for a stored response; `alone` answers
+        None when it did nothing, and `use_case` runs in a transaction as usual."""
+        if self.request.headers.get("idempotency-key") is None:
+            async with self.rt.reader() as uow:
+                result = await alone(uow)
+            if result is not None:
+                return json_response(render(result))
+        return await self.run(principal, use_case, render)
+
     async def _idempotent(
         self,
         account_id: str,

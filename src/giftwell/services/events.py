@@ -119,19 +119,44 @@ async def fan_out(uow: UnitOfWork, *, event_id: str, account_id: str, event_type
     """Create the deliveries of one event; returns how many were scheduled (enabled endpoints)."""
     if event_type not in EVENT_TYPES:
         return 0
+    endpoints = [
+        (r.id, r.events, r.format, bool(r.enabled))
+        for r in (await uow.conn.execute(_ENDPOINTS, {"account_id": account_id})).all()
+    ]
+    return await deliver_to(
+        uow, endpoints, event_id=event_id, account_id=account_id, event_type=event_type, created_at=created_at
+    )
+
+
+Endpoint = tuple[str, list[str], str, bool]  # id, events, format, enabled
+
+
+async def deliver_to(
+    uow: UnitOfWork,
+    endpoints: list[Endpoint],
+    *,
+    event_id: str,
+    account_id: str,
+    event_type: str,
+    created_at: datetime,
+) -> int:
+    """`fan_out` over the account's endpoints read already (in the same transaction, as by the
+    redemption's one statement); how many deliveries were scheduled."""
+    if event_type not in EVENT_TYPES:
+        return 0
     scheduled = 0
-    for r in (await uow.conn.execute(_ENDPOINTS, {"account_id": account_id})).all():
-        if not subscribed(r.events, r.format, event_type):
+    for endpoint_id, events, fmt, enabled in endpoints:
+        if not subscribed(events, fmt, event_type):
             continue
         await create_delivery(
             uow,
             event_id=event_id,
-            endpoint_id=r.id,
+            endpoint_id=endpoint_id,
             account_id=account_id,
             event_created_at=created_at,
-            enabled=bool(r.enabled),
+            enabled=enabled,
         )
-        scheduled += bool(r.enabled)
+        scheduled += enabled
     return scheduled
 
 

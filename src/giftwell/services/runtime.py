@@ -10,9 +10,12 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from giftwell.adapters import transports
+from giftwell.domain.access import Principal
+from giftwell.domain.token_cache import TokenCache
 from giftwell.keys import Keys
 from giftwell.settings import Settings
 from giftwell.store import counters
+from giftwell.store.batched_counters import BatchedCounters
 from giftwell.store.engine import create_engine
 from giftwell.store.uow import UnitOfWork
 
@@ -40,7 +43,13 @@ class Runtime:
         # Set after a commit that enqueued a job due now, so an in-process worker starts it at
         # once instead of at its next poll.
         self.jobs_wakeup = asyncio.Event()
+        # Verified bearer tokens by hash, for a second or so: most requests skip the database.
+        self.token_cache: TokenCache[Principal] = TokenCache(settings.token_cache_seconds)
         self.counters = counters.build(settings.resolved_rate_limit_storage, self.engine)
+        # Where generous limits are counted: in batches in front of the database store, else the same store.
+        self.batched_counters: counters.Counters = (
+            BatchedCounters(self.counters) if isinstance(self.counters, counters.DatabaseCounters) else self.counters
+        )
         # Parsed once: the limits are read on every request.
         self.token_rate = settings.token_rate
         self.ip_rate = settings.ip_rate
@@ -65,5 +74,7 @@ class Runtime:
         return UnitOfWork(self, read_only=True)
 
     async def close(self) -> None:
+        if self.batched_counters is not self.counters:
+            await self.batched_counters.close()
         await self.counters.close()
         await self.engine.dispose()

@@ -110,12 +110,19 @@ class DatabaseCounters:
     async def incr(self, slots: Sequence[Slot]) -> list[int]:
         if not slots:
             return []
+        counts = await self.add(dict.fromkeys(slots, 1))
+        return [counts[s] for s in slots]
+
+    async def add(self, amounts: dict[Slot, int]) -> dict[Slot, int]:
+        """Add `amounts[slot]` to each slot in one statement; the new count of each."""
+        if not amounts:
+            return {}
         # Sorted, so two transactions touching the same rows lock them in the same order and
-        # cannot deadlock; de-duplicated, since PostgreSQL refuses to update a row twice in one
-        # statement.
-        unique = sorted(set(slots))
+        # cannot deadlock (a dict's keys are unique: PostgreSQL refuses to update a row twice in
+        # one statement).
+        unique = sorted(amounts)
         ins = self._insert(RateLimitCounter).values(
-            [{"key": s.key, "window_start": s.start, "expires_at": s.end, "count": 1} for s in unique]
+            [{"key": s.key, "window_start": s.start, "expires_at": s.end, "count": amounts[s]} for s in unique]
         )
         stmt = ins.on_conflict_do_update(
             index_elements=[RateLimitCounter.key, RateLimitCounter.window_start],
@@ -124,7 +131,7 @@ class DatabaseCounters:
         async with self.engine.begin() as conn:
             rows = (await conn.execute(stmt)).all()
         counts = {(r[0], r[1]): int(r[2]) for r in rows}
-        return [counts[(s.key, s.start)] for s in slots]
+        return {s: counts[(s.key, s.start)] for s in unique}
 
     async def peek(self, slots: Sequence[Slot]) -> list[int]:
         if not slots:

@@ -12,6 +12,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from giftwell.domain.access import Principal
+from giftwell.domain.token_cache import TokenCache
 from giftwell.keys import Keys
 from giftwell.settings import Settings
 
@@ -25,3 +27,5 @@ class Host(Protocol):
     system_accounts: dict[tuple[str, str, str], str]
     # Set after a commit that enqueued a job due now, to wake an in-process worker.
     jobs_wakeup: asyncio.Event
+    # Verified bearer tokens, for `token_cache_seconds` (services/access/tokens.py).
+    token_cache: TokenCache[Principal]

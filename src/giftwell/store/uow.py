@@ -36,6 +36,10 @@ def unavailable(exc: BaseException) -> bool:
         name = type(orig).__name__ if orig is not None else ""
         sqlstate = str(getattr(orig, "sqlstate", "") or getattr(orig, "pgcode", "") or "")
         return name in _UNAVAILABLE_NAMES or sqlstate.startswith(("08", "57P"))
+    if type(exc).__module__.startswith("asyncpg"):
+        # Raised by the driver itself, where a hot path calls it directly (services/cards/redeem_fast.py).
+        sqlstate = str(getattr(exc, "sqlstate", "") or "")
+        return type(exc).__name__ in _UNAVAILABLE_NAMES or sqlstate.startswith(("08", "57P"))
     return isinstance(exc, OSError)
 
 

@@ -81,3 +81,68 @@ async def test_build_picks_the_store(rt, db_url):
     assert isinstance(build("memory", rt.engine), MemoryCounters)
     assert isinstance(build("database", rt.engine), DatabaseCounters)
     assert isinstance(build("memory://", rt.engine), LimitsCounters)
+
+
+class Mono:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_batched_counters_write_once_per_interval_and_share_totals(settings):
+    """Two processes' batched stores on one database: each counts its own requests at once and
+    the other's after a flush; between flushes nothing reaches the database."""
+    from giftwell.store.batched_counters import BatchedCounters
+
+    one, two = build_runtime(settings), build_runtime(settings)
+    mono = Mono()
+    shared = DatabaseCounters(one.engine)
+    a, b = (
+        BatchedCounters(shared, interval=1.0, monotonic=mono),
+        BatchedCounters(DatabaseCounters(two.engine), interval=1.0, monotonic=mono),
+    )
+    try:
+        assert await a.incr([A, B]) == [1, 1]
+        assert await a.incr([A]) == [2]
+        assert await b.incr([A]) == [1]
+        assert await shared.peek([A, B]) == [0, 0]  # nothing written yet
+        mono.t = 1.0
+        assert await a.incr([A]) == [3]  # this call flushes a's 3 and 1
+        assert await shared.peek([A, B]) == [3, 1]
+        assert await b.incr([A]) == [5]  # b's 2 added to the 3 already there
+        assert await shared.peek([A]) == [5]
+        assert await a.incr([A]) == [4]  # a learns of b's at its next flush ...
+        mono.t = 2.0
+        assert await a.incr([A]) == [7]  # ... here: 5 + a's 2
+        await a.close()
+        await b.close()
+        assert await shared.peek([A, B]) == [7, 1]
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_runtime_batches_only_generous_limits(rt, settings):
+    """The request limits (300,000 a minute by default) go to the batched store on the database;
+    a tight limit is counted exactly at once."""
+    from giftwell.services.access import ratelimit
+    from giftwell.settings import parse_rate
+    from giftwell.store.batched_counters import BatchedCounters
+
+    if rt.settings.resolved_rate_limit_storage != "database":
+        assert rt.batched_counters is rt.counters
+        return
+    assert isinstance(rt.batched_counters, BatchedCounters)
+    rt.batched_counters.interval = 3600.0  # no flush during the test
+    rules = [("ip:x", parse_rate("300000/minute")), ("tok:y", parse_rate("3/minute"))]
+    assert rules[0][1] is not None
+    assert rules[1][1] is not None
+    for n in (1, 2):
+        d = await ratelimit.hit(rt, rules)  # type: ignore[arg-type]
+        assert d.quota is not None
+        assert d.quota.remaining == 3 - n
+    start = rules[1][1].window_start(rt.clock().timestamp())
+    tight, loose = Slot("tok:y", start, 60), Slot("ip:x", start, 60)
+    assert await rt.counters.peek([tight, loose]) == [2, 0]  # the generous one waits for a flush

@@ -156,6 +156,17 @@ async def reload(card_id: Text, body: ReloadIn, p: CardsWrite, tx: TxDep) -> Res
 @router.post("/{card_id}/redeem", response_model=MovementOut, summary="Redeem (or hold) an amount")
 async def redeem(card_id: Text, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Response:
     ttl = timedelta(seconds=body.hold_ttl_seconds) if body.hold_ttl_seconds else None
+    if body.capture:
+        return await tx.run_alone_first(
+            p,
+            lambda uow: card_money.redeem_alone(
+                uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reference=body.reference
+            ),
+            lambda uow: card_money.redeem(
+                uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reference=body.reference
+            ),
+            MovementOut.of_movement,
+        )
     return await tx.run(
         p,
         lambda uow: card_money.redeem(

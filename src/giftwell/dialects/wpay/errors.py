@@ -33,6 +33,7 @@ from starlette.responses import Response
 from giftwell.dialects.wpay.wire import WireError
 from giftwell.domain.errors import (
     Conflict,
+    DatabaseUnavailable,
     GiftwellError,
     InsufficientFunds,
     InsufficientScope,
@@ -124,6 +125,8 @@ _FIXED: list[tuple[Callable[[Exception], bool], int, str, str | None]] = [
     (lambda e: _rule(e, Unauthenticated, reason=INVALID_TOKEN), 401, "AP02", None),
     (lambda e: isinstance(e, Unauthenticated | InsufficientScope), 401, "AP01", None),
     (lambda e: isinstance(e, RateLimited), 429, "GC-4029", None),
+    # The database out of reach (as the services report it): transient, retry as for any 5555.
+    (lambda e: isinstance(e, DatabaseUnavailable), 500, "GC-5555", None),
     (lambda e: isinstance(e, InsufficientFunds), 400, "6063", "giftItemsInfo"),
     (lambda e: isinstance(e, Conflict), 400, "5313", "clientOrderNumber"),
     (lambda e: isinstance(e, NotFound) and e.param == "reference", 404, "5318", None),

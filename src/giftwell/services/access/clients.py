@@ -19,6 +19,7 @@ from giftwell.domain.clients import CONFIDENTIAL_AUTH_METHODS, PUBLIC_AUTH_METHO
 from giftwell.domain.errors import InsufficientScope, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.services import audit
+from giftwell.services.access.tokens import forget_cached
 from giftwell.store.models import AccessToken, OAuthClient, RefreshToken
 from giftwell.store.uow import UnitOfWork
 
@@ -171,6 +172,7 @@ async def revoke_client(uow: UnitOfWork, *, account_id: str, client_id: str) -> 
         .where(AccessToken.client_id == client_id, AccessToken.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
+    forget_cached(uow)
     await uow.conn.execute(
         sa.update(RefreshToken)
         .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from giftwell.domain.errors import RateLimited
 from giftwell.domain.ratelimit import Rate, ip_key
 from giftwell.services.runtime import Runtime
+from giftwell.store.batched_counters import BATCH_MIN_COUNT
 from giftwell.store.counters import Slot
 
 
@@ -52,7 +53,16 @@ async def hit(rt: Runtime, rules: Sequence[tuple[str, Rate]]) -> Decision:
         return NO_LIMIT
     now = rt.clock().timestamp()
     slots = [Slot(key, rate.window_start(now), rate.seconds) for key, rate in rules]
-    counts = await rt.counters.incr(slots)
+    # Generous limits are counted in batches (store/batched_counters.py), tight ones exactly.
+    batched = [rate.count >= BATCH_MIN_COUNT for _, rate in rules]
+    if not any(batched):
+        counts = await rt.counters.incr(slots)
+    elif all(batched):
+        counts = await rt.batched_counters.incr(slots)
+    else:
+        exact = iter(await rt.counters.incr([s for s, b in zip(slots, batched, strict=True) if not b]))
+        loose = iter(await rt.batched_counters.incr([s for s, b in zip(slots, batched, strict=True) if b]))
+        counts = [next(loose) if b else next(exact) for b in batched]
     quotas = []
     retry_after: int | None = None
     for (_, rate), slot, n in zip(rules, slots, counts, strict=True):

@@ -32,6 +32,7 @@ from giftwell.domain.ledger import (
 )
 from giftwell.services import audit, events
 from giftwell.services.cards import reads as cards
+from giftwell.services.cards import redeem_fast
 from giftwell.services.ledger import accounts as ledger_accounts
 from giftwell.services.ledger import settle, transfers
 from giftwell.services.ledger.transfers import AccountState, Leg, LegRefused
@@ -192,6 +193,12 @@ async def redeem(
     """Take `amount` off a card at checkout. With `capture=False` the amount is only held (a
     pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings).
     A test card (made by a test order) is refused with `test_card`: it must never buy anything."""
+    if capture and amount > 0 and uow.dialect == "postgresql":
+        # One statement on the happy path; any refusal takes the general path below to say why.
+        done = await redeem_fast.redeem(uow, account_id=account_id, card_id=card_id, amount=amount, reference=reference)
+        if done is not None:
+            uow.after_commit(lambda: _count_redemption(done[1].currency, amount))
+            return Movement(*done)
     card = await cards.get(uow, account_id=account_id, card_id=card_id)
     require_positive(amount)
     require_usable(card.status, card.expires_at, uow.now)
@@ -236,6 +243,21 @@ async def redeem(
         },
     )
     return m
+
+
+async def redeem_alone(
+    uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reference: str | None
+) -> Movement | None:
+    """`redeem` (captured) as one statement committing on its own, in a read-only (autocommit)
+    unit of work: no BEGIN and no COMMIT round trips. None when it cannot be done that way (SQLite,
+    any refusal, an account with webhook endpoints): then run `redeem` in a transaction."""
+    if uow.dialect != "postgresql" or amount <= 0:
+        return None
+    done = await redeem_fast.redeem(uow, account_id=account_id, card_id=card_id, amount=amount, reference=reference)
+    if done is None:
+        return None
+    await _count_redemption(done[1].currency, amount)
+    return Movement(*done)
 
 
 async def _count_redemption(currency: str, amount: int) -> None:

@@ -3,7 +3,7 @@
 from giftwell.store.models.accounts import AccessToken, Account
 from giftwell.store.models.audit import AuditEvent
 from giftwell.store.models.base import Base
-from giftwell.store.models.cards import Card, CardMetadata, CardSearch
+from giftwell.store.models.cards import BulkIssue, Card, CardMetadata, CardSearch
 from giftwell.store.models.catalog import Product
 from giftwell.store.models.choice import ChoiceLink, ChoicePick
 from giftwell.store.models.delivery import Delivery, RewardLink
@@ -26,6 +26,7 @@ __all__ = [
     "Account",
     "AuditEvent",
     "Base",
+    "BulkIssue",
     "Card",
     "CardMetadata",
     "CardSearch",

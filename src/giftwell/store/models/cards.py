@@ -95,3 +95,22 @@ class CardSearch(Base):
     card_id: Mapped[str] = mapped_column(ForeignKey("cards.id"), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     body: Mapped[str] = mapped_column(Text)
+
+
+class BulkIssue(Base):
+    """A run of `giftwell cards issue-bulk`: `issued` of `count` cards made so far. Each batch of
+    cards and its step of `issued` commit together, so a restart continues from `issued`."""
+
+    __tablename__ = "bulk_issues"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40), ForeignKey("accounts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    count: Mapped[int]
+    issued: Mapped[int]
+    product_id: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

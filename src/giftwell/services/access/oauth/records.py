@@ -20,6 +20,7 @@ from giftwell.domain.access import scope_list
 from giftwell.domain.clients import CONFIDENTIAL_AUTH_METHODS, PUBLIC_AUTH_METHOD
 from giftwell.domain.ids import new_id
 from giftwell.keys import Keys
+from giftwell.services.access.tokens import forget_cached
 from giftwell.store.models import AccessToken, OAuthClient, OAuthCode, RefreshToken
 from giftwell.store.uow import UnitOfWork
 
@@ -265,6 +266,7 @@ async def revoke_family(uow: UnitOfWork, family_id: str) -> None:
         .where(AccessToken.family_id == family_id, AccessToken.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
+    forget_cached(uow)
 
 
 async def save_tokens(
@@ -348,3 +350,4 @@ async def revoke_token(uow: UnitOfWork, token: Token) -> None:
         .where(AccessToken.id == token.id, AccessToken.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
+    forget_cached(uow)
