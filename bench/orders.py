@@ -92,9 +92,37 @@ def settle(pid: int, *, timeout: float = 120) -> None:
             return
 
 
+CARDS_PAGE = 100
+CARDS_PAGE_TRIES = 20
+
+
+def measure_cards_page(client: httpx.Client, order_id: str, server_pid: int) -> dict[str, Any]:
+    """The buyer's first page of the order's cards (`GET /v1/orders/{id}/cards`, codes decrypted
+    and their showing recorded), asked `CARDS_PAGE_TRIES` times: wall time each (loopback, so
+    mostly the server's) and the server's CPU per request."""
+    times = []
+    cpu_before = wrk.process_cpu_seconds(server_pid)
+    for _ in range(CARDS_PAGE_TRIES):
+        started = time.monotonic()
+        r = client.get(f"/v1/orders/{order_id}/cards", params={"limit": CARDS_PAGE})
+        r.raise_for_status()
+        times.append(time.monotonic() - started)
+        assert len(r.json()["data"]) == CARDS_PAGE
+    cpu = wrk.process_cpu_seconds(server_pid) - cpu_before
+    times.sort()
+    return {
+        "limit": CARDS_PAGE,
+        "requests": CARDS_PAGE_TRIES,
+        "p50_ms": times[len(times) // 2] * 1000,
+        "max_ms": times[-1] * 1000,
+        "server_cpu_ms": cpu / CARDS_PAGE_TRIES * 1000,
+    }
+
+
 def measure_async(server: Server, token: str, cards: int, fulfiller_pid: int) -> dict[str, Any]:
     """Place one `cards`-card order in async mode and time it from placement until it is no
-    longer open; with the CPU time the fulfilling process spent meanwhile."""
+    longer open; with the CPU time the fulfilling process spent meanwhile; then the first page of
+    its cards."""
     reference = f"async-{secrets.token_hex(4)}"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
@@ -111,7 +139,9 @@ def measure_async(server: Server, token: str, cards: int, fulfiller_pid: int) ->
             status = listed.json()["data"][0]["status"]
         seconds = time.monotonic() - started
         cpu = wrk.process_cpu_seconds(fulfiller_pid) - cpu_before
+        page = measure_cards_page(client, r.json()["id"], server.proc.pid) if cards >= CARDS_PAGE else None
     return {
+        "cards_page": page,
         "cards": cards,
         "status": status,
         "seconds": seconds,

@@ -96,6 +96,13 @@ def order_lines(name: str, b: dict[str, Any]) -> list[str]:
             f"{_ratio(a['cards_per_second'], redeem, 'rps')} redeem; {a['fulfiller_cpu_us_per_card']:,.0f} us CPU "
             f"per card in {a['fulfilled_by']}"
         )
+        page = a.get("cards_page")
+        if page:
+            lines.append(
+                f"{name} GET /v1/orders/{{id}}/cards of that order, first page of {page['limit']}: "
+                f"p50 {page['p50_ms']:.1f} ms, max {page['max_ms']:.1f} ms of {page['requests']}, "
+                f"server CPU {page['server_cpu_ms']:.1f} ms a request"
+            )
     return lines
 
 
