@@ -13,6 +13,7 @@ from giftwell.app import build_runtime
 from giftwell.domain.suppliers import SupplierPaused
 from giftwell.services.access import clients
 from giftwell.services.catalog.upstream import config, tokens
+from giftwell.settings import Settings
 from giftwell.store.models import Event, Job, RefreshToken, Supplier
 from tests.upstream import SUPPLIER, Fault
 
@@ -104,6 +105,9 @@ async def test_revoked_upstream_client_pauses_and_client_credentials_work(make_p
         async with pair.rb.uow() as uow:
             await clients.revoke_client(uow, account_id=pair.b["account_id"], client_id=pair.b["client_id"])
             await uow.commit()
+        # Revoked here, in another process than B's server: B trusts a token it verified for up
+        # to `token_cache_seconds` (docs/access.md), so wait that out.
+        await asyncio.sleep(Settings.model_fields["token_cache_seconds"].default + 0.5)
         with pytest.raises(SupplierPaused, match="refused"):
             await tokens.call(pair.ra, row.id, lambda api, token: api.products(token))
         assert (await supplier_row(pair.ra)).status == "paused"

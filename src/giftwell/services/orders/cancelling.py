@@ -85,7 +85,11 @@ async def cancel(uow: UnitOfWork, *, account_id: str, order_id: str, unit_ids: l
                 refunded.append((u.item_id, int(u.price)))
     if refund:
         await _refund(uow, order, refund, refunded)
-    if order.status in OPEN:
+    # The order's status as it is now, not as first read: the units' lock above may have waited
+    # for a fulfilment batch that ended the order meanwhile (then finish would do nothing, and a
+    # completed order whose every card was just cancelled would stay completed).
+    status = await uow.conn.scalar(sa.select(Order.status).where(Order.id == order_id))
+    if status in OPEN:
         await finish(uow, order_id)
     elif n:
         issued = await uow.conn.execute(
