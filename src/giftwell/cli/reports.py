@@ -40,7 +40,13 @@ async def _account_id(rt: Runtime, name: str) -> str:
 
 
 def _owed(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(f"  {r['currency']}  {r['amount']:>16,}  on {r['cards']:,} card(s)" for r in rows) or "  (none)"
+    def line(r: dict[str, Any]) -> str:
+        links = (
+            f"; {r['links']:,} on {r['link_count']:,} unpicked link(s)" if r.get("links") or r.get("link_count") else ""
+        )
+        return f"  {r['currency']}  {r['amount']:>16,}  on {r['cards']:,} card(s){links}"
+
+    return "\n".join(line(r) for r in rows) or "  (none)"
 
 
 @reports_app.command("liability")

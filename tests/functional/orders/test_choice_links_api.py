@@ -187,3 +187,48 @@ async def test_an_expired_or_unknown_link_shows_nothing(make_app, clock):
     expired = [d for t, d in await events(rt, "reward.expired")]
     assert expired[0]["breakage"] == 2500
     await assert_ledger_ok(rt)
+
+
+async def test_value_on_unpicked_links_is_the_operators_liability(make_app, clock):
+    """The operator's issuance funds a link, so the operator's liability report carries its
+    unspent value apart from the cards (`links`), at any instant; a pick moves it onto a card."""
+    from giftwell.services.access import accounts
+    from giftwell.services.reports import liability
+
+    app = make_app(public_url="http://testserver")
+    rt, api = await setup(app)
+    before = clock.now
+    clock.advance(seconds=1)
+    body = {"reference": "owed-1", "items": [{"amount": 6000, "choice": {"products": ["books-usd"]}}]}
+    order = await api.ok("POST", "/v1/orders", body)
+    clock.advance(seconds=1)
+    ordered = clock.now
+
+    async def owed(account_id: str, at=None) -> list[tuple[str, int, int, int, int]]:
+        async with rt.reader() as uow:
+            found = await liability.liability(uow, account_id=account_id, as_of=at)
+        return [(o.currency, o.amount, o.cards, o.links, o.link_count) for o in found.data]
+
+    async with rt.reader() as uow:
+        operator = (await accounts.operator_account(uow)).id
+    assert await owed(operator) == [("USD", 0, 0, 6000, 1)]
+    assert await owed(operator, before) == []
+    assert await owed(api.tenant.account_id) == []  # the buyer holds the link; it owes nothing
+
+    (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
+    path = link["link"].replace("http://testserver", "")
+    clock.advance(seconds=1)
+    async with http(app) as browser:
+        shown = await browser.get(path)
+        form = {
+            "csrf": CSRF.search(shown.text).group(1),
+            "pick_key": KEY.search(shown.text).group(1),
+            "product": "books-usd",
+            "amount": "25",
+        }
+        assert (await browser.post(f"{path}/pick", data=form)).status_code == 303
+    assert await owed(operator) == [("USD", 2500, 1, 3500, 1)]
+    assert await owed(operator, ordered) == [("USD", 0, 0, 6000, 1)]
+    report = await api.ok("GET", "/v1/reports/liability")  # the buyer's, through the API
+    assert report["data"] == []
+    await assert_ledger_ok(rt)

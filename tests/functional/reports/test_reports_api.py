@@ -21,8 +21,8 @@ async def test_liability_answers_per_currency_in_minor_units(api: Api, rt: Runti
     body = await api.ok("GET", "/v1/reports/liability")
     assert set(body) == {"as_of", "data"}
     assert body["data"] == [
-        {"currency": "EUR", "amount": 1250, "cards": 1},
-        {"currency": "KWD", "amount": 1001, "cards": 1},
+        {"currency": "EUR", "amount": 1250, "cards": 1, "links": 0, "link_count": 0},
+        {"currency": "KWD", "amount": 1001, "cards": 1, "links": 0, "link_count": 0},
     ]
     then = await api.ok("GET", "/v1/reports/liability", params={"as_of": before.isoformat()})
     assert then["data"] == []

@@ -43,8 +43,8 @@ async def test_reports_from_the_command_line(rt: Runtime, env: dict[str, str]):
     code, out, _ = await invoke(env, "reports", "liability", "--account", "Acme Shop", "--json")
     assert code == 0
     assert json.loads(out)["data"] == [
-        {"currency": "EUR", "amount": 2500, "cards": 1},
-        {"currency": "JPY", "amount": 3000, "cards": 1},
+        {"currency": "EUR", "amount": 2500, "cards": 1, "links": 0, "link_count": 0},
+        {"currency": "JPY", "amount": 3000, "cards": 1, "links": 0, "link_count": 0},
     ]
     code, out, _ = await invoke(env, "reports", "breakage", "--account", "Acme Shop", "--rate", "0.1", "--json")
     assert code == 0

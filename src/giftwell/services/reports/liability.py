@@ -9,6 +9,10 @@ adds the movements after it, summed per account before they meet the card accoun
 A transfer that moves a card's value belongs to the card's account (`transfers.account_id`):
 issue, redemption, expiry, refund, adjustment, a card-to-card move within the account, an order's
 cancellation; so the movements since `as_of` are read from the account's own transfers.
+
+Value on a choice reward link not yet picked is owed too, by the operator: its issuance account
+funded the link, and a pick turns the value into a card. It is reported apart from the cards
+(`links`, `link_count`), on the operator's report only, read from the links' own ledger accounts.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from giftwell.domain.ledger import AccountKind, TransferStatus
 from giftwell.domain.reports import check_as_of
-from giftwell.store.models import Card, LedgerAccount, Transfer
+from giftwell.store.models import Account, Card, ChoiceLink, LedgerAccount, Transfer
 from giftwell.store.uow import UnitOfWork
 
 REPORT_WORK_MEM = "128MB"
@@ -33,6 +38,8 @@ class Owed:
     currency: str
     amount: int  # minor units
     cards: int  # cards holding a positive balance
+    links: int = 0  # minor units on choice reward links not yet picked (the operator's report)
+    link_count: int = 0  # links holding a positive balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,5 +114,44 @@ async def liability(uow: UnitOfWork, *, account_id: str, as_of: datetime | None 
     )
     async with _report_memory(uow):
         rows = (await uow.conn.execute(query)).all()
-    data = [Owed(r.currency, int(r.amount or 0), int(r.cards or 0)) for r in rows]
-    return Liability(at, [o for o in data if o.amount or o.cards])
+    owed = {r.currency: Owed(r.currency, int(r.amount or 0), int(r.cards or 0)) for r in rows}
+    if await uow.conn.scalar(sa.select(Account.is_operator).where(Account.id == account_id)):
+        for r in await _links(uow, at):
+            o = owed.get(r.currency) or Owed(r.currency, 0, 0)
+            owed[r.currency] = Owed(o.currency, o.amount, o.cards, int(r.amount or 0), int(r.n or 0))
+    data = [owed[c] for c in sorted(owed)]
+    return Liability(at, [o for o in data if o.amount or o.cards or o.links or o.link_count])
+
+
+async def _links(uow: UnitOfWork, at: datetime) -> list[Any]:
+    """Per currency, the value on live (not test) choice links at `at` and how many held some:
+    each link's running balance less its movements posted after `at` (a link's transfers belong
+    to the buyer's account, so they are found through the link's ledger account)."""
+    links = sa.select(ChoiceLink.ledger_account_id.label("la"), ChoiceLink.currency.label("currency")).where(
+        ChoiceLink.test.is_(False)
+    )
+    balance: sa.ColumnElement[int] = sa.func.coalesce(LedgerAccount.balance, 0)
+    lk = links.subquery("lk")
+    q = sa.select(lk.c.currency).join(LedgerAccount, LedgerAccount.id == lk.c.la)
+    if at < uow.now:
+        later = sa.and_(Transfer.status == TransferStatus.POSTED.value, Transfer.posted_at > at)
+        legs = sa.union_all(
+            sa.select(lk.c.la, Transfer.amount.label("delta"))
+            .join(Transfer, Transfer.credit_account_id == lk.c.la)
+            .where(later),
+            sa.select(lk.c.la, (-Transfer.amount).label("delta"))
+            .join(Transfer, Transfer.debit_account_id == lk.c.la)
+            .where(later),
+        ).subquery("link_legs")
+        since = (
+            sa.select(legs.c.la, sa.func.sum(legs.c.delta).label("delta")).group_by(legs.c.la).subquery("link_since")
+        )
+        balance = balance - sa.func.coalesce(since.c.delta, 0)
+        q = q.outerjoin(since, since.c.la == lk.c.la)
+    per_link = q.add_columns(balance.label("bal")).subquery("per_link")
+    query = sa.select(
+        per_link.c.currency,
+        sa.func.sum(per_link.c.bal).label("amount"),
+        sa.func.sum(sa.case((per_link.c.bal > 0, 1), else_=0)).label("n"),
+    ).group_by(per_link.c.currency)
+    return list((await uow.conn.execute(query)).all())

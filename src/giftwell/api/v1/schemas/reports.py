@@ -22,13 +22,26 @@ class OwedOut(BaseModel):
         return cls(currency=o.currency, amount=o.amount, cards=o.cards)
 
 
+class LiableOut(OwedOut):
+    links: int = Field(
+        0,
+        description="Minor units on choice reward links not yet picked, owed besides `amount` "
+        "(the operator's report only: its issuance funds the links).",
+    )
+    link_count: int = Field(0, description="Choice reward links holding a positive balance.")
+
+    @classmethod
+    def of(cls, o: Owed) -> LiableOut:
+        return cls(currency=o.currency, amount=o.amount, cards=o.cards, links=o.links, link_count=o.link_count)
+
+
 class LiabilityOut(BaseModel):
     as_of: datetime
-    data: list[OwedOut]
+    data: list[LiableOut]
 
     @classmethod
     def of(cls, r: Liability) -> LiabilityOut:
-        return cls(as_of=r.as_of, data=[OwedOut.of(o) for o in r.data])
+        return cls(as_of=r.as_of, data=[LiableOut.of(o) for o in r.data])
 
 
 class MonthOut(BaseModel):
