@@ -47,6 +47,8 @@ EVENT_TYPES: dict[str, str] = {
     "hold.expired": "A hold was not captured in time and was released",
     "delivery.sent": "A card's email or SMS was sent",
     "delivery.failed": "A card's email or SMS could not be sent",
+    "reward.picked": "A recipient picked a card with (part of) a choice reward link's value",
+    "reward.expired": "A choice reward link expired; what was left went to the buyer's breakage",
     "webhook_endpoint.disabled": "One of the account's webhook endpoints was disabled (410 Gone, or failing for days)",
 }
 ALL = "*"

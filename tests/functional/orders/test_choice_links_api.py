@@ -11,6 +11,7 @@ from tests import factories
 from tests.functional.delivery_support import LINK, events, http, runtime, work
 from tests.functional.support import Api, assert_ledger_ok, expect_error
 from tests.peers import smtp_server
+from tests.receivers import Receiver
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 KEY = re.compile(r'name="pick_key" value="([^"]+)"')
@@ -161,6 +162,9 @@ async def test_an_expired_or_unknown_link_shows_nothing(make_app, clock):
 
     app = make_app(public_url="http://testserver")
     rt, api = await setup(app)
+    rx = Receiver().start()
+    hook = {"url": rx.url("/hooks"), "events": ["reward.expired"]}
+    await api.post("/v1/webhook-endpoints", hook, status=201)
     ends = (clock.now + timedelta(hours=1)).isoformat()
     body = {"reference": "soon", "items": [{"amount": 2500, "choice": {"products": ["books-usd"], "expires_at": ends}}]}
     order = await api.ok("POST", "/v1/orders", body)
@@ -186,6 +190,11 @@ async def test_an_expired_or_unknown_link_shows_nothing(make_app, clock):
     assert (link["status"], link["unspent_balance"]) == ("expired", 0)
     expired = [d for t, d in await events(rt, "reward.expired")]
     assert expired[0]["breakage"] == 2500
+    # The buyer subscribed to `reward.expired`: its endpoint is told.
+    await work(app)
+    rx.stop()
+    (told,) = [r.json() for r in rx.by_path("/hooks")]
+    assert (told["type"], told["data"]["breakage"]) == ("reward.expired", 2500)
     await assert_ledger_ok(rt)
 
 
@@ -197,6 +206,8 @@ async def test_value_on_unpicked_links_is_the_operators_liability(make_app, cloc
 
     app = make_app(public_url="http://testserver")
     rt, api = await setup(app)
+    rx = Receiver().start()
+    await api.post("/v1/webhook-endpoints", {"url": rx.url("/hooks"), "events": ["reward.picked"]}, status=201)
     before = clock.now
     clock.advance(seconds=1)
     body = {"reference": "owed-1", "items": [{"amount": 6000, "choice": {"products": ["books-usd"]}}]}
@@ -231,4 +242,10 @@ async def test_value_on_unpicked_links_is_the_operators_liability(make_app, cloc
     assert await owed(operator, ordered) == [("USD", 0, 0, 6000, 1)]
     report = await api.ok("GET", "/v1/reports/liability")  # the buyer's, through the API
     assert report["data"] == []
+    # The buyer subscribed to `reward.picked`: its endpoint is told what was picked and what is left.
+    await work(app)
+    rx.stop()
+    (told,) = [r.json() for r in rx.by_path("/hooks")]
+    assert told["type"] == "reward.picked"
+    assert (told["data"]["amount"], told["data"]["unspent"], told["data"]["order"]) == (2500, 3500, order["id"])
     await assert_ledger_ok(rt)
