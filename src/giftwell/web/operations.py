@@ -18,7 +18,7 @@ from giftwell.http.exports import cards_csv
 from giftwell.http.request import get_runtime
 from giftwell.services.access import accounts
 from giftwell.services.funding import balances, receipts, sources
-from giftwell.services.queue import jobs
+from giftwell.services.queue import jobs, workers
 from giftwell.services.reports import breakage, expiring, liability
 from giftwell.store.uow import UnitOfWork
 from giftwell.web.pages import Viewer, done, expiry_policy, not_found, render, run_action, viewer
@@ -137,7 +137,15 @@ async def jobs_page(request: Request) -> Response:
 async def _jobs_page(request: Request, v: Viewer, error: str | None = None) -> Response:
     async with get_runtime(request).reader() as uow:
         found = {state: await jobs.list_jobs(uow, state=state, limit=50) for state in ("queued", "running", "dead")}
-    return render(request, v, "jobs.html", {"jobs": found, "error": error}, 422 if error else 200)
+        stats = await workers.queue_stats(uow)
+        seen = await workers.list_workers(uow)
+    kinds = sorted({*stats.queued, *stats.running, *stats.dead})
+    queue = [
+        (k, stats.queued.get(k, 0), stats.running.get(k, 0), stats.dead.get(k, 0), stats.oldest_due_age.get(k))
+        for k in kinds
+    ]
+    context = {"jobs": found, "queue": queue, "workers": seen, "alive": stats.workers_alive, "error": error}
+    return render(request, v, "jobs.html", context, 422 if error else 200)
 
 
 @router.post("/dashboard/jobs/{job_id}/retry")

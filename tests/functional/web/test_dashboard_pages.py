@@ -184,7 +184,21 @@ async def test_operator_pages_and_the_browser_404(rt, app_client):
     op = await factories.user(rt, (await _operator(rt)), role="owner")
     http = await _as(app_client, op)
     assert factories.PRODUCT["id"] in (await http.get("/dashboard/catalog")).text
-    assert (await http.get("/dashboard/jobs")).status_code == 200
+    jobs_page = await http.get("/dashboard/jobs")
+    assert jobs_page.status_code == 200
+    assert "No worker has registered" in jobs_page.text
+    # A worker's heartbeat and the queue's figures by kind are on the page.
+    from giftwell.services.queue import jobs, workers
+
+    await workers.beat(rt, "wk-page-1", role="worker", concurrency=4)
+    async with rt.uow() as uow:
+        await jobs.enqueue(uow, "page.check", {})
+        await uow.commit()
+    jobs_page = (await http.get("/dashboard/jobs")).text
+    assert "Workers (1 alive)" in jobs_page
+    assert "<code>wk-page-1</code>" in jobs_page
+    assert "0 of 4" in jobs_page
+    assert "<td>page.check</td><td>1</td><td>0</td><td>0</td>" in jobs_page
     page = await http.get("/dashboard/nowhere", headers={"Accept": "text/html"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
