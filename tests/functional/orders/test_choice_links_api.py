@@ -249,3 +249,37 @@ async def test_value_on_unpicked_links_is_the_operators_liability(make_app, cloc
     assert told["type"] == "reward.picked"
     assert (told["data"]["amount"], told["data"]["unspent"], told["data"]["order"]) == (2500, 3500, order["id"])
     await assert_ledger_ok(rt)
+
+
+async def test_a_choice_link_sent_by_sms(make_app):
+    """A choice item with `delivery.channel: sms` texts the link to the recipient's phone through
+    the SMS gateway; the link opens on its page, and its deliveries list says sent."""
+    from tests.peers import twilio_gateway
+
+    with twilio_gateway() as gw:
+        app = make_app(sms_url=gw.url, sms_from="+15550009999", public_url="http://testserver")
+        rt, api = await setup(app)
+        item = {
+            "amount": 6000,
+            "choice": {"products": ["books-usd", "music-usd"]},
+            "recipient": {"name": "Ada", "phone": "+1 (555) 010-0123"},
+            "sender": {"name": "Grace"},
+            "delivery": {"channel": "sms"},
+        }
+        order = await api.ok("POST", "/v1/orders", {"reference": "choice-sms", "items": [item]})
+        (link,) = (await api.ok("GET", f"/v1/orders/{order['id']}/links"))["data"]
+        assert await work(app) == 1
+        [req] = gw.requests
+        assert req["form"]["To"] == "+15550100123"
+        body = req["form"]["Body"]
+        assert body.startswith("Grace sent you a $60.00 gift to spend on gift cards of your choice.")
+        assert LINK.findall(body) == [link["link"]]
+        async with http(app) as browser:
+            page = await browser.get(link["link"].replace("http://testserver", ""))
+        assert page.status_code == 200
+        assert "Books" in page.text
+        from giftwell.services.delivery import choice_sending
+
+        async with rt.reader() as uow:
+            sent = await choice_sending.for_links(uow, [link["id"]])
+        assert [(d.to, d.status.value, d.attempts) for d in sent[link["id"]]] == [("+15550100123", "sent", 1)]

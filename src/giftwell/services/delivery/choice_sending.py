@@ -1,6 +1,6 @@
-"""Sending a choice reward link by email, through the same deliveries as cards: a `deliveries` row
-(with `choice_link_id` instead of `card_id`) and its `delivery.send` job, written in the
-fulfilment batch that made the link; `sending` renders the message when the job runs."""
+"""Sending a choice reward link by email or SMS, through the same deliveries as cards: a
+`deliveries` row (with `choice_link_id` instead of `card_id`) and its `delivery.send` job, written
+in the fulfilment batch that made the link; `sending` renders the message when the job runs."""
 
 from __future__ import annotations
 
@@ -21,18 +21,19 @@ from giftwell.store.uow import UnitOfWork
 
 
 async def for_order_link(uow: UnitOfWork, *, order: Any, unit_id: str, item: Any) -> str | None:
-    """The link's delivery when its item asked for one (email to the item's recipient), in the
-    caller's transaction (`deliveries.record`); None when it did not."""
+    """The link's delivery when its item asked for one (email or SMS to the item's recipient), in
+    the caller's transaction (`deliveries.record`); None when it did not."""
     spec = item.delivery or {}
-    if spec.get("channel") != Channel.EMAIL.value:
+    if spec.get("channel") not in (Channel.EMAIL.value, Channel.SMS.value):
         return None
+    channel = Channel(spec["channel"])
     link_id = await uow.conn.scalar(sa.select(ChoiceLink.id).where(ChoiceLink.unit_id == unit_id))
     assert link_id is not None
     recipient = item.recipient or {}
     at = spec.get("scheduled_at")
     n = Notification(
-        channel=Channel.EMAIL,
-        to=str(recipient.get("email") or ""),
+        channel=channel,
+        to=str(recipient.get("email" if channel is Channel.EMAIL else "phone") or ""),
         recipient_name=recipient.get("name"),
         sender_name=(item.sender or {}).get("name"),
         message=item.message,
@@ -54,14 +55,26 @@ async def for_order_link(uow: UnitOfWork, *, order: Any, unit_id: str, item: Any
     )
 
 
-async def email(uow: UnitOfWork, d: Any) -> EmailMessage:
-    """The message of a choice link's delivery `d`: who sent it, the value, the link."""
+async def _link(uow: UnitOfWork, d: Any) -> tuple[choice.LinkView, Any, str]:
+    """The link of delivery `d`, the locale to write in, and the link's value in it."""
     row = (await uow.conn.execute(sa.select(ChoiceLink).where(ChoiceLink.id == d.choice_link_id))).first()
     if row is None:
         raise NotFound("the link no longer exists", param="choice_link")
     link = await choice.view(uow, row)
     loc = messages.locale_of(d.locale or uow.rt.settings.default_locale)
-    value = messages.money(link.initial_balance, link.currency, loc)
+    return link, loc, messages.money(link.initial_balance, link.currency, loc)
+
+
+async def sms(uow: UnitOfWork, d: Any) -> str:
+    """The text message of a choice link's delivery `d`: who sent it, the value, the link, the date."""
+    link, loc, value = await _link(uow, d)
+    who = f"{d.sender_name} sent you" if d.sender_name else "You received"
+    return f"{who} a {value} gift to spend on gift cards of your choice. Choose before {messages.day(link.expires_at, loc)}: {link.url}"
+
+
+async def email(uow: UnitOfWork, d: Any) -> EmailMessage:
+    """The message of a choice link's delivery `d`: who sent it, the value, the link."""
+    link, loc, value = await _link(uow, d)
     brand = await uow.conn.scalar(sa.select(Account.name).where(Account.id == link.account_id)) or "Giftwell"
     subject = f"{d.sender_name} sent you a {value} gift" if d.sender_name else f"Your {value} gift"
     lines = [

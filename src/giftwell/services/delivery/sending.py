@@ -135,14 +135,18 @@ async def _prepare(uow: UnitOfWork, delivery_id: str) -> _Prepared | DeliverySta
 
 
 async def _prepare_link(uow: UnitOfWork, d: Any) -> _Prepared | DeliveryStatus:
-    """A choice reward link's message (`choice_sending.email`); an expired link is not sent."""
+    """A choice reward link's message (`choice_sending.email` or `.sms`)."""
+    channel = Channel(d.channel)
     try:
-        mail = await choice_sending.email(uow, d)
+        if channel is Channel.SMS:
+            text, mail = await choice_sending.sms(uow, d), None
+        else:
+            text, mail = None, await choice_sending.email(uow, d)
     except NotFound:
         await _fail(uow, d.id, "the link no longer exists")
         return DeliveryStatus.FAILED
     n = await _count_attempt(uow, d.id)
-    return _Prepared(d.id, Channel.EMAIL, d.to_address, n, mail, None)
+    return _Prepared(d.id, channel, d.to_address, n, mail, text)
 
 
 async def _count_attempt(uow: UnitOfWork, delivery_id: str) -> int:

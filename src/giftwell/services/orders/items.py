@@ -199,8 +199,6 @@ async def check_choice(uow: UnitOfWork, i: int, item: ItemRequest, currency: str
     recipient = party(item.recipient, f"{p}.recipient", phone=True)
     sender = party(item.sender, f"{p}.sender", phone=False)
     sent = delivery(item.delivery, recipient, p, uow.now)
-    if sent is not None and sent["channel"] == Channel.SMS.value:
-        raise ValidationFailed("a choice link is sent by email", param=f"{p}.delivery.channel", rule="delivery")
     stored = {"products": names, "expires_at": spec.expires_at.isoformat() if spec.expires_at else None}
     metadata = check_metadata(item.metadata, param=f"{p}.metadata")
     return Checked(item, None, cur, item.amount, {}, recipient, sender, sent, metadata, None, stored)
