@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +43,10 @@ class FixedResult:
     non_2xx: int
     server_cpu_us: float | None
     first_error: str | None = None
+    # The database server's CPU per request (all its processes, when a probe was given) and this
+    # client's own: Medusa and Giftwell share one PostgreSQL server and one client.
+    db_cpu_us: float | None = None
+    client_cpu_us: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,10 +100,41 @@ def run(
     connections: int,
     headers: dict[str, str],
     server_pid: int | None = None,
+    db_cpu: Callable[[], float] | None = None,
 ) -> tuple[FixedResult, list[Any]]:
     """Send every request once, on `connections` connections; the figures, and each response's
-    parsed JSON body in the order of `requests` (None where it was not JSON)."""
-    return asyncio.run(_run(base_url, requests, connections, headers, server_pid))
+    parsed JSON body in the order of `requests` (None where it was not JSON). `db_cpu` returns
+    the database server's CPU seconds so far."""
+    db0, client0 = db_cpu() if db_cpu else 0.0, time.process_time()
+    result, bodies = asyncio.run(_run(base_url, requests, connections, headers, server_pid))
+    n = result.requests or 1
+    return (
+        replace(
+            result,
+            db_cpu_us=(db_cpu() - db0) / n * 1e6 if db_cpu else None,
+            client_cpu_us=(time.process_time() - client0) / n * 1e6,
+        ),
+        bodies,
+    )
+
+
+def postgres_cpu_seconds(datadir: Path) -> float:
+    """CPU seconds of a PostgreSQL server so far: the postmaster's and its live children's, plus
+    what the postmaster collected from the children that exited (Linux /proc)."""
+    postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        pid = int(stat.parent.name)
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+        elif int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 async def _run(

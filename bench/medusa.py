@@ -155,11 +155,12 @@ def _rows(
     ops: Ops,
     make: Callable[[int], list[Request]],
     id_of: Callable[[Any], str],
+    db_cpu: Callable[[], float],
 ) -> dict[str, Any]:
     n, conns = cards(), connections()
 
     def go(reqs: list[Request]) -> tuple[fixedload.FixedResult, list[Any]]:
-        r, bodies = fixedload.run(url, reqs, connections=conns, headers=headers, server_pid=pid)
+        r, bodies = fixedload.run(url, reqs, connections=conns, headers=headers, server_pid=pid, db_cpu=db_cpu)
         if r.non_2xx:
             raise RuntimeError(f"{r.non_2xx} of {r.requests} requests failed, the first: {r.first_error}")
         return r, bodies
@@ -177,12 +178,13 @@ def _rows(
         r = out[name]
         report.progress(
             f"    {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"server CPU {r['server_cpu_us'] or 0:,.0f} us/request"
+            f"CPU per request: server {r['server_cpu_us'] or 0:,.0f} us, PostgreSQL {r['db_cpu_us'] or 0:,.0f} us, "
+            f"client {r['client_cpu_us'] or 0:,.0f} us"
         )
     return out
 
 
-def measure_giftwell(db_url: str, workdir: Path) -> dict[str, Any]:
+def measure_giftwell(db_url: str, workdir: Path, db_cpu: Callable[[], float]) -> dict[str, Any]:
     report.progress("  Giftwell (one `giftwell serve` process):")
     env = giftwell_env(db_url, workdir / "var", secrets.token_urlsafe(32))
     cli(env, "db", "upgrade")
@@ -205,6 +207,7 @@ def measure_giftwell(db_url: str, workdir: Path) -> dict[str, Any]:
             ops,
             lambda n: [Request("POST", "/v1/cards", {"currency": "EUR", "amount": VALUE})] * n,
             lambda body: str(body["id"]),
+            db_cpu,
         )
     finally:
         stop_servers(servers)
@@ -215,7 +218,7 @@ def measure_giftwell(db_url: str, workdir: Path) -> dict[str, Any]:
     return out
 
 
-def measure_medusa(db_url: str, workdir: Path) -> dict[str, Any]:
+def measure_medusa(db_url: str, workdir: Path, db_cpu: Callable[[], float]) -> dict[str, Any]:
     version = json.loads((CACHE / "node_modules/@medusajs/medusa/package.json").read_text())["version"]
     node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     report.progress(f"  Medusa {version} (one node {node} process, no Redis):")
@@ -255,6 +258,7 @@ def measure_medusa(db_url: str, workdir: Path) -> dict[str, Any]:
             ops,
             lambda n: [Request("POST", "/admin/gift-cards", {"value": VALUE, "region_id": region_id})] * n,
             lambda body: str(body["gift_card"]["id"]),
+            db_cpu,
         )
     finally:
         proc.terminate()
@@ -280,9 +284,15 @@ def measure(workdir: Path, *, durable: bool) -> dict[str, Any]:
     try:
         asyncio.run(_databases(server))
         out: dict[str, Any] = {"cards": cards(), "connections": connections()}
-        out["giftwell"] = measure_giftwell(server.url("giftwell"), workdir)
+        datadir = server.datadir
+        assert datadir is not None
+
+        def db_cpu() -> float:
+            return fixedload.postgres_cpu_seconds(datadir)
+
+        out["giftwell"] = measure_giftwell(server.url("giftwell"), workdir, db_cpu)
         try:
-            out["medusa"] = measure_medusa(server.url("medusa"), workdir)
+            out["medusa"] = measure_medusa(server.url("medusa"), workdir, db_cpu)
         except (RuntimeError, OSError, KeyError, ValueError) as e:
             report.progress(f"  skipped: Medusa did not run: {e}")
             out["skipped"] = f"Medusa did not run: {e}"
@@ -307,17 +317,19 @@ def lines(result: dict[str, Any]) -> list[str]:
     g, m = result["giftwell"], result["medusa"]
     out = [
         f"{head} (Medusa {m['medusa_version']}, {result['cards']:,} cards, {result['connections']} connections, "
-        "same PostgreSQL; ratio = Giftwell / Medusa throughput)",
-        f"  {'row':<15} {'Giftwell req/s':>14} {'p50/p99 ms':>13} {'CPU us':>7} "
-        f"{'Medusa req/s':>12} {'p50/p99 ms':>13} {'CPU us':>7} {'ratio':>6}",
+        "same PostgreSQL; CPU in us per request, server + PostgreSQL; ratio = Giftwell / Medusa throughput)",
+        f"  {'row':<15} {'Giftwell req/s':>14} {'p50/p99 ms':>13} {'CPU':>11} "
+        f"{'Medusa req/s':>12} {'p50/p99 ms':>13} {'CPU':>11} {'ratio':>6}",
     ]
+
+    def cols(r: dict[str, Any]) -> str:
+        cpu = f"{r['server_cpu_us'] or 0:,.0f}+{r.get('db_cpu_us') or 0:,.0f}"
+        return f"{r['p50_ms']:>6.1f}/{r['p99_ms']:<6.1f} {cpu:>11}"
+
     for name in ROWS:
         a, b = g[name], m[name]
-        out.append(
-            f"  {name:<15} {a['rps']:>14,.0f} {a['p50_ms']:>6.1f}/{a['p99_ms']:<6.1f} {a['server_cpu_us'] or 0:>7,.0f} "
-            f"{b['rps']:>12,.0f} {b['p50_ms']:>6.1f}/{b['p99_ms']:<6.1f} {b['server_cpu_us'] or 0:>7,.0f} "
-            f"{a['rps'] / b['rps'] if b['rps'] else 0:>5.2f}x"
-        )
+        ratio = a["rps"] / b["rps"] if b["rps"] else 0
+        out.append(f"  {name:<15} {a['rps']:>14,.0f} {cols(a)} {b['rps']:>12,.0f} {cols(b)} {ratio:>5.2f}x")
     return out
 
 

@@ -2,6 +2,9 @@
 a skip when npm is missing never fails `make bench`."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -108,3 +111,11 @@ def test_each_row_is_reported_as_a_ratio_to_medusa():
     assert medusa.problems(result) == []
     result["giftwell"]["ledger_ok"] = False
     assert medusa.problems(result) == ["ledger verify failed after the Medusa comparison"]
+
+
+def test_the_database_cpu_counts_the_postmaster_its_children_and_the_exited_ones(tmp_path):
+    # This process stands in for the postmaster: a child that burns CPU and exits is still counted.
+    (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n")
+    before = fixedload.postgres_cpu_seconds(tmp_path)
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
+    assert fixedload.postgres_cpu_seconds(tmp_path) - before >= 0.05
