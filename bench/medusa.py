@@ -34,7 +34,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,85 +145,99 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 1
     raise RuntimeError(f"Medusa did not answer within {seconds:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-# What each row sends, given the ids of the cards; `pass_no` counts the balance changes already
-# made on each card (Medusa sets a balance, so each pass sets a new one and really writes).
-Ops = dict[str, Callable[[list[str], int], list[Request]]]
+@dataclass
+class Target:
+    """One server under test: where it is, and what each row sends to it. Every op but `create`
+    takes the ids of the cards and `pass_no`, the balance changes already made on each card
+    (Medusa sets a balance, so each pass sets a new one and really writes)."""
 
+    name: str
+    url: str
+    token: str
+    pid: int
+    create: Callable[[int], list[Request]]
+    ops: dict[str, Callable[[list[str], int], list[Request]]]
+    id_of: Callable[[Any], str]
+    about: dict[str, Any] = field(default_factory=dict)  # versions; after the run, its health
 
-def _rows(
-    url: str,
-    headers: dict[str, str],
-    pid: int,
-    ops: Ops,
-    make: Callable[[int], list[Request]],
-    id_of: Callable[[Any], str],
-    db_cpu: Callable[[], float],
-) -> dict[str, Any]:
-    n, conns = cards(), connections()
-
-    def go(reqs: list[Request]) -> tuple[fixedload.FixedResult, list[Any]]:
-        r, bodies = fixedload.run(url, reqs, connections=conns, headers=headers, server_pid=pid, db_cpu=db_cpu)
+    def go(self, reqs: list[Request], db_cpu: Callable[[], float]) -> tuple[fixedload.FixedResult, list[Any]]:
+        r, bodies = fixedload.run(
+            self.url,
+            reqs,
+            connections=connections(),
+            headers={"Authorization": f"Bearer {self.token}"},
+            server_pid=self.pid,
+            db_cpu=db_cpu,
+        )
         if r.non_2xx:
-            raise RuntimeError(f"{r.non_2xx} of {r.requests} requests failed, the first: {r.first_error}")
+            raise RuntimeError(f"{self.name}: {r.non_2xx} of {r.requests} requests failed, the first: {r.first_error}")
         return r, bodies
 
-    _, bodies = go(make(WARMUP))  # the warm-up: every operation, on cards of its own
-    for i, name in enumerate(ROWS[1:]):
-        go(ops[name]([id_of(b) for b in bodies], i))
-    out: dict[str, Any] = {}
-    created, bodies = go(make(n))
-    out["create"] = created.as_dict()
-    ids = [id_of(b) for b in bodies]
-    for i, name in enumerate(ROWS[1:]):
-        out[name] = go(ops[name](ids, i))[0].as_dict()
-    for name in ROWS:
-        r = out[name]
-        report.progress(
-            f"    {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"CPU per request: server {r['server_cpu_us'] or 0:,.0f} us, PostgreSQL {r['db_cpu_us'] or 0:,.0f} us, "
-            f"client {r['client_cpu_us'] or 0:,.0f} us"
-        )
+
+def _rows(targets: list[Target], db_cpu: Callable[[], float]) -> dict[str, dict[str, Any]]:
+    """A warm-up of every operation on each server (on cards of its own), then each row on one
+    server after the other, so that both see the machine in the same state."""
+    for t in targets:
+        _, bodies = t.go(t.create(WARMUP), db_cpu)
+        for i, name in enumerate(ROWS[1:]):
+            t.go(t.ops[name]([t.id_of(b) for b in bodies], i), db_cpu)
+    out: dict[str, dict[str, Any]] = {t.name: dict(t.about) for t in targets}
+    ids: dict[str, list[str]] = {}
+    for i, name in enumerate(ROWS):
+        for t in targets:
+            if name == "create":
+                r, bodies = t.go(t.create(cards()), db_cpu)
+                ids[t.name] = [t.id_of(b) for b in bodies]
+            else:
+                r, _ = t.go(t.ops[name](ids[t.name], i - 1), db_cpu)
+            out[t.name][name] = r.as_dict()
+            report.progress(
+                f"  {t.name} {name}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
+                f"CPU per request: server {r.server_cpu_us or 0:,.0f} us, PostgreSQL {r.db_cpu_us or 0:,.0f} us, "
+                f"client {r.client_cpu_us or 0:,.0f} us"
+            )
     return out
 
 
-def measure_giftwell(db_url: str, workdir: Path, db_cpu: Callable[[], float]) -> dict[str, Any]:
-    report.progress("  Giftwell (one `giftwell serve` process):")
+@contextmanager
+def giftwell_target(db_url: str, workdir: Path) -> Iterator[Target]:
+    """One `giftwell serve` process; after it stops, its tracebacks and `ledger verify` go into
+    the target's `about`."""
     env = giftwell_env(db_url, workdir / "var", secrets.token_urlsafe(32))
     cli(env, "db", "upgrade")
     cli(env, "accounts", "create", "bench")
     scopes = ("--scope", "cards:read", "--scope", "cards:write", "--scope", "cards:redeem")
     _, tok = cli(env, "tokens", "create", "--account", "bench", *scopes)
     servers = start_servers(env, 1, workdir)
-    ops: Ops = {
-        "read": lambda ids, _: [Request("GET", f"/v1/cards/{i}") for i in ids],
-        "balance_change": lambda ids, _: [Request("POST", f"/v1/cards/{i}/redeem", {"amount": 1}) for i in ids],
-        "adjustment": lambda ids, _: [
-            Request("POST", f"/v1/cards/{i}/adjust", {"amount": -1, "reason": "bench"}) for i in ids
-        ],
-    }
+    target = Target(
+        "giftwell",
+        servers[0].url,
+        tok["token"],
+        servers[0].proc.pid,
+        lambda n: [Request("POST", "/v1/cards", {"currency": "EUR", "amount": VALUE})] * n,
+        {
+            "read": lambda ids, _: [Request("GET", f"/v1/cards/{i}") for i in ids],
+            "balance_change": lambda ids, _: [Request("POST", f"/v1/cards/{i}/redeem", {"amount": 1}) for i in ids],
+            "adjustment": lambda ids, _: [
+                Request("POST", f"/v1/cards/{i}/adjust", {"amount": -1, "reason": "bench"}) for i in ids
+            ],
+        },
+        lambda body: str(body["id"]),
+    )
     try:
-        out = _rows(
-            servers[0].url,
-            {"Authorization": f"Bearer {tok['token']}"},
-            servers[0].proc.pid,
-            ops,
-            lambda n: [Request("POST", "/v1/cards", {"currency": "EUR", "amount": VALUE})] * n,
-            lambda body: str(body["id"]),
-            db_cpu,
-        )
+        yield target
     finally:
         stop_servers(servers)
-        out_log = servers[0].log(tail=1_000_000)
-    out["server_errors_logged"] = out_log.count("Traceback")
-    rc, verify = cli(env, "ledger", "verify", check=False)
-    out["ledger_ok"] = rc == 0 and verify.get("ok") is True
-    return out
+        target.about["server_errors_logged"] = servers[0].log(tail=1_000_000).count("Traceback")
+        rc, verify = cli(env, "ledger", "verify", check=False)
+        target.about["ledger_ok"] = rc == 0 and verify.get("ok") is True
 
 
-def measure_medusa(db_url: str, workdir: Path, db_cpu: Callable[[], float]) -> dict[str, Any]:
+@contextmanager
+def medusa_target(db_url: str, workdir: Path) -> Iterator[Target]:
+    """One Medusa process (`medusa start`), migrated, with an admin user and a region."""
     version = json.loads((CACHE / "node_modules/@medusajs/medusa/package.json").read_text())["version"]
     node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    report.progress(f"  Medusa {version} (one node {node} process, no Redis):")
     env = _node_env(db_url)
     _node(env, "migrate")
     _node(env, "user", EMAIL, PASSWORD)
@@ -246,19 +262,19 @@ def measure_medusa(db_url: str, workdir: Path, db_cpu: Callable[[], float]) -> d
         def balance(ids: list[str], pass_no: int) -> list[Request]:
             return [Request("POST", f"/admin/gift-cards/{i}", {"balance": VALUE - 1 - pass_no}) for i in ids]
 
-        ops: Ops = {
-            "read": lambda ids, _: [Request("GET", f"/admin/gift-cards/{i}") for i in ids],
-            "balance_change": balance,
-            "adjustment": balance,
-        }
-        out = _rows(
+        yield Target(
+            "medusa",
             url,
-            {"Authorization": f"Bearer {token}"},
+            token,
             proc.pid,
-            ops,
             lambda n: [Request("POST", "/admin/gift-cards", {"value": VALUE, "region_id": region_id})] * n,
+            {
+                "read": lambda ids, _: [Request("GET", f"/admin/gift-cards/{i}") for i in ids],
+                "balance_change": balance,
+                "adjustment": balance,
+            },
             lambda body: str(body["gift_card"]["id"]),
-            db_cpu,
+            {"medusa_version": version, "node_version": node},
         )
     finally:
         proc.terminate()
@@ -267,35 +283,39 @@ def measure_medusa(db_url: str, workdir: Path, db_cpu: Callable[[], float]) -> d
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-    out["medusa_version"] = version
-    out["node_version"] = node
-    return out
 
 
 def measure(workdir: Path, *, durable: bool) -> dict[str, Any]:
-    """Both servers on one PostgreSQL server, one after the other; {"skipped": why} when Medusa
-    cannot be installed here (never an exception for that: the rest of the bench stands)."""
+    """Both servers on one PostgreSQL server, row by row one after the other; {"skipped": why}
+    when Medusa cannot be installed or started here (never an exception for that: the rest of
+    the bench stands)."""
     report.progress(f"Giftwell vs Medusa v1 gift cards ({cards():,} cards, {connections()} connections, PostgreSQL):")
     why = install()
     if why is not None:
         report.progress(f"  skipped: Medusa could not be installed: {why}")
         return {"skipped": why}
     server = pg.start(durable=durable)
+    out: dict[str, Any] = {"cards": cards(), "connections": connections()}
     try:
         asyncio.run(_databases(server))
-        out: dict[str, Any] = {"cards": cards(), "connections": connections()}
         datadir = server.datadir
         assert datadir is not None
 
         def db_cpu() -> float:
             return fixedload.postgres_cpu_seconds(datadir)
 
-        out["giftwell"] = measure_giftwell(server.url("giftwell"), workdir, db_cpu)
-        try:
-            out["medusa"] = measure_medusa(server.url("medusa"), workdir, db_cpu)
-        except (RuntimeError, OSError, KeyError, ValueError) as e:
-            report.progress(f"  skipped: Medusa did not run: {e}")
-            out["skipped"] = f"Medusa did not run: {e}"
+        with ExitStack() as stack:
+            targets = [stack.enter_context(giftwell_target(server.url("giftwell"), workdir))]
+            try:
+                targets.append(stack.enter_context(medusa_target(server.url("medusa"), workdir)))
+            except (RuntimeError, OSError, KeyError, ValueError) as e:
+                report.progress(f"  Medusa did not run: {e}")
+                out["skipped"] = f"Medusa did not run: {e}"
+            else:
+                m = targets[1].about
+                report.progress(f"  Medusa {m['medusa_version']} (node {m['node_version']}, no Redis) and Giftwell up")
+            out.update(_rows(targets, db_cpu))
+        out["giftwell"].update(targets[0].about)  # its health, known once it stopped
     finally:
         server.stop()
     return out
@@ -317,9 +337,10 @@ def lines(result: dict[str, Any]) -> list[str]:
     g, m = result["giftwell"], result["medusa"]
     out = [
         f"{head} (Medusa {m['medusa_version']}, {result['cards']:,} cards, {result['connections']} connections, "
-        "same PostgreSQL; CPU in us per request, server + PostgreSQL; ratio = Giftwell / Medusa throughput)",
+        "same PostgreSQL; CPU in us per request, server + PostgreSQL; ratio = Giftwell / Medusa throughput; "
+        "CPU ratio = Medusa's CPU per request / Giftwell's)",
         f"  {'row':<15} {'Giftwell req/s':>14} {'p50/p99 ms':>13} {'CPU':>11} "
-        f"{'Medusa req/s':>12} {'p50/p99 ms':>13} {'CPU':>11} {'ratio':>6}",
+        f"{'Medusa req/s':>12} {'p50/p99 ms':>13} {'CPU':>11} {'ratio':>6} {'CPU ratio':>9}",
     ]
 
     def cols(r: dict[str, Any]) -> str:
@@ -329,7 +350,12 @@ def lines(result: dict[str, Any]) -> list[str]:
     for name in ROWS:
         a, b = g[name], m[name]
         ratio = a["rps"] / b["rps"] if b["rps"] else 0
-        out.append(f"  {name:<15} {a['rps']:>14,.0f} {cols(a)} {b['rps']:>12,.0f} {cols(b)} {ratio:>5.2f}x")
+        g_cpu = (a["server_cpu_us"] or 0) + (a.get("db_cpu_us") or 0)
+        m_cpu = (b["server_cpu_us"] or 0) + (b.get("db_cpu_us") or 0)
+        cpu_ratio = m_cpu / g_cpu if g_cpu else 0
+        out.append(
+            f"  {name:<15} {a['rps']:>14,.0f} {cols(a)} {b['rps']:>12,.0f} {cols(b)} {ratio:>5.2f}x {cpu_ratio:>8.2f}x"
+        )
     return out
 
 
