@@ -119,3 +119,18 @@ def test_the_database_cpu_counts_the_postmaster_its_children_and_the_exited_ones
     before = fixedload.postgres_cpu_seconds(tmp_path)
     subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"], check=True)
     assert fixedload.postgres_cpu_seconds(tmp_path) - before >= 0.05
+
+
+def test_an_npm_that_cannot_reach_the_registry_skips_the_comparison_with_its_error(monkeypatch, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text("#!/bin/sh\necho 'npm error code ENOTFOUND registry.npmjs.org' >&2\nexit 1\n")
+    npm.chmod(0o755)
+    (bin_dir / "node").symlink_to("/bin/true")  # found; never run before npm install
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(medusa, "CACHE", tmp_path / "cache")
+    result = medusa.measure(tmp_path, durable=False)
+    assert result["skipped"].startswith("npm install exited 1: npm error code ENOTFOUND")
+    assert (tmp_path / "cache" / "package.json").read_text() == (medusa.PROJECT / "package.json").read_text()
+    assert medusa.problems(result) == []
