@@ -20,7 +20,9 @@ BENCH_ORDER_CONNECTIONS (16), BENCH_ORDER_CARDS (10000, the background order),
 BENCH_BACKENDS ("sqlite,postgresql"), BENCH_PG_DURABLE (1: fsync and synchronous commit on),
 BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report), BENCH_QUERY_CARDS (1000000; 0 skips
 the card query), BENCH_BULK_CARDS (1000000: the cards of `giftwell cards issue-bulk` timed on
-PostgreSQL, bench/bulk.py; 0 skips it).
+PostgreSQL, bench/bulk.py; 0 skips it), BENCH_MEDUSA (1: Giftwell against Medusa v1's gift-card API
+on one PostgreSQL server, bench/medusa.py, skipped with the reason printed when npm cannot install
+Medusa; 0 skips it; BENCH_MEDUSA_CARDS 1000, BENCH_MEDUSA_CONNECTIONS 8).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from tests import pg
 from tests.pg import free_port
 from tests.servers import Server, cli, giftwell_env, start_servers, stop_servers, wait_healthy
 
-from bench import bare, bulk, card_query, liability, orders, raw, report, wrk
+from bench import bare, bulk, card_query, liability, medusa, orders, raw, report, wrk
 from giftwell.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
@@ -305,6 +307,10 @@ def main() -> int:
             sub = workdir / "bulk"
             sub.mkdir()
             results["bulk_issue"] = bulk.measure(sub, durable=cfg.pg_durable)
+        if "postgresql" in cfg.backends and medusa.enabled():
+            sub = workdir / "medusa"
+            sub.mkdir()
+            results["medusa"] = medusa.measure(sub, durable=cfg.pg_durable)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -313,7 +319,12 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
     problems = report.problems(results)
-    for name, module in (("liability", liability), ("card_query", card_query), ("bulk_issue", bulk)):
+    for name, module in (
+        ("liability", liability),
+        ("card_query", card_query),
+        ("bulk_issue", bulk),
+        ("medusa", medusa),
+    ):
         if name in results:
             print("\n" + "\n".join(module.lines(results[name])))
             problems += module.problems(results[name])
