@@ -29,14 +29,20 @@ Server = Literal["uvicorn", "granian"]
 _BACKGROUND_ENV = "GIFTWELL_RUN_WORKER_IN_PROCESS"
 
 
-def refuse_reason(settings: Settings, workers: int) -> str | None:
-    """Why `serve --workers N` cannot run with these settings, or None."""
-    if workers > 1 and settings.embedded:
+def refuse_reason(settings: Settings, workers: int, server: Server = "uvicorn") -> str | None:
+    """Why `serve --workers N --server S` cannot run with these settings, or None."""
+    if not settings.embedded:
+        return None
+    if workers > 1:
         return (
             f"--workers {workers}: the embedded SQLite database is served by one process (it holds an "
             "exclusive lock on the database file). Run one process, or set GIFTWELL_DATABASE_URL to "
             "PostgreSQL to serve from several"
         )
+    if server != "uvicorn":
+        # granian serves from a child process: the lock would be held by a supervisor that
+        # serves nothing, and a server killed with SIGKILL would leave its child serving the file.
+        return f"--server {server}: the embedded SQLite database is served by uvicorn in this process only"
     return None
 
 

@@ -117,7 +117,7 @@ def serve(
     except SettingsError as exc:
         fail(str(exc), False, code=2)
     setup_logging(settings)
-    refused = processes.refuse_reason(settings, workers)
+    refused = processes.refuse_reason(settings, workers, server)
     if refused:
         fail(refused, False, code=2)
     actor.set_process_actor("system", None)

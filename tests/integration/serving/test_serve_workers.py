@@ -38,11 +38,18 @@ pytestmark = pytest.mark.slow
 LEASE = 4.0
 
 
-def test_workers_above_one_are_refused_on_sqlite(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--workers", "2"), "--workers 2: the embedded SQLite database is served by one process"),
+        (("--server", "granian"), "--server granian: the embedded SQLite database is served by uvicorn"),
+    ],
+)
+def test_several_processes_are_refused_on_sqlite(tmp_path: Path, args: tuple[str, ...], said: str) -> None:
     env = giftwell_env("", tmp_path / "var", TEST_SECRET)
     env.pop("GIFTWELL_DATABASE_URL")
     proc = subprocess.run(
-        [sys.executable, "-m", "giftwell", "serve", "--port", str(free_port()), "--workers", "2"],
+        [sys.executable, "-m", "giftwell", "serve", "--port", str(free_port()), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -50,8 +57,7 @@ def test_workers_above_one_are_refused_on_sqlite(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "--workers 2: the embedded SQLite database is served by one process" in proc.stderr
-    assert "GIFTWELL_DATABASE_URL" in proc.stderr
+    assert said in proc.stderr
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
