@@ -1,5 +1,5 @@
-"""`giftwell serve --workers N`: N API processes on one port, under uvicorn's or granian's
-supervisor.
+"""`giftwell serve --workers N`: N API processes on one port, under granian's supervisor (or
+uvicorn's, `--server uvicorn`).
 
 The supervisor (this process) reads no request itself: it checks the settings, puts the
 Prometheus client in multiprocess mode on a fresh directory (so any process's `/metrics` renders
@@ -27,6 +27,15 @@ from giftwell.telemetry import metrics
 Server = Literal["uvicorn", "granian"]
 # Set by the supervisor for its processes: whether each runs a job worker in-process.
 _BACKGROUND_ENV = "GIFTWELL_RUN_WORKER_IN_PROCESS"
+
+
+def default_server(workers: int) -> Server:
+    """uvicorn in the calling process for one worker (one process: the embedded server's lock and
+    a SIGKILL that stops the server are those of the process started); granian's supervisor for
+    several. Chosen by `python -m bench.multi` (docs/benchmarks.md, session 20): granian's processes
+    spent 9 to 15% less CPU on the bare endpoint in every run and less per redemption in two runs
+    of three with two workers; with one worker uvicorn spent less per redemption."""
+    return "uvicorn" if workers == 1 else "granian"
 
 
 def refuse_reason(settings: Settings, workers: int, server: Server = "uvicorn") -> str | None:

@@ -99,9 +99,12 @@ def serve(
         ),
     ] = 1,
     server: Annotated[
-        processes.Server,
-        typer.Option(help="The HTTP server: uvicorn or granian (measured in docs/benchmarks.md)."),
-    ] = "uvicorn",
+        processes.Server | None,
+        typer.Option(
+            help="The HTTP server: uvicorn or granian. Default: uvicorn in this process for one worker, "
+            "granian supervising --workers N (measured in docs/benchmarks.md)."
+        ),
+    ] = None,
 ) -> None:
     """Run the API (and, in the embedded default, the background worker): in this process, or in
     `--workers N` processes on one port (PostgreSQL)."""
@@ -117,6 +120,7 @@ def serve(
     except SettingsError as exc:
         fail(str(exc), False, code=2)
     setup_logging(settings)
+    server = server or processes.default_server(workers)
     refused = processes.refuse_reason(settings, workers, server)
     if refused:
         fail(refused, False, code=2)
