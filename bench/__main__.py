@@ -20,7 +20,8 @@ BENCH_ORDER_CONNECTIONS (16), BENCH_ORDER_CARDS (10000, the background order),
 BENCH_BACKENDS ("sqlite,postgresql"), BENCH_PG_DURABLE (1: fsync and synchronous commit on),
 BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report), BENCH_QUERY_CARDS (1000000; 0 skips
 the card query), BENCH_BULK_CARDS (1000000: the cards of `giftwell cards issue-bulk` timed on
-PostgreSQL, bench/bulk.py; 0 skips it).
+PostgreSQL, bench/bulk.py; 0 skips it), BENCH_MULTI (1: `serve --workers 1 and 2` with uvicorn and
+granian, and through PgBouncer, bench/multi.py; 0 skips it).
 """
 
 from __future__ import annotations
@@ -305,6 +306,11 @@ def main() -> int:
             sub = workdir / "bulk"
             sub.mkdir()
             results["bulk_issue"] = bulk.measure(sub, durable=cfg.pg_durable)
+        if "postgresql" in cfg.backends and os.environ.get("BENCH_MULTI", "1") != "0":
+            # Several server processes (bench/multi.py), in a process of its own: it prints its
+            # lines and writes its own JSON (bench/results/multi-*.json).
+            rc = subprocess.run([sys.executable, "-m", "bench.multi"], check=False).returncode
+            results["multi"] = {"exit_status": rc}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -313,6 +319,8 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
     problems = report.problems(results)
+    if results.get("multi", {}).get("exit_status", 0) != 0:
+        problems.append("bench.multi (several server processes) failed: see its output above")
     for name, module in (("liability", liability), ("card_query", card_query), ("bulk_issue", bulk)):
         if name in results:
             print("\n" + "\n".join(module.lines(results[name])))

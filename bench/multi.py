@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -186,6 +187,7 @@ def main() -> int:
         if bouncer is not None:
             bouncer.stop()
         server_pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     out["loadavg_end"] = os.getloadavg()
     out["seconds"] = time.monotonic() - started
     RESULTS.mkdir(exist_ok=True)
