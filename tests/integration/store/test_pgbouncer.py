@@ -33,7 +33,7 @@ from tests.cluster_load import (
 from tests.conftest import TEST_SECRET
 from tests.integration.orders.test_order_crash_recovery import START, assert_issued_once_and_charged_once, ledger_verify
 from tests.pg import PgServer
-from tests.servers import giftwell_env, start_servers, stop_servers
+from tests.servers import cli, giftwell_env, start_servers, stop_servers
 from tests.workers import start_worker, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)]
@@ -120,4 +120,21 @@ async def test_orders_redemptions_and_workers_through_pgbouncer(
                 assert await uow.conn.scalar(sa.text("SHOW work_mem")) == "4MB"
     finally:
         await rt.close()
+    ledger_verify(settings)
+
+
+async def test_bulk_issue_copies_through_pgbouncer(bouncer, db_url, settings, tmp_path: Path) -> None:
+    """`cards issue-bulk` sends COPY on the batch transaction's connection: transaction mode keeps
+    it on one server connection."""
+    env = giftwell_env(_through(bouncer, db_url), settings.data_dir, TEST_SECRET, GIFTWELL_DATABASE_PGBOUNCER="1")
+    cli(env, "accounts", "create", "ops", "--operator")
+    out = tmp_path / "codes.csv"
+    args = ["--count", "3000", "--amount", "2500", "--currency", "EUR", "--batch-size", "1000", "--out", str(out)]
+    _, done = cli(env, "cards", "issue-bulk", *args)
+    assert (done["issued"], done["finished"]) == (3000, True)
+    conn = await asyncpg.connect(db_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM cards") == 3000
+    finally:
+        await conn.close()
     ledger_verify(settings)
