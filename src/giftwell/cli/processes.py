@@ -122,5 +122,8 @@ def _granian(settings: Settings, workers: int) -> None:
         "factory": True,
         "log_enabled": False,
         "log_access": False,
+        # A process that dies (a crash, the OOM killer) is started again, as uvicorn's supervisor does.
+        "respawn_failed_workers": True,
+        "respawn_interval": 1.0,
     }
     Granian("giftwell.cli.processes:process_app", **options).serve()

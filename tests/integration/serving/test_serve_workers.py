@@ -7,9 +7,13 @@ verify` passes. `/metrics` (multiprocess mode) counts every process's redemption
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -30,7 +34,7 @@ from tests.cluster_load import (
 from tests.conftest import TEST_SECRET
 from tests.integration.orders.test_order_crash_recovery import START, assert_issued_once_and_charged_once, ledger_verify
 from tests.pg import free_port
-from tests.servers import giftwell_env, start_servers, stop_servers
+from tests.servers import giftwell_env, start_servers, stop_servers, wait_healthy
 from tests.workers import start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -100,3 +104,28 @@ async def test_api_processes_and_workers_on_one_database_do_nothing_twice(real_r
     redeemed = re.search(r'^giftwell_redemptions_total\{currency="USD"\} (\S+)$', scraped, re.M)
     assert redeemed is not None, scraped[:2000]
     assert float(redeemed.group(1)) == sum(n for s, n in statuses.items() if s != 422)
+
+
+def _children(pid: int) -> set[int]:
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_an_api_process_that_dies_is_replaced(settings, tmp_path: Path) -> None:
+    env = giftwell_env(settings.resolved_database_url, settings.data_dir, TEST_SECRET)
+    (server,) = start_servers(env, 1, tmp_path, extra_args=("--workers", "2"))
+    try:
+        first = _children(server.proc.pid)
+        assert len(first) == 2, first
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (now := _children(server.proc.pid)) == first or len(now) < 2 or victim in now:
+            assert time.monotonic() < deadline, f"not replaced: {now}"
+            await asyncio.sleep(0.1)
+        wait_healthy([server])
+        async with httpx.AsyncClient(base_url=server.url) as c:
+            for _ in range(20):
+                assert (await c.get("/healthz")).status_code == 200
+    finally:
+        stop_servers([server])
