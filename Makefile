@@ -34,7 +34,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install
-	scripts/ensure-system-deps.sh postgres chromium axe
+	scripts/ensure-system-deps.sh postgres pgbouncer chromium axe
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -46,7 +46,7 @@ soak: install
 	$(BIN)/python -m tests.soak $(SOAK_ARGS)
 
 bench: install
-	scripts/ensure-system-deps.sh postgres wrk
+	scripts/ensure-system-deps.sh postgres pgbouncer wrk
 	$(BIN)/python -m bench
 
 clean:

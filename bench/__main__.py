@@ -22,7 +22,8 @@ BENCH_LIABILITY_CARDS (1000000; 0 skips the liability report), BENCH_QUERY_CARDS
 the card query), BENCH_BULK_CARDS (1000000: the cards of `giftwell cards issue-bulk` timed on
 PostgreSQL, bench/bulk.py; 0 skips it), BENCH_MEDUSA (1: Giftwell against Medusa v1's gift-card API
 on one PostgreSQL server, bench/medusa.py, skipped with the reason printed when npm cannot install
-Medusa; 0 skips it; BENCH_MEDUSA_CARDS 1000, BENCH_MEDUSA_CONNECTIONS 8).
+Medusa; 0 skips it; BENCH_MEDUSA_CARDS 1000, BENCH_MEDUSA_CONNECTIONS 8), BENCH_MULTI (1: `serve
+--workers 1 and 2` with uvicorn and granian, and through PgBouncer, bench/multi.py; 0 skips it).
 """
 
 from __future__ import annotations
@@ -311,6 +312,11 @@ def main() -> int:
             sub = workdir / "medusa"
             sub.mkdir()
             results["medusa"] = medusa.measure(sub, durable=cfg.pg_durable)
+        if "postgresql" in cfg.backends and os.environ.get("BENCH_MULTI", "1") != "0":
+            # Several server processes (bench/multi.py), in a process of its own: it prints its
+            # lines and writes its own JSON (bench/results/multi-*.json).
+            rc = subprocess.run([sys.executable, "-m", "bench.multi"], check=False).returncode
+            results["multi"] = {"exit_status": rc}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
@@ -319,6 +325,8 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
     problems = report.problems(results)
+    if results.get("multi", {}).get("exit_status", 0) != 0:
+        problems.append("bench.multi (several server processes) failed: see its output above")
     for name, module in (
         ("liability", liability),
         ("card_query", card_query),

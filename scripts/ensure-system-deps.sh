@@ -2,6 +2,8 @@
 # Installs the system programs the tests and benchmarks use, when they are missing:
 #   postgres  - PostgreSQL server programs (initdb, pg_ctl), for the PostgreSQL half of the suite
 #   wrk       - HTTP load generator, for `make bench`
+#   pgbouncer - PgBouncer, the connection pooler the suite starts in front of PostgreSQL in
+#               transaction mode (tests/pgbouncer.py)
 #   chromium  - Debian's headless Chromium, which the browser tests drive through Playwright
 #               (Playwright's own browser download is not used)
 #   axe       - axe-core from npm (the accessibility checker the browser tests inject into each
@@ -30,6 +32,7 @@ for dep in "$@"; do
   case "$dep" in
     postgres) have_pg || apt_install postgresql ;;
     chromium) [ -x /usr/bin/chromium ] || apt_install chromium ;;
+    pgbouncer) { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; } || apt_install pgbouncer ;;
     wrk) command -v wrk >/dev/null 2>&1 || apt_install wrk ;;
     axe)
       axe_dir="${GIFTWELL_AXE_DIR:-$HOME/.cache/giftwell/axe}"

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "FULL"
     # PostgreSQL connections per process (SQLite always uses one).
     db_pool_size: int = Field(default=20, ge=1)
+    # GIFTWELL_DATABASE_URL points at PgBouncer in transaction mode (or another pooler that hands
+    # a server connection to a client per transaction): no statement is prepared by name, so none
+    # is looked for on a server connection it was not prepared on. See docs/scaling.md.
+    database_pgbouncer: bool = False
     # Access: lifetimes of what the OAuth server issues, web sessions and the sign-in lockout.
     access_token_ttl_seconds: int = Field(default=3600, ge=60)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 import typer
 
 from giftwell.app import build_worker, create_app, serve_metrics
+from giftwell.cli import processes
 from giftwell.cli.common import JsonOpt, load, run, run_on, setup_logging
 from giftwell.cli.output import emit, fail
 from giftwell.domain.errors import GiftwellError
 from giftwell.services.access import accounts, tokens
 from giftwell.services.audit import actor
-from giftwell.services.queue import workers
+from giftwell.services.queue import workers as job_workers
 from giftwell.services.runtime import Runtime
 from giftwell.settings import Settings, SettingsError, load_settings
 from giftwell.store import lock
@@ -89,8 +90,24 @@ def serve(
             "Default: GIFTWELL_RUN_WORKER_IN_PROCESS, itself yes on SQLite, no on PostgreSQL."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes (PostgreSQL only). Each has its own pool of GIFTWELL_DB_POOL_SIZE "
+            "connections and runs no job worker unless --background: run `giftwell worker` beside them.",
+        ),
+    ] = 1,
+    server: Annotated[
+        processes.Server | None,
+        typer.Option(
+            help="The HTTP server: uvicorn or granian. Default: uvicorn in this process for one worker, "
+            "granian supervising --workers N (measured in docs/benchmarks.md)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the API (and, in the embedded default, the background worker) in one process."""
+    """Run the API (and, in the embedded default, the background worker): in this process, or in
+    `--workers N` processes on one port (PostgreSQL)."""
     import uvicorn
 
     overrides: dict[str, Any] = {}
@@ -103,6 +120,10 @@ def serve(
     except SettingsError as exc:
         fail(str(exc), False, code=2)
     setup_logging(settings)
+    server = server or processes.default_server(workers)
+    refused = processes.refuse_reason(settings, workers, server)
+    if refused:
+        fail(refused, False, code=2)
     actor.set_process_actor("system", None)
     try:
         # Kept open (and so held) until the process exits: the embedded database has one server.
@@ -115,14 +136,17 @@ def serve(
             return
         # This process alone serves the file: jobs an earlier server held (it was killed or
         # crashed) are claimable now, not when their leases pass.
-        n = await workers.reclaim_from_dead_servers(rt)
+        n = await job_workers.reclaim_from_dead_servers(rt)
         if n:
             log.warning("resuming %d job(s) an earlier server on this database was running when it stopped", n)
 
     run_on(settings, prepare, False)
     in_process = settings.worker_in_process if background is None else background
-    app_ = create_app(settings, background=in_process)
     typer.echo(f"Giftwell on {settings.base_url} (docs: {settings.base_url}/docs, database: {_safe_url(settings)})")
+    if workers > 1 or server != "uvicorn":
+        processes.run(settings, workers=workers, background=in_process, server=server)
+        return
+    app_ = create_app(settings, background=in_process)
     # log_config=None: uvicorn's records go through our handler (JSON or text), not its own.
     uvicorn.run(
         app_,

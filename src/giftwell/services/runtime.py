@@ -36,6 +36,7 @@ class Runtime:
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
+            pgbouncer=settings.database_pgbouncer,
         )
         # System ledger account ids never change once created; caching them keeps the hot path
         # from looking them up on every redemption.

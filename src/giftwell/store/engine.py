@@ -35,7 +35,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "FULL") -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, sqlite_synchronous: str = "FULL", pgbouncer: bool = False
+) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(
             async_url(url),
@@ -52,16 +54,35 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_synchronous: str = "F
     # PostgreSQL. `pool_size` is the most connections a process ever opens.
     # A connection attempt gives up after 5 s and a request waits at most 10 s for a pooled
     # connection: a database that is down or unreachable answers 503 quickly, never a hung request.
+    connect_args: dict[str, Any] = {"timeout": 5}
+    if pgbouncer:
+        connect_args.update(PGBOUNCER_CONNECT_ARGS)
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
         pool_timeout=10,
-        connect_args={"timeout": 5},
+        connect_args=connect_args,
     )
     _pool_metrics(engine, pool_size)
     return engine
+
+
+# Behind PgBouncer in transaction mode a client connection is lent a server connection for one
+# transaction (or one statement in autocommit), so a statement prepared by name on one server
+# connection is missing on the next, or its name is already taken there by another client's.
+# With both caches off, asyncpg prepares every statement unnamed, and sends the Parse with its
+# Describe and then the Bind and Execute before any Sync: PgBouncer (1.18 included, which knows
+# nothing of prepared statements) keeps the client on one server connection until the Sync, and
+# an unnamed statement lives only until the next one, so nothing is left behind on the server.
+# This also holds for the statements Giftwell sends to the driver itself (the one-statement
+# redemption, `services/cards/redeem_fast.py`). The cost: a Parse per statement (measured in
+# docs/scaling.md).
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's own cache (driver-level calls)
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg dialect
+}
 
 
 def _pool_metrics(engine: AsyncEngine, size: int) -> None:

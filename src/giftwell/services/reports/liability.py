@@ -51,16 +51,23 @@ class Liability:
 @contextlib.asynccontextmanager
 async def _report_memory(uow: UnitOfWork) -> AsyncIterator[None]:
     """On PostgreSQL, room to aggregate a million cards' movements in memory for this one query
-    (the default 4 MB `work_mem` spills them to disk, several times slower); reset after, so the
-    pooled connection goes back as it came."""
+    (the default 4 MB `work_mem` spills them to disk, several times slower). `SET LOCAL`, in a
+    transaction of its own when the unit of work is autocommit: the setting ends with it, so the
+    connection goes back as it came, and behind PgBouncer in transaction mode the setting and the
+    query share one server connection (a session `SET` would stay on whichever one it ran on)."""
     if uow.dialect != "postgresql":
         yield
         return
-    await uow.conn.exec_driver_sql(f"SET work_mem = '{REPORT_WORK_MEM}'")
+    if not uow.read_only:
+        await uow.conn.exec_driver_sql(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        yield
+        return
+    await uow.conn.exec_driver_sql("BEGIN READ ONLY")
     try:
+        await uow.conn.exec_driver_sql(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         yield
     finally:
-        await uow.conn.exec_driver_sql("RESET work_mem")
+        await uow.conn.exec_driver_sql("ROLLBACK")
 
 
 def _since(account_id: str, at: datetime) -> sa.Subquery:
