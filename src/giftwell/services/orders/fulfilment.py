@@ -29,7 +29,7 @@ from giftwell.services.catalog import products, suppliers
 from giftwell.services.catalog.suppliers import AWAITING, SupplyFailed, SupplyRequest
 from giftwell.services.delivery import choice, choice_sending, deliveries
 from giftwell.services.ledger import settle, transfers
-from giftwell.services.orders import billing
+from giftwell.services.orders import billing, house_batch
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
@@ -75,6 +75,7 @@ class _Unit:
     price: int
     index: int
     position: int
+    card_id: str | None
 
 
 async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
@@ -91,6 +92,7 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             OrderCard.issuer_account_id,
             OrderCard.price,
             OrderCard.position,
+            OrderCard.card_id,
         )
         .where(OrderCard.order_id == order_id, OrderCard.status == UnitStatus.PENDING.value)
         .order_by(OrderCard.position)
@@ -106,6 +108,7 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             int(r.price),
             int(r.supply_key.rsplit(":", 1)[1]),
             int(r.position),
+            r.card_id,
         )
         for r in (await uow.conn.execute(q)).all()
     ]
@@ -123,8 +126,22 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             await _settle(uow, u.id, UnitStatus.FAILED, error="funds reservation expired")
         return len(units)
     items = await _items(uow, {u.item_id for u in units})
+    # The house supplier's cards all at once (a unit with a card already goes the long way,
+    # which returns that card).
+    together = [
+        house_batch.HouseUnit(u.id, u.issuer_account_id, item, product)
+        for u in units
+        for item, product in [items[u.item_id]]
+        if u.card_id is None and product is not None and house_batch.batchable(item, product)
+    ]
+    if together:
+        await house_batch.issue(uow, order=order, units=together)
+    done = {h.id for h in together}
     issued: list[_Unit] = []
     for u in units:
+        if u.id in done:
+            issued.append(u)
+            continue
         item, product = items[u.item_id]
         if product is None:
             # A choice item: the unit is a reward link holding its value, not a card.
