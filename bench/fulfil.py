@@ -38,7 +38,7 @@ async def _measure(url: str, workdir: Path, cards: int) -> dict[str, Any]:
             order = await placing.place_order(uow, account_id=t.account_id, req=req)
             await uow.commit()
         cpu0, t0 = time.process_time(), time.perf_counter()
-        status = await fulfilment.fulfil(rt, order.id)
+        status = await fulfilment.fulfil(rt, order.id, max_batch=fulfilment.MAX_BATCH)  # as the job does
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         async with rt.uow() as uow:
             checked = await verify.verify(uow)

@@ -35,20 +35,28 @@ from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 
 OPEN = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value)
+# The largest batch of cards in one transaction (see `fulfil`).
+MAX_BATCH = 1000
 
 
-async def fulfil(rt: Runtime, order_id: str, *, batch_size: int = 100) -> OrderStatus:
-    """Issue the order's pending cards in batches of `batch_size` (one transaction each) and end
-    the order. Idempotent and safe to run concurrently: returns the order's status when this call
-    stops (a final one, or `processing` when another worker holds the remaining units)."""
+async def fulfil(rt: Runtime, order_id: str, *, batch_size: int = 100, max_batch: int | None = None) -> OrderStatus:
+    """Issue the order's pending cards in batches (one transaction each) and end the order. The
+    first batch is `batch_size` cards, so the first cards are out soon; with `max_batch` (the
+    `order.fulfil` job passes `MAX_BATCH`) each next one is twice the last, up to `max_batch`,
+    since a batch's fixed cost (the order, the hold, the charge, the commit) is then spread over
+    more cards; without, every batch is `batch_size`. Idempotent and safe to run concurrently: returns the
+    order's status when this call stops (a final one, or `processing` when another worker holds
+    the remaining units)."""
+    size = batch_size
     while True:
         async with rt.uow() as uow:
-            done = await run_batch(uow, order_id, limit=batch_size)
-            ended = await finish(uow, order_id) if done < batch_size else None
+            done = await run_batch(uow, order_id, limit=size)
+            ended = await finish(uow, order_id) if done < size else None
             status = await _status(uow, order_id)
             await uow.commit()
         if ended is not None or done == 0 or not status.open:
             return status
+        size = max(batch_size, min(size * 2, max_batch or batch_size))
 
 
 async def units_pending(rt: Runtime, order_id: str) -> bool:

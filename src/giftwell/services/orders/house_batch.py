@@ -75,18 +75,20 @@ async def issue(uow: UnitOfWork, *, order: Any, units: list[HouseUnit]) -> None:
     issued, in the caller's transaction."""
     rows = batch.CardBatch(uow, with_events=True)
     terms: dict[tuple[str, str], _Terms] = {}
+    issuance: dict[tuple[str, str], str] = {}
     made: list[tuple[HouseUnit, str]] = []
     for u in units:
         key = (u.item.id, u.issuer_account_id)
         if key not in terms:
             terms[key] = await _terms(uow, u)
         t = terms[key]
-        issuance = await ledger_accounts.system_account(
-            uow, account_id=u.issuer_account_id, kind=AccountKind.ISSUANCE, currency=u.product.currency
-        )
+        if key not in issuance:
+            issuance[key] = await ledger_accounts.system_account(
+                uow, account_id=u.issuer_account_id, kind=AccountKind.ISSUANCE, currency=u.product.currency
+            )
         card_id, _ = rows.add(
             account_id=u.issuer_account_id,
-            issuance_id=issuance,
+            issuance_id=issuance[key],
             currency=u.product.currency,
             amount=int(u.item.amount),
             code_format=t.code_format,
