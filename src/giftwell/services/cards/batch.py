@@ -2,7 +2,8 @@
 few multi-row statements: what bulk issue (`cards.bulk`) and order fulfilment
 (`orders.fulfilment`) share.
 
-`CardBatch.add` builds one card's rows in memory: its code generated from the format and stored
+`CardBatch.add` builds one card's rows in memory (no database: bulk issue builds the next batch
+in a thread while the last one is written): its code generated from the format and stored
 only as the account-scoped keyed hash and AES-GCM ciphertext bound to the card id (exactly as
 any card's, so lookups by code and `keys rotate` work on it), its guarded ledger account with the
 value already in it, its `activate` transfer from the issuer's issuance account (a system account:
@@ -27,6 +28,7 @@ from giftwell.domain.card_query import search_body
 from giftwell.domain.cards import CardSource, CardStatus, Party
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, TransferKind, TransferStatus
+from giftwell.keys import Keys
 from giftwell.services import events
 from giftwell.services.cards import reindex
 from giftwell.store.models import Card as CardRow
@@ -40,7 +42,8 @@ JSON_COLUMNS = frozenset({"metadata", "data"})
 class CardBatch:
     """The rows of a batch of new active cards, not yet written."""
 
-    uow: UnitOfWork
+    keys: Keys
+    now: datetime
     with_events: bool = False
     accounts: list[tuple[Any, ...]] = field(default_factory=list)
     cards: list[tuple[Any, ...]] = field(default_factory=list)
@@ -69,7 +72,7 @@ class CardBatch:
     ) -> tuple[str, str]:
         """One active card of `amount` (positive, checked by the caller), funded from the issuer's
         issuance ledger account `issuance_id`; its id and its code in the clear."""
-        keys, now, meta = self.uow.rt.keys, self.uow.now, metadata or {}
+        keys, now, meta = self.keys, self.now, metadata or {}
         code = codes.generate(code_format)
         last4 = codes.last4(code)
         card_id, la_id = new_id("card"), new_id("la")
@@ -100,9 +103,8 @@ class CardBatch:
             self.events.append((new_id("evt"), account_id, "card.activated", card_id, activated, now))
         return card_id, code
 
-    async def write(self) -> None:
+    async def write(self, uow: UnitOfWork) -> None:
         """Insert every row built so far, in the caller's transaction."""
-        uow = self.uow
         await insert(uow, LedgerAccount.__table__, _LA_COLUMNS, self.accounts)
         await insert(uow, CardRow.__table__, _CARD_COLUMNS, self.cards)
         await insert(uow, Transfer.__table__, _TRANSFER_COLUMNS, self.moves)

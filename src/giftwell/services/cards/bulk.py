@@ -28,6 +28,7 @@ from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind
 from giftwell.domain.money import MAX_AMOUNT
+from giftwell.keys import Keys
 from giftwell.services import audit
 from giftwell.services.cards import batch
 from giftwell.services.currencies import currency as check_currency
@@ -108,32 +109,35 @@ async def get(uow: UnitOfWork, run_id: str) -> Run:
     return _run(row)
 
 
-async def issue_batch(
-    uow: UnitOfWork,
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch's rows and codes, built ahead of its transaction (`prepare`)."""
+
+    issued: int  # the run's `issued` it follows
+    rows: batch.CardBatch
+    shown: list[tuple[str, str]]
+
+
+async def issuance_account(uow: UnitOfWork, run: Run) -> str:
+    """The issuer's issuance ledger account the run's cards are valued from."""
+    return await ledger_accounts.system_account(
+        uow, account_id=run.account_id, kind=AccountKind.ISSUANCE, currency=run.currency
+    )
+
+
+def prepare(
+    keys: Keys,
+    now: datetime,
     run: Run,
+    issuance: str,
     *,
     size: int = BATCH,
     code_format: codes.CodeFormat = codes.DEFAULT_FORMAT,
-    write: Callable[[list[tuple[str, str]]], Awaitable[None]] | None = None,
-) -> Run:
-    """The next batch of `run` (at most `size` cards), in the caller's transaction; the run after
-    it. `write` gets the batch's (card id, code) pairs before anything is inserted: the caller
-    stores them, then commits."""
-    n = min(size, run.count - run.issued)
-    if n <= 0:
-        return run
-    done = run.issued + n
-    moved = await uow.conn.execute(
-        sa.update(BulkIssue)
-        .where(BulkIssue.id == run.id, BulkIssue.issued == run.issued)
-        .values(issued=done, updated_at=uow.now, finished_at=uow.now if done == run.count else None)
-    )
-    if moved.rowcount != 1:
-        raise Conflict("the run moved on in another process: run the command again to resume", param="run")
-    issuance = await ledger_accounts.system_account(
-        uow, account_id=run.account_id, kind=AccountKind.ISSUANCE, currency=run.currency
-    )
-    rows = batch.CardBatch(uow)
+) -> Prepared:
+    """The rows of the batch after `run.issued` (at most `size` cards), in memory only: a caller
+    may build the next batch in a thread while the last one is written. Nothing of it exists
+    until `issue_batch` commits it; a batch never committed is simply built again on resume."""
+    rows = batch.CardBatch(keys, now)
     metadata = {"bulk_issue": run.id, **({"product": run.product_id} if run.product_id else {})}
     shown = [
         rows.add(
@@ -145,11 +149,42 @@ async def issue_batch(
             expires_at=run.expires_at,
             metadata=metadata,
         )
-        for _ in range(n)
+        for _ in range(max(0, min(size, run.count - run.issued)))
     ]
+    return Prepared(run.issued, rows, shown)
+
+
+async def issue_batch(
+    uow: UnitOfWork,
+    run: Run,
+    *,
+    size: int = BATCH,
+    code_format: codes.CodeFormat = codes.DEFAULT_FORMAT,
+    write: Callable[[list[tuple[str, str]]], Awaitable[None]] | None = None,
+    prepared: Prepared | None = None,
+) -> Run:
+    """The next batch of `run` (at most `size` cards, or the `prepared` one), in the caller's
+    transaction; the run after it. `write` gets the batch's (card id, code) pairs before anything
+    is inserted: the caller stores them, then commits."""
+    if prepared is None:
+        issuance = await issuance_account(uow, run)
+        prepared = prepare(uow.rt.keys, uow.now, run, issuance, size=size, code_format=code_format)
+    if prepared.issued != run.issued:
+        raise ValueError("the prepared batch is not the run's next one")
+    n = len(prepared.shown)
+    if n <= 0:
+        return run
+    done = run.issued + n
+    moved = await uow.conn.execute(
+        sa.update(BulkIssue)
+        .where(BulkIssue.id == run.id, BulkIssue.issued == run.issued)
+        .values(issued=done, updated_at=uow.now, finished_at=uow.now if done == run.count else None)
+    )
+    if moved.rowcount != 1:
+        raise Conflict("the run moved on in another process: run the command again to resume", param="run")
     if write is not None:
-        await write(shown)
-    await rows.write()
+        await write(prepared.shown)
+    await prepared.rows.write(uow)
     if done == run.count:
         await audit.record(
             uow,

@@ -73,7 +73,7 @@ async def _terms(uow: UnitOfWork, u: HouseUnit) -> _Terms:
 async def issue(uow: UnitOfWork, *, order: Any, units: list[HouseUnit]) -> None:
     """Issue one card for each of `units` (pending, locked by the caller's batch) and mark them
     issued, in the caller's transaction."""
-    rows = batch.CardBatch(uow, with_events=True)
+    rows = batch.CardBatch(uow.rt.keys, uow.now, with_events=True)
     terms: dict[tuple[str, str], _Terms] = {}
     issuance: dict[tuple[str, str], str] = {}
     made: list[tuple[HouseUnit, str]] = []
@@ -100,7 +100,7 @@ async def issue(uow: UnitOfWork, *, order: Any, units: list[HouseUnit]) -> None:
             test=bool(order.test),
         )
         made.append((u, card_id))
-    await rows.write()
+    await rows.write(uow)
     ids = [u.id for u, _ in made]
     settled = await uow.conn.execute(
         sa.update(OrderCard)
