@@ -9,8 +9,10 @@ code is in the file once.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -130,11 +132,24 @@ def issue_bulk(
             transient=False,
         ) as bar:
             task = bar.add_task("cards", total=r.count, completed=r.issued)
+            async with rt.reader() as uow:
+                issuance = await bulk.issuance_account(uow, r)
+
+            def build(after: bulk.Run) -> bulk.Prepared:
+                return bulk.prepare(rt.keys, rt.clock(), after, issuance, size=batch_size, code_format=fmt)
+
+            # The next batch's codes, hashes and ciphertexts are built in a thread while this one
+            # is written (the event loop waits on PostgreSQL meanwhile, the GIL free).
+            ahead = asyncio.ensure_future(asyncio.to_thread(build, r))
             while r.issued < r.count:
+                prepared = await ahead
+                following = replace(r, issued=r.issued + len(prepared.shown))
+                ahead = asyncio.ensure_future(asyncio.to_thread(build, following))
                 async with rt.uow() as uow:
-                    r = await bulk.issue_batch(uow, r, size=batch_size, code_format=fmt, write=f.append)
+                    r = await bulk.issue_batch(uow, r, prepared=prepared, write=f.append)
                     await uow.commit()
                 bar.update(task, completed=r.issued)
+            await ahead
         return {"run": r.id, "issued": r.issued, "resumed_from": resumed, "out": str(out), "finished": r.finished}
 
     data = run(go, as_json)

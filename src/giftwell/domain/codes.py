@@ -70,7 +70,15 @@ DEFAULT_FORMAT = CodeFormat()
 
 def generate(fmt: CodeFormat = DEFAULT_FORMAT) -> str:
     """A new code in its display form (groups joined by dashes for alphanumeric codes)."""
-    body = "".join(secrets.choice(fmt.alphabet) for _ in range(fmt.random_symbols))
+    # One draw, uniform over every string of the symbols (the same distribution as a choice per
+    # symbol, at one system call instead of one or more per symbol), read out digit by digit.
+    alphabet, n = fmt.alphabet, len(fmt.alphabet)
+    value = secrets.randbelow(n**fmt.random_symbols)
+    symbols = []
+    for _ in range(fmt.random_symbols):
+        value, digit = divmod(value, n)
+        symbols.append(alphabet[digit])
+    body = "".join(symbols)
     raw = fmt.prefix + body
     if fmt.luhn:
         raw += luhn_check_digit(raw)

@@ -107,7 +107,7 @@ ENDPOINT_DISABLED = "endpoint disabled"
 
 
 # Built once: this runs with every card event, on the redemption hot path.
-_ENDPOINTS = sa.select(
+ENDPOINTS = sa.select(
     WebhookEndpoint.id, WebhookEndpoint.events, WebhookEndpoint.format, WebhookEndpoint.enabled
 ).where(WebhookEndpoint.account_id == sa.bindparam("account_id"), WebhookEndpoint.deleted_at.is_(None))
 
@@ -121,7 +121,7 @@ async def fan_out(uow: UnitOfWork, *, event_id: str, account_id: str, event_type
         return 0
     endpoints = [
         (r.id, r.events, r.format, bool(r.enabled))
-        for r in (await uow.conn.execute(_ENDPOINTS, {"account_id": account_id})).all()
+        for r in (await uow.conn.execute(ENDPOINTS, {"account_id": account_id})).all()
     ]
     return await deliver_to(
         uow, endpoints, event_id=event_id, account_id=account_id, event_type=event_type, created_at=created_at

@@ -208,3 +208,18 @@ def test_guess_probability_is_the_union_bound():
     assert guess_probability_per_year(
         bits=numeric.entropy_bits, live_cards=1000, guesses_per_year=1e6
     ) == pytest.approx(1e9 / 10**15)
+
+
+def test_generated_symbols_are_uniform_at_every_position():
+    # One draw per code read out digit by digit: each position must still take every symbol of
+    # the alphabet about equally often (a chi-square bound far beyond chance: p < 1e-6).
+    fmt = codes.CodeFormat(kind="numeric", length=13, luhn=False, group=0)
+    n = 20_000
+    drawn = [codes.generate(fmt) for _ in range(n)]
+    for pos in range(13):
+        counts = [0] * 10
+        for c in drawn:
+            counts[int(c[pos])] += 1
+        chi2 = sum((k - n / 10) ** 2 / (n / 10) for k in counts)
+        assert chi2 < 45, (pos, counts)
+    assert len(set(drawn)) == n  # 10**13 possible codes: a repeat among 20,000 has odds of 2e-5

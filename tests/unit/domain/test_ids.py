@@ -7,6 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from giftwell.domain import ids
 from giftwell.domain.ids import new_id
 
 BODY = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -42,3 +43,15 @@ def test_ids_sort_by_time(stamps):
 def test_ids_made_now_sort_after_ids_made_earlier():
     earlier = new_id("la", now_ms=1_600_000_000_000)
     assert new_id("la") > earlier
+
+
+def test_encoding_is_crockford_base32_of_the_time_then_the_random_bits(monkeypatch):
+    # The one-call encoding gives exactly what a digit-by-digit Crockford encoding gives.
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    for ms, rnd in [(0, 0), (2**48 - 1, 2**80 - 1), (1_733_000_000_000, 0x1234_5678_9ABC_DEF0_1357)]:
+        monkeypatch.setattr(ids.os, "urandom", lambda n, r=rnd: r.to_bytes(n))
+        value, digits = (ms << 80) | rnd, []
+        for _ in range(26):
+            value, d = divmod(value, 32)
+            digits.append(alphabet[d])
+        assert ids.new_id("x", now_ms=ms) == "x_" + "".join(reversed(digits))

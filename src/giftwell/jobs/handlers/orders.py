@@ -19,7 +19,7 @@ async def fulfil_order(rt: Runtime, job: ClaimedJob) -> None:
     # `fulfil` commits batch by batch and never issues a card twice, so running this job again
     # after a crash resumes where the last committed batch ended.
     order_id = str(job.payload["order_id"])
-    status = await fulfilment.fulfil(rt, order_id)
+    status = await fulfilment.fulfil(rt, order_id, max_batch=fulfilment.MAX_BATCH)
     # Still open with units pending: another worker's batch holds them. Open with none pending:
     # its other units wait on an upstream supplier, whose purchase job ends the order.
     if status.open and await fulfilment.units_pending(rt, order_id):

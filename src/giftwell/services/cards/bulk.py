@@ -9,7 +9,7 @@ audit log instead), and supplied codes.
 
 A run is a `bulk_issues` row. A batch is one transaction: it moves the run's `issued` on by a
 compare-and-set (two processes resuming one run cannot both issue a batch) and inserts its cards,
-ledger accounts and transfers (COPY on PostgreSQL, executemany on SQLite). The codes leave only
+ledger accounts and transfers through `cards.batch` (COPY on PostgreSQL, executemany on SQLite). The codes leave only
 through the caller (`write` before the commit; see the CLI), so a crash loses at most the batch
 in flight, which never committed and is made afresh on restart.
 """
@@ -24,18 +24,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from giftwell.domain import codes
-from giftwell.domain.card_query import search_body
-from giftwell.domain.cards import Party
 from giftwell.domain.errors import Conflict, NotFound, ValidationFailed
 from giftwell.domain.ids import new_id
-from giftwell.domain.ledger import AccountKind, TransferKind, TransferStatus
+from giftwell.domain.ledger import AccountKind
 from giftwell.domain.money import MAX_AMOUNT
+from giftwell.keys import Keys
 from giftwell.services import audit
-from giftwell.services.cards import reindex
+from giftwell.services.cards import batch
 from giftwell.services.currencies import currency as check_currency
 from giftwell.services.ledger import accounts as ledger_accounts
-from giftwell.store.models import BulkIssue, CardMetadata, CardSearch, LedgerAccount, Transfer
-from giftwell.store.models import Card as CardRow
+from giftwell.store.models import BulkIssue
 from giftwell.store.uow import UnitOfWork
 
 MAX_COUNT = 10_000_000
@@ -111,6 +109,51 @@ async def get(uow: UnitOfWork, run_id: str) -> Run:
     return _run(row)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch's rows and codes, built ahead of its transaction (`prepare`)."""
+
+    issued: int  # the run's `issued` it follows
+    rows: batch.CardBatch
+    shown: list[tuple[str, str]]
+
+
+async def issuance_account(uow: UnitOfWork, run: Run) -> str:
+    """The issuer's issuance ledger account the run's cards are valued from."""
+    return await ledger_accounts.system_account(
+        uow, account_id=run.account_id, kind=AccountKind.ISSUANCE, currency=run.currency
+    )
+
+
+def prepare(
+    keys: Keys,
+    now: datetime,
+    run: Run,
+    issuance: str,
+    *,
+    size: int = BATCH,
+    code_format: codes.CodeFormat = codes.DEFAULT_FORMAT,
+) -> Prepared:
+    """The rows of the batch after `run.issued` (at most `size` cards), in memory only: a caller
+    may build the next batch in a thread while the last one is written. Nothing of it exists
+    until `issue_batch` commits it; a batch never committed is simply built again on resume."""
+    rows = batch.CardBatch(keys, now)
+    metadata = {"bulk_issue": run.id, **({"product": run.product_id} if run.product_id else {})}
+    shown = [
+        rows.add(
+            account_id=run.account_id,
+            issuance_id=issuance,
+            currency=run.currency,
+            amount=run.amount,
+            code_format=code_format,
+            expires_at=run.expires_at,
+            metadata=metadata,
+        )
+        for _ in range(max(0, min(size, run.count - run.issued)))
+    ]
+    return Prepared(run.issued, rows, shown)
+
+
 async def issue_batch(
     uow: UnitOfWork,
     run: Run,
@@ -118,11 +161,17 @@ async def issue_batch(
     size: int = BATCH,
     code_format: codes.CodeFormat = codes.DEFAULT_FORMAT,
     write: Callable[[list[tuple[str, str]]], Awaitable[None]] | None = None,
+    prepared: Prepared | None = None,
 ) -> Run:
-    """The next batch of `run` (at most `size` cards), in the caller's transaction; the run after
-    it. `write` gets the batch's (card id, code) pairs before anything is inserted: the caller
-    stores them, then commits."""
-    n = min(size, run.count - run.issued)
+    """The next batch of `run` (at most `size` cards, or the `prepared` one), in the caller's
+    transaction; the run after it. `write` gets the batch's (card id, code) pairs before anything
+    is inserted: the caller stores them, then commits."""
+    if prepared is None:
+        issuance = await issuance_account(uow, run)
+        prepared = prepare(uow.rt.keys, uow.now, run, issuance, size=size, code_format=code_format)
+    if prepared.issued != run.issued:
+        raise ValueError("the prepared batch is not the run's next one")
+    n = len(prepared.shown)
     if n <= 0:
         return run
     done = run.issued + n
@@ -133,80 +182,15 @@ async def issue_batch(
     )
     if moved.rowcount != 1:
         raise Conflict("the run moved on in another process: run the command again to resume", param="run")
-    issuance = await ledger_accounts.system_account(
-        uow, account_id=run.account_id, kind=AccountKind.ISSUANCE, currency=run.currency
-    )
-    keys, now, acct = uow.rt.keys, uow.now, run.account_id
-    cards: list[tuple[Any, ...]] = []
-    accounts: list[tuple[Any, ...]] = []
-    moves: list[tuple[Any, ...]] = []
-    searches: list[tuple[Any, ...]] = []
-    metas: list[tuple[Any, ...]] = []
-    shown: list[tuple[str, str]] = []
-    metadata = {"bulk_issue": run.id, **({"product": run.product_id} if run.product_id else {})}
-    nobody = Party(None, None)
-    for _ in range(n):
-        code = codes.generate(code_format)
-        card_id, la_id, trf_id = new_id("card"), new_id("la"), new_id("trf")
-        shown.append((card_id, code))
-        accounts.append((la_id, acct, AccountKind.CARD.value, run.currency, run.amount, 0, now))
-        cards.append(
-            (
-                card_id, acct, la_id, keys.code_hash(acct, codes.normalize(code)),
-                keys.encrypt(code, aad=f"code:{card_id}"), codes.last4(code), None, None, run.currency,
-                run.amount, "active", None, now, run.expires_at, "manual", False, None, None, None, None,
-                metadata, now, now,
-            )
-        )  # fmt: skip
-        # What the card query reads beside the card, as issuing writes it: metadata rows, text.
-        metas.extend(tuple(m.values()) for m in reindex.metadata_rows(acct, card_id, metadata))
-        terms = reindex.card_terms(nobody, nobody, codes.last4(code), metadata)
-        searches.append((card_id, acct, search_body(None, terms)))
-        moves.append(
-            (
-                trf_id, acct, TransferKind.ACTIVATE.value, TransferStatus.POSTED.value, run.currency, run.amount,
-                issuance, la_id, card_id, None, None, run.amount, None, None, None, 0, None, None, now, now,
-            )
-        )  # fmt: skip
     if write is not None:
-        await write(shown)
-    await _insert(uow, LedgerAccount.__table__, _LA_COLUMNS, accounts)
-    await _insert(uow, CardRow.__table__, _CARD_COLUMNS, cards)
-    await _insert(uow, Transfer.__table__, _TRANSFER_COLUMNS, moves)
-    await _insert(uow, CardMetadata.__table__, ("card_id", "key", "account_id", "value"), metas)
-    await _insert(uow, CardSearch.__table__, ("card_id", "account_id", "body"), searches)
+        await write(prepared.shown)
+    await prepared.rows.write(uow)
     if done == run.count:
         await audit.record(
-            uow, "cards.bulk_issue_finished", target=("bulk_issue", run.id), account_id=acct, changes={"count": done}
+            uow,
+            "cards.bulk_issue_finished",
+            target=("bulk_issue", run.id),
+            account_id=run.account_id,
+            changes={"count": done},
         )
     return replace(run, issued=done, finished=done == run.count)
-
-
-_LA_COLUMNS = ("id", "account_id", "kind", "currency", "balance", "pending_out", "created_at")
-_CARD_COLUMNS = (
-    "id", "account_id", "ledger_account_id", "code_hash", "code_encrypted", "code_last4", "pin_encrypted",
-    "serial", "currency", "initial_amount", "status", "status_reason", "activated_at", "expires_at", "source",
-    "test", "sender_name", "sender_email", "recipient_name", "recipient_email", "metadata", "created_at",
-    "updated_at",
-)  # fmt: skip
-_TRANSFER_COLUMNS = (
-    "id", "account_id", "kind", "status", "currency", "amount", "debit_account_id", "credit_account_id",
-    "card_id", "counterparty_card_id", "debit_balance_after", "credit_balance_after", "hold_amount",
-    "expires_at", "refund_of", "refunded_amount", "reference", "reason", "created_at", "posted_at",
-)  # fmt: skip
-
-
-async def _insert(uow: UnitOfWork, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    if uow.dialect == "postgresql":
-        # COPY on the transaction's own connection (a statement above has begun the transaction).
-        raw = await uow.conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        jsonb = [i for i, c in enumerate(columns) if c == "metadata"]
-        if jsonb:
-            import orjson
-
-            rows = [tuple(orjson.dumps(v).decode() if i in jsonb else v for i, v in enumerate(r)) for r in rows]
-        await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
-        return
-    keys = [table.c[c].key for c in columns]
-    await uow.conn.execute(sa.insert(table), [dict(zip(keys, r, strict=True)) for r in rows])

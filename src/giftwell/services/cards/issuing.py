@@ -50,11 +50,25 @@ class IssuedCard:
     pin: str | None
 
 
-def _party(p: Party | None, param: str) -> Party:
+def party(p: Party | None, param: str) -> Party:
+    """A sender or recipient as stored: the name trimmed, the email checked (4xx naming `param`)."""
     if p is None:
         return Party()
     email = check_email(p.email, param=f"{param}.email") if p.email and p.email.strip() else None
     return Party(p.name.strip() if p.name else None, email)
+
+
+async def check_expiry(
+    uow: UnitOfWork, *, account_id: str, expires_at: datetime, product_policy: ExpiryPolicy | None
+) -> None:
+    """Refuse an expiry without a timezone, past, or sooner than the product's or the issuer
+    account's expiry policy allows (naming the rule)."""
+    if expires_at.tzinfo is None:
+        raise ValidationFailed("expires_at must include a timezone", param="expires_at")
+    if expires_at <= uow.now:
+        raise ValidationFailed("expires_at must be in the future", param="expires_at")
+    check_lifetime(product_policy, expires_at, uow.now, whose="product")
+    check_lifetime((await get_account(uow, account_id)).expiry_policy, expires_at, uow.now, whose="account")
 
 
 async def issue(
@@ -90,15 +104,10 @@ async def issue(
     if pin is not None and not _PIN_RE.match(pin):
         raise ValidationFailed("pin must be 4 to 16 letters or digits", param="pin")
     if expires_at is not None:
-        if expires_at.tzinfo is None:
-            raise ValidationFailed("expires_at must include a timezone", param="expires_at")
-        if expires_at <= uow.now:
-            raise ValidationFailed("expires_at must be in the future", param="expires_at")
-        check_lifetime(product_policy, expires_at, uow.now, whose="product")
-        check_lifetime((await get_account(uow, account_id)).expiry_policy, expires_at, uow.now, whose="account")
+        await check_expiry(uow, account_id=account_id, expires_at=expires_at, product_policy=product_policy)
     if metadata is not None and len(metadata) > MAX_METADATA_KEYS:
         raise ValidationFailed(f"metadata may have at most {MAX_METADATA_KEYS} keys", param="metadata")
-    sender, recipient = _party(sender, "sender"), _party(recipient, "recipient")
+    sender, recipient = party(sender, "sender"), party(recipient, "recipient")
     shown = codes.check_supplied(code) if code is not None else codes.generate(code_format)
     keys = uow.rt.keys
     digest = keys.code_hash(account_id, codes.normalize(shown))

@@ -173,6 +173,12 @@ class UpstreamSupplier:
 REGISTRY: dict[str, CardSupplier] = {"house": HouseSupplier()}
 
 
+def in_house(name: str) -> bool:
+    """Whether `name` is the built-in house supplier itself (not a wrapper or an upstream one):
+    fulfilment then issues a batch's cards together (`orders.house_batch`), with the same rows."""
+    return type(REGISTRY.get(name)) is HouseSupplier
+
+
 def get(name: str) -> CardSupplier:
     """The supplier called `name`: a built-in one, or else the upstream supplier of that name."""
     return REGISTRY.get(name) or UpstreamSupplier(name)

@@ -306,6 +306,12 @@ async def list_for_card(uow: UnitOfWork, *, account_id: str, card_id: str) -> li
     return [view(r) for r in rows.all()]
 
 
+def sends(item: Any) -> bool:
+    """Whether an order item asked for its cards to be sent (`delivery.channel` email or sms);
+    without, each card gets only its reward link."""
+    return (item.delivery or {}).get("channel") in (Channel.EMAIL.value, Channel.SMS.value)
+
+
 async def for_order_card(uow: UnitOfWork, *, order: Any, unit_id: str, card_id: str, item: Any) -> DeliveryView | None:
     """Called by fulfilment in the batch that issued the card: the card's reward link (the token
     the order shows), and a delivery when the item asked for one (`delivery.channel` email or sms,
@@ -315,13 +321,13 @@ async def for_order_card(uow: UnitOfWork, *, order: Any, unit_id: str, card_id: 
     token = uow.rt.keys.link_token(unit_id)
     spec = item.delivery or {}
     channel = spec.get("channel")
-    if channel not in (Channel.EMAIL.value, Channel.SMS.value):
+    if not sends(item):
         await reward.ensure_link(uow, card_id=card_id, account_id=order.account_id, token=token)
         return None
     recipient = item.recipient or {}
     at = spec.get("scheduled_at")
     n = Notification(
-        channel=Channel(channel),
+        channel=Channel(str(channel)),
         to=str(recipient.get("email") if channel == Channel.EMAIL.value else recipient.get("phone") or ""),
         recipient_name=recipient.get("name"),
         sender_name=(item.sender or {}).get("name"),

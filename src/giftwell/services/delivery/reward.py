@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from giftwell.domain.cards import WITHHELD, Card, past_date
 from giftwell.domain.errors import NotFound, RewardGone
 from giftwell.services import events
+from giftwell.services.cards import batch
 from giftwell.services.cards import reads as cards
 from giftwell.store.models import Card as CardRow
 from giftwell.store.models import RewardLink
@@ -34,6 +35,31 @@ MAX_TOKEN_LENGTH = 100
 
 def _aad(card_id: str) -> str:
     return f"link:{card_id}"
+
+
+LINK_COLUMNS = (
+    "card_id",
+    "account_id",
+    "token_hash",
+    "token_encrypted",
+    "locale",
+    "created_at",
+    "open_count",
+    "reveal_count",
+)
+
+
+def link_row(uow: UnitOfWork, card_id: str, account_id: str, token: str, locale: str | None = None) -> tuple[Any, ...]:
+    """A new `reward_links` row (in `LINK_COLUMNS` order): the token only as its keyed hash and
+    its AES-GCM ciphertext bound to the card."""
+    keys = uow.rt.keys
+    return (card_id, account_id, keys.link_hash(token), keys.encrypt(token, aad=_aad(card_id)), locale, uow.now, 0, 0)
+
+
+async def add_links(uow: UnitOfWork, rows: list[tuple[Any, ...]]) -> None:
+    """The reward links of cards issued in the caller's transaction, which have none yet (`link_row`
+    rows), in one multi-row insert."""
+    await batch.insert(uow, RewardLink.__table__, LINK_COLUMNS, rows)
 
 
 def url(uow: UnitOfWork, token: str) -> str:
@@ -50,18 +76,8 @@ async def ensure_link(
     if row is None:
         new = token or secrets.token_urlsafe(32)
         insert = postgresql.insert(RewardLink) if uow.dialect == "postgresql" else sqlite.insert(RewardLink)
-        await uow.conn.execute(
-            insert.values(
-                card_id=card_id,
-                account_id=account_id,
-                token_hash=keys.link_hash(new),
-                token_encrypted=keys.encrypt(new, aad=_aad(card_id)),
-                locale=locale,
-                created_at=uow.now,
-                open_count=0,
-                reveal_count=0,
-            ).on_conflict_do_nothing(index_elements=["card_id"])
-        )
+        values = dict(zip(LINK_COLUMNS, link_row(uow, card_id, account_id, new, locale), strict=True))
+        await uow.conn.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["card_id"]))
         row = (
             await uow.conn.execute(sa.select(RewardLink.token_encrypted).where(RewardLink.card_id == card_id))
         ).first()

@@ -29,26 +29,34 @@ from giftwell.services.catalog import products, suppliers
 from giftwell.services.catalog.suppliers import AWAITING, SupplyFailed, SupplyRequest
 from giftwell.services.delivery import choice, choice_sending, deliveries
 from giftwell.services.ledger import settle, transfers
-from giftwell.services.orders import billing
+from giftwell.services.orders import billing, house_batch
 from giftwell.services.runtime import Runtime
 from giftwell.store.models import Order, OrderCard, OrderItem
 from giftwell.store.uow import UnitOfWork
 
 OPEN = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value)
+# The largest batch of cards in one transaction (see `fulfil`).
+MAX_BATCH = 1000
 
 
-async def fulfil(rt: Runtime, order_id: str, *, batch_size: int = 100) -> OrderStatus:
-    """Issue the order's pending cards in batches of `batch_size` (one transaction each) and end
-    the order. Idempotent and safe to run concurrently: returns the order's status when this call
-    stops (a final one, or `processing` when another worker holds the remaining units)."""
+async def fulfil(rt: Runtime, order_id: str, *, batch_size: int = 100, max_batch: int | None = None) -> OrderStatus:
+    """Issue the order's pending cards in batches (one transaction each) and end the order. The
+    first batch is `batch_size` cards, so the first cards are out soon; with `max_batch` (the
+    `order.fulfil` job passes `MAX_BATCH`) each next one is twice the last, up to `max_batch`,
+    since a batch's fixed cost (the order, the hold, the charge, the commit) is then spread over
+    more cards; without, every batch is `batch_size`. Idempotent and safe to run concurrently: returns the
+    order's status when this call stops (a final one, or `processing` when another worker holds
+    the remaining units)."""
+    size = batch_size
     while True:
         async with rt.uow() as uow:
-            done = await run_batch(uow, order_id, limit=batch_size)
-            ended = await finish(uow, order_id) if done < batch_size else None
+            done = await run_batch(uow, order_id, limit=size)
+            ended = await finish(uow, order_id) if done < size else None
             status = await _status(uow, order_id)
             await uow.commit()
         if ended is not None or done == 0 or not status.open:
             return status
+        size = max(batch_size, min(size * 2, max_batch or batch_size))
 
 
 async def units_pending(rt: Runtime, order_id: str) -> bool:
@@ -75,6 +83,7 @@ class _Unit:
     price: int
     index: int
     position: int
+    card_id: str | None
 
 
 async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
@@ -91,6 +100,7 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             OrderCard.issuer_account_id,
             OrderCard.price,
             OrderCard.position,
+            OrderCard.card_id,
         )
         .where(OrderCard.order_id == order_id, OrderCard.status == UnitStatus.PENDING.value)
         .order_by(OrderCard.position)
@@ -106,6 +116,7 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             int(r.price),
             int(r.supply_key.rsplit(":", 1)[1]),
             int(r.position),
+            r.card_id,
         )
         for r in (await uow.conn.execute(q)).all()
     ]
@@ -123,8 +134,22 @@ async def run_batch(uow: UnitOfWork, order_id: str, *, limit: int) -> int:
             await _settle(uow, u.id, UnitStatus.FAILED, error="funds reservation expired")
         return len(units)
     items = await _items(uow, {u.item_id for u in units})
+    # The house supplier's cards all at once (a unit with a card already goes the long way,
+    # which returns that card).
+    together = [
+        house_batch.HouseUnit(u.id, u.issuer_account_id, item, product)
+        for u in units
+        for item, product in [items[u.item_id]]
+        if u.card_id is None and product is not None and house_batch.batchable(item, product)
+    ]
+    if together:
+        await house_batch.issue(uow, order=order, units=together)
+    done = {h.id for h in together}
     issued: list[_Unit] = []
     for u in units:
+        if u.id in done:
+            issued.append(u)
+            continue
         item, product = items[u.item_id]
         if product is None:
             # A choice item: the unit is a reward link holding its value, not a card.
