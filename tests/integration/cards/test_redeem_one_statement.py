@@ -6,6 +6,7 @@ SQLAlchemy, which these tests see (they fail if it falls back to the general pat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -13,6 +14,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from giftwell.app import build_runtime
 from giftwell.domain.cards import CardAction
 from giftwell.domain.errors import CardBlocked, CardExpired, InsufficientFunds, NotFound, TestCardRefused
 from giftwell.services.cards import lifecycle
@@ -156,3 +158,40 @@ async def test_alone_commits_on_its_own_unless_webhooks_need_a_transaction(rt: R
     assert await count(rt, Transfer, card_id=card.id) == 4
     async with rt.reader() as uow:
         assert (await verify.verify(uow)).ok
+
+
+async def test_racing_redemptions_never_overdraw(rt: Runtime, settings, clock) -> None:  # type: ignore[no-untyped-def]
+    """Four runtimes (four connection pools: on SQLite four connections to one file, each fast
+    path in its own BEGIN IMMEDIATE or in the unit of work's) spend one card at once, alone and in
+    transactions: exactly as many succeed as the balance allows, the rest are refused, the ledger
+    adds up."""
+    t = await factories.tenant(rt)
+    card = (await factories.card(rt, t.account_id, amount=1000)).card
+    await redeem(rt, t.account_id, card.id, 1)  # makes the redemption account: 999 left
+    others = [build_runtime(settings, clock=clock) for _ in range(3)]
+
+    async def alone(r: Runtime) -> bool:
+        async with r.reader() as uow:
+            return (
+                await card_money.redeem_alone(uow, account_id=t.account_id, card_id=card.id, amount=7, reference=None)
+                is not None
+            )
+
+    async def in_tx(r: Runtime) -> bool:
+        try:
+            await redeem(r, t.account_id, card.id, 7)
+        except InsufficientFunds:
+            return False
+        return True
+
+    try:
+        runs = [(alone if i % 2 else in_tx)(r) for i in range(60) for r in (rt, *others)]
+        done = sum(await asyncio.gather(*runs))
+    finally:
+        for r in others:
+            await r.close()
+    assert done == 999 // 7
+    async with rt.reader() as uow:
+        assert (await card_money.cards.get(uow, account_id=t.account_id, card_id=card.id)).balance == 999 - 7 * done
+        assert (await verify.verify(uow)).ok
+    assert await count(rt, Transfer, card_id=card.id) == done + 2  # and the activation, the first
