@@ -195,3 +195,19 @@ async def test_racing_redemptions_never_overdraw(rt: Runtime, settings, clock) -
         assert (await card_money.cards.get(uow, account_id=t.account_id, card_id=card.id)).balance == 999 - 7 * done
         assert (await verify.verify(uow)).ok
     assert await count(rt, Transfer, card_id=card.id) == done + 2  # and the activation, the first
+
+
+async def test_card_read_on_sqlite_is_one_trip_to_the_raw_connection(rt: Runtime) -> None:
+    """`cards.get` on SQLite reads on the raw connection (nothing through SQLAlchemy), with the
+    same card as the general read: another account's card is `NotFound`."""
+    t, other = await factories.tenant(rt), await factories.tenant(rt)
+    made = (await factories.card(rt, t.account_id, amount=1000)).card
+    with statements(rt) as seen:
+        async with rt.reader() as uow:
+            card = await card_money.cards.get(uow, account_id=t.account_id, card_id=made.id)
+    assert card == made
+    if rt.engine.dialect.name == "sqlite":
+        assert seen == []
+    async with rt.reader() as uow:
+        with pytest.raises(NotFound):
+            await card_money.cards.get(uow, account_id=other.account_id, card_id=made.id)

@@ -68,6 +68,15 @@ SELECT id, events, format, enabled FROM webhook_endpoints
  WHERE account_id = :account_id AND deleted_at IS NULL
 """
 
+_GET = """
+SELECT c.id, c.account_id, c.ledger_account_id, c.code_last4, c.currency, c.initial_amount, c.status,
+       c.status_reason, c.activated_at, c.expires_at, c.source, c.test, c.serial, c.pin_encrypted,
+       c.sender_name, c.sender_email, c.recipient_name, c.recipient_email, c.metadata, c.created_at,
+       c.updated_at, c.disabled_at, la.balance, la.pending_out
+  FROM cards c JOIN ledger_accounts la ON la.id = c.ledger_account_id
+ WHERE c.id = ? AND c.account_id = ?
+"""
+
 _DATETIMES = ("activated_at", "expires_at", "created_at", "updated_at", "disabled_at")
 
 
@@ -129,6 +138,29 @@ def _nothing(db: sqlite3.Connection, alone: bool) -> dict[str, Any] | None:
     return None
 
 
+def _get(db: sqlite3.Connection, card_id: str, account_id: str) -> dict[str, Any] | None:
+    cur = db.execute(_GET, (card_id, account_id))
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+async def get_card(uow: UnitOfWork, *, account_id: str, card_id: str) -> dict[str, Any] | None:
+    """The caller's card row as `card_from_row` reads it (None when there is none), read in one
+    trip to aiosqlite's thread (through SQLAlchemy a read is four: cursor, execute, fetch, close).
+    In the unit of work's transaction, if it has one."""
+    driver: Any = (await uow.conn.get_raw_connection()).driver_connection
+    card = await driver._execute(_get, driver._conn, card_id, account_id)
+    return None if card is None else _decoded(card)
+
+
+def _decoded(card: dict[str, Any]) -> dict[str, Any]:
+    """SQLite's text columns as the types SQLAlchemy would give (UTC datetimes, JSON)."""
+    for name in _DATETIMES:
+        card[name] = _time(card[name])
+    card["metadata"] = orjson.loads(card["metadata"]) if card["metadata"] is not None else None
+    return card
+
+
 async def redeem(uow: UnitOfWork, params: dict[str, Any]) -> tuple[dict[str, Any], list[Any]] | None:
     """The card's row after the redemption (its columns as `card_from_row` reads them, `sys_id`)
     and the account's webhook endpoints as (id, events, format, enabled); None when nothing
@@ -151,8 +183,6 @@ async def redeem(uow: UnitOfWork, params: dict[str, Any]) -> tuple[dict[str, Any
     card = await driver._execute(_redeem, driver._conn, p, alone)
     if card is None:
         return None
-    for name in _DATETIMES:
-        card[name] = _time(card[name])
-    card["metadata"] = orjson.loads(card["metadata"]) if card["metadata"] is not None else None
+    _decoded(card)
     endpoints = [(e[0], orjson.loads(e[1]), e[2], bool(e[3])) for e in card.pop("endpoints")]
     return card, endpoints
