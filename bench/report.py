@@ -11,6 +11,7 @@ HTTP = [
     ("get_card", "GET /v1/cards/{id}"),
     ("redeem_uncontended", "redeem, uncontended"),
     ("redeem_hot", "redeem, one hot card"),
+    ("redeem_32", "redeem, uncontended, 32 connections (latency)"),
 ]
 RAW = [("raw_update", "raw UPDATE, random row"), ("raw_update_hot", "raw UPDATE, one row")]
 ORDERS = [("order_1", "POST /v1/orders, 1 card (sync)"), ("order_10", "POST /v1/orders, 10 cards (sync)")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
@@ -27,8 +27,17 @@ T = TypeVar("T")
 ErrorRenderer = Callable[[Request, GiftwellError], Response]
 
 
-def json_response(model: BaseModel, status: int = 200) -> Response:
-    return Response(orjson.dumps(model.model_dump(mode="json")), status_code=status, media_type="application/json")
+# What a use case's rendering is: a response model, or on a hot path the plain dict its JSON is
+# (built without models: see api/v1/schemas/cards.py `card_json`).
+Rendered = BaseModel | dict[str, Any]
+
+
+def json_response(model: Rendered, status: int = 200) -> Response:
+    if isinstance(model, dict):
+        body = orjson.dumps(model, option=orjson.OPT_UTC_Z)  # datetimes as pydantic writes them
+    else:
+        body = orjson.dumps(model.model_dump(mode="json"))
+    return Response(body, status_code=status, media_type="application/json")
 
 
 class Tx:
@@ -44,7 +53,7 @@ class Tx:
         self,
         principal: Principal,
         use_case: Callable[[UnitOfWork], Awaitable[T]],
-        render: Callable[[T], BaseModel],
+        render: Callable[[T], Rendered],
         *,
         status: int | Callable[[T], int] = 200,
         key: str | None = None,
@@ -66,7 +75,7 @@ class Tx:
         principal: Principal,
         alone: Callable[[UnitOfWork], Awaitable[T | None]],
         use_case: Callable[[UnitOfWork], Awaitable[T]],
-        render: Callable[[T], BaseModel],
+        render: Callable[[T], Rendered],
     ) -> Response:
         """`run`, tried first as one statement committing on its own (`alone`, in autocommit: no
         BEGIN, no COMMIT) when no `Idempotency-Key` asks for a stored response; `alone` answers
@@ -83,7 +92,7 @@ class Tx:
         account_id: str,
         key: str,
         use_case: Callable[[UnitOfWork], Awaitable[T]],
-        render: Callable[[T], BaseModel],
+        render: Callable[[T], Rendered],
         status: int | Callable[[T], int],
     ) -> Response:
         body = await self.request.body()

@@ -107,7 +107,9 @@ class UnitOfWork:
             await _close_quietly(conn)
             raise DatabaseUnavailable() from exc
         try:
-            if not self._committed:
+            # A read-only unit of work has no transaction of its own to end: the pool's reset on
+            # return rolls back whatever a statement left open (on SQLite only when one is).
+            if not self._committed and not self.read_only:
                 await conn.rollback()
         finally:
             await conn.close()

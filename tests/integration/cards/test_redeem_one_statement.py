@@ -1,9 +1,12 @@
 """A redemption on PostgreSQL is one statement (services/cards/redeem_fast.py) on its happy path,
 with the same result as the general path: the transfer, the event, its webhook deliveries, the
-balances `ledger verify` checks; every refusal still says why. On SQLite the general path runs."""
+balances `ledger verify` checks; every refusal still says why. On SQLite the redemption runs on the
+raw `sqlite3` connection in one thread hop (services/cards/redeem_sqlite.py): nothing goes through
+SQLAlchemy, which these tests see (they fail if it falls back to the general path)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -11,6 +14,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from giftwell.app import build_runtime
 from giftwell.domain.cards import CardAction
 from giftwell.domain.errors import CardBlocked, CardExpired, InsufficientFunds, NotFound, TestCardRefused
 from giftwell.services.cards import lifecycle
@@ -76,6 +80,9 @@ async def test_redeem_same_result_in_fewer_statements(rt: Runtime) -> None:
     if rt.engine.dialect.name == "postgresql":
         assert writes[0].lstrip().startswith("WITH c AS")
         assert len([s for s in writes if "webhook_deliveries" not in s and "jobs" not in s]) == 1
+    else:  # the card, transfer and event on the raw connection; only the delivery through SQLAlchemy
+        assert [s for s in writes if "webhook_deliveries" not in s and "jobs" not in s] == []
+        assert writes
     async with rt.reader() as uow:
         assert (await verify.verify(uow)).ok
 
@@ -88,8 +95,8 @@ async def test_one_statement_without_webhooks(rt: Runtime) -> None:
         await redeem(rt, t.account_id, card.id, 1)
     if rt.engine.dialect.name == "postgresql":
         assert len(seen) == 1
-    else:
-        assert len(seen) >= 4  # the general path: card, update, transfer, event, endpoints
+    else:  # BEGIN IMMEDIATE and COMMIT through SQLAlchemy; the redemption on the raw connection
+        assert [s for s in seen if s.strip().upper() not in ("BEGIN IMMEDIATE", "COMMIT")] == []
 
 
 async def test_refusals_still_say_why(rt: Runtime, clock) -> None:
@@ -121,17 +128,15 @@ async def test_refusals_still_say_why(rt: Runtime, clock) -> None:
 
 async def test_alone_commits_on_its_own_unless_webhooks_need_a_transaction(rt: Runtime) -> None:
     """`redeem_alone` (what `POST /v1/cards/{id}/redeem` tries first without an Idempotency-Key):
-    one autocommitted statement on PostgreSQL, sent by the driver itself; nothing on SQLite, on a refusal, or for an account
-    with webhook endpoints (whose deliveries must commit with the event)."""
+    one autocommitted statement on PostgreSQL, sent by the driver itself, and one transaction of its
+    own on SQLite's raw connection; nothing on a refusal, or for an account with webhook endpoints
+    (whose deliveries must commit with the event)."""
     t = await factories.tenant(rt)
     card = (await factories.card(rt, t.account_id, amount=1000)).card
     await redeem(rt, t.account_id, card.id, 1)
     with statements(rt) as seen:
         async with rt.reader() as uow:
             m = await card_money.redeem_alone(uow, account_id=t.account_id, card_id=card.id, amount=9, reference=None)
-    if rt.engine.dialect.name != "postgresql":
-        assert m is None
-        return
     assert m is not None
     assert m.card.balance == 990
     assert seen == []  # one statement straight to the driver, nothing through SQLAlchemy ...
@@ -153,3 +158,56 @@ async def test_alone_commits_on_its_own_unless_webhooks_need_a_transaction(rt: R
     assert await count(rt, Transfer, card_id=card.id) == 4
     async with rt.reader() as uow:
         assert (await verify.verify(uow)).ok
+
+
+async def test_racing_redemptions_never_overdraw(rt: Runtime, settings, clock) -> None:  # type: ignore[no-untyped-def]
+    """Four runtimes (four connection pools: on SQLite four connections to one file, each fast
+    path in its own BEGIN IMMEDIATE or in the unit of work's) spend one card at once, alone and in
+    transactions: exactly as many succeed as the balance allows, the rest are refused, the ledger
+    adds up."""
+    t = await factories.tenant(rt)
+    card = (await factories.card(rt, t.account_id, amount=1000)).card
+    await redeem(rt, t.account_id, card.id, 1)  # makes the redemption account: 999 left
+    others = [build_runtime(settings, clock=clock) for _ in range(3)]
+
+    async def alone(r: Runtime) -> bool:
+        async with r.reader() as uow:
+            return (
+                await card_money.redeem_alone(uow, account_id=t.account_id, card_id=card.id, amount=7, reference=None)
+                is not None
+            )
+
+    async def in_tx(r: Runtime) -> bool:
+        try:
+            await redeem(r, t.account_id, card.id, 7)
+        except InsufficientFunds:
+            return False
+        return True
+
+    try:
+        runs = [(alone if i % 2 else in_tx)(r) for i in range(60) for r in (rt, *others)]
+        done = sum(await asyncio.gather(*runs))
+    finally:
+        for r in others:
+            await r.close()
+    assert done == 999 // 7
+    async with rt.reader() as uow:
+        assert (await card_money.cards.get(uow, account_id=t.account_id, card_id=card.id)).balance == 999 - 7 * done
+        assert (await verify.verify(uow)).ok
+    assert await count(rt, Transfer, card_id=card.id) == done + 2  # and the activation, the first
+
+
+async def test_card_read_on_sqlite_is_one_trip_to_the_raw_connection(rt: Runtime) -> None:
+    """`cards.get` on SQLite reads on the raw connection (nothing through SQLAlchemy), with the
+    same card as the general read: another account's card is `NotFound`."""
+    t, other = await factories.tenant(rt), await factories.tenant(rt)
+    made = (await factories.card(rt, t.account_id, amount=1000)).card
+    with statements(rt) as seen:
+        async with rt.reader() as uow:
+            card = await card_money.cards.get(uow, account_id=t.account_id, card_id=made.id)
+    assert card == made
+    if rt.engine.dialect.name == "sqlite":
+        assert seen == []
+    async with rt.reader() as uow:
+        with pytest.raises(NotFound):
+            await card_money.cards.get(uow, account_id=other.account_id, card_id=made.id)

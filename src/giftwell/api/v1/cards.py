@@ -20,10 +20,11 @@ from giftwell.api.v1.schemas.cards import (
     RedeemIn,
     ReloadIn,
     TransferIn,
+    card_json,
 )
 from giftwell.api.v1.schemas.common import Items, Page, Text, UtcDatetime
 from giftwell.api.v1.schemas.delivery import DeliveryOut, NotificationIn, ResendIn
-from giftwell.api.v1.schemas.transfers import MovementOut, TransferOut
+from giftwell.api.v1.schemas.transfers import MovementOut, TransferOut, movement_json
 from giftwell.domain import codes
 from giftwell.domain.cards import CardAction, CardStatus
 from giftwell.http.deps import CardsRead, CardsRedeem, CardsWrite, ClientIp, RuntimeDep
@@ -130,7 +131,7 @@ async def lookup_card(body: LookupIn, p: CardsRead, rt: RuntimeDep, ip: ClientIp
 
 @router.get("/{card_id}", response_model=CardOut, summary="Get a card")
 async def get_card(card_id: Text, p: CardsRead, rt: RuntimeDep) -> Response:
-    return json_response(CardOut.of(await expiry.settle_and_get(rt, account_id=p.account_id, card_id=card_id)))
+    return json_response(card_json(await expiry.settle_and_get(rt, account_id=p.account_id, card_id=card_id)))
 
 
 @router.post("/{card_id}/activate", response_model=MovementOut, summary="Activate an inactive card with a value")
@@ -138,7 +139,7 @@ async def activate(card_id: Text, body: AmountIn, p: CardsWrite, tx: TxDep) -> R
     return await tx.run(
         p,
         lambda uow: card_money.activate(uow, account_id=p.account_id, card_id=card_id, amount=body.amount),
-        MovementOut.of_movement,
+        movement_json,
     )
 
 
@@ -149,7 +150,7 @@ async def reload(card_id: Text, body: ReloadIn, p: CardsWrite, tx: TxDep) -> Res
         lambda uow: card_money.reload(
             uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reference=body.reference
         ),
-        MovementOut.of_movement,
+        movement_json,
     )
 
 
@@ -165,7 +166,7 @@ async def redeem(card_id: Text, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Re
             lambda uow: card_money.redeem(
                 uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reference=body.reference
             ),
-            MovementOut.of_movement,
+            movement_json,
         )
     return await tx.run(
         p,
@@ -178,7 +179,7 @@ async def redeem(card_id: Text, body: RedeemIn, p: CardsRedeem, tx: TxDep) -> Re
             capture=body.capture,
             hold_ttl=ttl,
         ),
-        MovementOut.of_movement,
+        movement_json,
     )
 
 
@@ -189,7 +190,7 @@ async def transfer(card_id: Text, body: TransferIn, p: CardsWrite, tx: TxDep) ->
         lambda uow: card_money.transfer(
             uow, account_id=p.account_id, card_id=card_id, to_card=body.to_card, amount=body.amount
         ),
-        MovementOut.of_movement,
+        movement_json,
     )
 
 
@@ -200,7 +201,7 @@ async def adjust(card_id: Text, body: AdjustIn, p: CardsWrite, tx: TxDep) -> Res
         lambda uow: card_money.adjust(
             uow, account_id=p.account_id, card_id=card_id, amount=body.amount, reason=body.reason
         ),
-        MovementOut.of_movement,
+        movement_json,
     )
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from giftwell.api.deps import TxDep
 from giftwell.api.v1.schemas.cards import OptionalAmountIn
 from giftwell.api.v1.schemas.common import Text
-from giftwell.api.v1.schemas.transfers import MovementOut, TransferOut
+from giftwell.api.v1.schemas.transfers import MovementOut, TransferOut, movement_json
 from giftwell.http.deps import CardsRead, CardsRedeem, RuntimeDep
 from giftwell.http.tx import json_response
 from giftwell.services.cards import money as card_money
@@ -30,14 +30,14 @@ async def capture(transfer_id: Text, p: CardsRedeem, tx: TxDep, body: OptionalAm
     return await tx.run(
         p,
         lambda uow: card_money.capture(uow, account_id=p.account_id, transfer_id=transfer_id, amount=amount),
-        MovementOut.of_movement,
+        movement_json,
     )
 
 
 @router.post("/{transfer_id}/void", response_model=MovementOut, summary="Release a hold")
 async def void(transfer_id: Text, p: CardsRedeem, tx: TxDep) -> Response:
     return await tx.run(
-        p, lambda uow: card_money.void(uow, account_id=p.account_id, transfer_id=transfer_id), MovementOut.of_movement
+        p, lambda uow: card_money.void(uow, account_id=p.account_id, transfer_id=transfer_id), movement_json
     )
 
 
@@ -47,5 +47,5 @@ async def refund(transfer_id: Text, p: CardsRedeem, tx: TxDep, body: OptionalAmo
     return await tx.run(
         p,
         lambda uow: card_money.refund(uow, account_id=p.account_id, transfer_id=transfer_id, amount=amount),
-        MovementOut.of_movement,
+        movement_json,
     )

@@ -193,8 +193,9 @@ async def redeem(
     """Take `amount` off a card at checkout. With `capture=False` the amount is only held (a
     pending transfer) until captured, voided, or expired after `hold_ttl` (default from settings).
     A test card (made by a test order) is refused with `test_card`: it must never buy anything."""
-    if capture and amount > 0 and uow.dialect == "postgresql":
-        # One statement on the happy path; any refusal takes the general path below to say why.
+    if capture and amount > 0:
+        # One statement (PostgreSQL) or one thread hop (SQLite) on the happy path; any refusal
+        # takes the general path below to say why.
         done = await redeem_fast.redeem(uow, account_id=account_id, card_id=card_id, amount=amount, reference=reference)
         if done is not None:
             uow.after_commit(lambda: _count_redemption(done[1].currency, amount))
@@ -249,9 +250,10 @@ async def redeem_alone(
     uow: UnitOfWork, *, account_id: str, card_id: str, amount: int, reference: str | None
 ) -> Movement | None:
     """`redeem` (captured) as one statement committing on its own, in a read-only (autocommit)
-    unit of work: no BEGIN and no COMMIT round trips. None when it cannot be done that way (SQLite,
-    any refusal, an account with webhook endpoints): then run `redeem` in a transaction."""
-    if uow.dialect != "postgresql" or amount <= 0:
+    unit of work: no BEGIN and no COMMIT round trips (on SQLite, its own BEGIN IMMEDIATE and COMMIT
+    in the same thread hop). None when it cannot be done that way (any refusal, an account with
+    webhook endpoints): then run `redeem` in a transaction."""
+    if amount <= 0:
         return None
     done = await redeem_fast.redeem(uow, account_id=account_id, card_id=card_id, amount=amount, reference=reference)
     if done is None:

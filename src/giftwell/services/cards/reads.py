@@ -7,6 +7,7 @@ Money movements on cards (activate, reload, redeem, transfer, adjust, refund) li
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from giftwell.domain.cards import (
     Party,
 )
 from giftwell.domain.errors import CodeNotFound, NotFound, ValidationFailed
+from giftwell.services.cards import redeem_sqlite
 from giftwell.store.models import Account, LedgerAccount
 from giftwell.store.models import Card as CardRow
 from giftwell.store.uow import UnitOfWork
@@ -65,7 +67,12 @@ _GET_CARD = select_cards().where(
 
 async def get(uow: UnitOfWork, *, account_id: str, card_id: str) -> Card:
     """The caller's card; another account's card is `NotFound`, exactly like a missing one."""
-    row = (await uow.conn.execute(_GET_CARD, {"card_id": card_id, "account_id": account_id})).first()
+    row: Any
+    if uow.dialect == "sqlite":  # one trip to the database thread (services/cards/redeem_sqlite.py)
+        found = await redeem_sqlite.get_card(uow, account_id=account_id, card_id=card_id)
+        row = None if found is None else SimpleNamespace(**found)
+    else:
+        row = (await uow.conn.execute(_GET_CARD, {"card_id": card_id, "account_id": account_id})).first()
     if row is None:
         raise NotFound("no such card", param="card")
     return card_from_row(row)

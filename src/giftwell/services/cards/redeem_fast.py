@@ -8,7 +8,8 @@ expiry and not a test card, and `balance - pending_out >= amount` is checked on 
 two redemptions racing on one card can never both take the last of it. When the statement
 changes nothing (a refusal of any kind, or the issuer's redemption account not made yet) it says
 nothing about why: the caller runs the general path, which raises the precise error or, on a
-first redemption in a currency, creates that account. SQLite keeps the general path.
+first redemption in a currency, creates that account. SQLite has its own path with the same
+guarantees and the same result (`redeem_sqlite`: the raw `sqlite3` connection, one thread hop).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from giftwell.domain.cards import Card
 from giftwell.domain.ids import new_id
 from giftwell.domain.ledger import AccountKind, Transfer, TransferKind, TransferStatus
 from giftwell.services import events
+from giftwell.services.cards import redeem_sqlite
 from giftwell.services.cards.reads import card_from_row
 from giftwell.store.models.base import JsonType, UtcDateTime
 from giftwell.store.uow import UnitOfWork
@@ -145,7 +147,13 @@ async def redeem(
         "event_type": EVENT,
     }
     row: Any
-    if uow.read_only:  # autocommit: the statement is the whole transaction
+    endpoints: list[Any]
+    if uow.dialect == "sqlite":
+        done = await redeem_sqlite.redeem(uow, params)
+        if done is None:
+            return None
+        row, endpoints = SimpleNamespace(**done[0]), done[1]
+    elif uow.read_only:  # autocommit: the statement is the whole transaction
         driver: Any = (await uow.conn.get_raw_connection()).driver_connection
         record = await driver.fetchrow(_RAW_ALONE, *[params[n] for n in _RAW_NAMES])
         if record is None:
@@ -154,10 +162,12 @@ async def redeem(
         # SQLAlchemy's codec on the connection hands jsonb over as text.
         if isinstance(row.metadata, str):
             row.metadata = orjson.loads(row.metadata)
+        endpoints = [(e[0], e[1], e[2], bool(e[3])) for e in orjson.loads(row.endpoints)]
     else:
         row = (await uow.conn.execute(_STATEMENT, params)).first()
-    if row is None:
-        return None
+        if row is None:
+            return None
+        endpoints = [(e[0], e[1], e[2], bool(e[3])) for e in orjson.loads(row.endpoints)]
     card = card_from_row(row)
     transfer = Transfer(
         id=transfer_id,
@@ -181,11 +191,10 @@ async def redeem(
         created_at=uow.now,
         posted_at=uow.now,
     )
-    endpoints = orjson.loads(row.endpoints)
     if endpoints:
         await events.deliver_to(
             uow,
-            [(e[0], e[1], e[2], bool(e[3])) for e in endpoints],
+            endpoints,
             event_id=event_id,
             account_id=account_id,
             event_type=EVENT,

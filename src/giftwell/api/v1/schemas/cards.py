@@ -123,28 +123,40 @@ class CardOut(BaseModel):
     @classmethod
     def of(cls, c: Card) -> CardOut:
         # model_construct: built from our own domain objects, so validating again is pure cost.
-        return cls.model_construct(
-            id=c.id,
-            code_last4=c.code_last4,
-            currency=c.currency,
-            initial_amount=c.initial_amount,
-            balance=c.balance,
-            available=c.available,
-            status=c.status,
-            status_reason=c.status_reason,
-            expires_at=c.expires_at,
-            activated_at=c.activated_at,
-            source=c.source.value,
-            test=c.test,
-            serial=c.serial,
-            has_pin=c.has_pin,
-            sender=PartyOut.model_construct(name=c.sender.name, email=c.sender.email),
-            recipient=PartyOut.model_construct(name=c.recipient.name, email=c.recipient.email),
-            metadata=c.metadata,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            disabled_at=c.disabled_at,
-        )
+        d = card_json(c)
+        d["status"] = c.status  # the field's type: pydantic warns about a plain string
+        d["sender"] = PartyOut.model_construct(**d["sender"])
+        d["recipient"] = PartyOut.model_construct(**d["recipient"])
+        return cls.model_construct(**d)
+
+
+def card_json(c: Card) -> dict[str, Any]:
+    """`CardOut.of(c)` as the plain dict its JSON is (datetimes left to orjson, which writes them
+    as pydantic does: `Z` for UTC): a hot path's response without building models (about 200 us
+    of CPU for a redemption's two). Same keys in the same order as `CardOut`."""
+    return {
+        "id": c.id,
+        "object": "card",
+        "code_last4": c.code_last4,
+        "currency": c.currency,
+        "initial_amount": c.initial_amount,
+        "balance": c.balance,
+        "available": c.available,
+        "status": c.status.value,
+        "status_reason": c.status_reason,
+        "expires_at": c.expires_at,
+        "activated_at": c.activated_at,
+        "source": c.source.value,
+        "test": c.test,
+        "serial": c.serial,
+        "has_pin": c.has_pin,
+        "sender": {"name": c.sender.name, "email": c.sender.email},
+        "recipient": {"name": c.recipient.name, "email": c.recipient.email},
+        "metadata": c.metadata,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "disabled_at": c.disabled_at,
+    }
 
 
 class CardCreatedOut(CardOut):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     Field,
 )
 
-from giftwell.api.v1.schemas.cards import CardOut
+from giftwell.api.v1.schemas.cards import CardOut, card_json
 from giftwell.domain.ledger import Transfer
 from giftwell.services.cards.money import Movement
 
@@ -37,29 +37,7 @@ class TransferOut(BaseModel):
 
     @classmethod
     def of(cls, t: Transfer, card_ledger_account: str | None = None) -> TransferOut:
-        if card_ledger_account is not None:
-            debit = t.debit_account_id == card_ledger_account
-        else:
-            debit = t.credit_balance_after is None or t.kind.value in ("redeem", "expire", "transfer")
-        return cls.model_construct(
-            id=t.id,
-            kind=t.kind.value,
-            status=t.status.value,
-            amount=t.amount,
-            currency=t.currency,
-            balance_after=t.debit_balance_after if debit else t.credit_balance_after,
-            direction="debit" if debit else "credit",
-            card_id=t.card_id,
-            counterparty_card_id=t.counterparty_card_id,
-            hold_amount=t.hold_amount,
-            expires_at=t.expires_at,
-            refund_of=t.refund_of,
-            refunded_amount=t.refunded_amount,
-            reference=t.reference,
-            reason=t.reason,
-            created_at=t.created_at,
-            posted_at=t.posted_at,
-        )
+        return cls.model_construct(**transfer_json(t, card_ledger_account))
 
 
 class MovementOut(TransferOut):
@@ -67,5 +45,37 @@ class MovementOut(TransferOut):
 
     @classmethod
     def of_movement(cls, m: Movement) -> MovementOut:
-        base = TransferOut.of(m.transfer, m.card.ledger_account_id)
-        return cls.model_construct(**dict(base), card=CardOut.of(m.card))
+        return cls.model_construct(**transfer_json(m.transfer, m.card.ledger_account_id), card=CardOut.of(m.card))
+
+
+def transfer_json(t: Transfer, card_ledger_account: str | None = None) -> dict[str, Any]:
+    """`TransferOut.of` as the plain dict its JSON is (see `card_json`)."""
+    if card_ledger_account is not None:
+        debit = t.debit_account_id == card_ledger_account
+    else:
+        debit = t.credit_balance_after is None or t.kind.value in ("redeem", "expire", "transfer")
+    return {
+        "id": t.id,
+        "object": "transfer",
+        "kind": t.kind.value,
+        "status": t.status.value,
+        "amount": t.amount,
+        "currency": t.currency,
+        "balance_after": t.debit_balance_after if debit else t.credit_balance_after,
+        "direction": "debit" if debit else "credit",
+        "card_id": t.card_id,
+        "counterparty_card_id": t.counterparty_card_id,
+        "hold_amount": t.hold_amount,
+        "expires_at": t.expires_at,
+        "refund_of": t.refund_of,
+        "refunded_amount": t.refunded_amount,
+        "reference": t.reference,
+        "reason": t.reason,
+        "created_at": t.created_at,
+        "posted_at": t.posted_at,
+    }
+
+
+def movement_json(m: Movement) -> dict[str, Any]:
+    """`MovementOut.of_movement(m)` as the plain dict its JSON is (see `card_json`)."""
+    return {**transfer_json(m.transfer, m.card.ledger_account_id), "card": card_json(m.card)}
