@@ -39,8 +39,10 @@ pytest: install
 
 test: lint typecheck pytest
 
-# The soak: a million operations on each database with 100 kill -9s of the server and a
-# PostgreSQL restart (hours on a 2-core machine; SOAK_ARGS="--ops 100000 --kills 10" for less).
+# The soak: a million operations on each database with 100 kill -9s of the server (and of a
+# worker on PostgreSQL), a PostgreSQL restart, flaky SMTP and webhook receivers, cards expiring;
+# a progress line every 10 s, the figures at the end (soak-results.json). Hours on a 2-core
+# machine; SOAK_ARGS="--ops 100000 --kills 10" for less, "--db sqlite" for one database.
 soak: install
 	scripts/ensure-system-deps.sh postgres
 	$(BIN)/python -m tests.soak $(SOAK_ARGS)
